@@ -1,0 +1,94 @@
+import type { Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import type { WharfConfig } from '../config/types.js';
+import type { Store } from '../store/types.js';
+
+/**
+ * Structured logger: one JSON line per event. Fields must never contain a password, an AUTH
+ * payload or message content; `Logger.child` adds fields (service, session id) to every line.
+ */
+export interface Logger {
+  debug(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+/** Certificate material shared by every TLS listener and every STARTTLS/STLS upgrade. */
+export interface TlsMaterial {
+  /** For `new tls.TLSSocket(socket, { isServer: true, secureContext })` (STARTTLS, STLS, AUTH TLS). */
+  secureContext: SecureContext;
+  /**
+   * For `tls.createServer(serverOptions)` (implicit-TLS ports). Node's createServer does not
+   * take a prebuilt secureContext reliably, so listeners get the PEMs themselves.
+   */
+  serverOptions: { key: string; cert: string; minVersion: 'TLSv1.2' };
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * Throttles password guessing per client address: after `freeFailures` failed logins every
+ * further failure makes the next reply wait longer (doubling, capped).
+ */
+export interface AuthThrottle {
+  /** Delay to apply before answering a failed attempt from this address (after recording it). */
+  recordFailure(address: string): number;
+  recordSuccess(address: string): void;
+  /** Delay still owed before the next attempt from this address may be answered. */
+  pendingDelay(address: string): number;
+}
+
+/** Checks a login against the user database (memory-hard hash) with throttling applied. */
+export interface Authenticator {
+  /**
+   * Resolves to the user's address on success, null on failure. Applies the throttle delay
+   * itself, so the caller just awaits and replies.
+   */
+  verify(username: string, password: string, clientAddress: string): Promise<{ userId: number; address: string } | null>;
+}
+
+/** Everything a protocol service needs, handed to it by `wharf serve`. */
+export interface ServiceContext {
+  config: WharfConfig;
+  store: Store;
+  log: Logger;
+  tls: TlsMaterial;
+  auth: Authenticator;
+}
+
+/** One accepted client connection, as the listener hands it to a service. */
+export interface Connection {
+  /** Short unique id, used in every log line of the session. */
+  id: string;
+  socket: Socket | TLSSocket;
+  /** Client IP (IPv4-mapped IPv6 addresses unwrapped) and port. */
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** True when the connection is TLS from the first byte (implicit TLS ports). */
+  secure: boolean;
+  log: Logger;
+}
+
+/**
+ * What a protocol service gives the shared listener. The listener enforces connection limits
+ * (answering with `refuse`), tracks sessions and, on shutdown, calls `shutdown` on each.
+ */
+export interface SessionHandler {
+  /** Called for each accepted connection; returns the session so the listener can stop it. */
+  open(conn: Connection): Session;
+  /** Bytes written to a connection refused for limits before closing it, e.g. "421 ...\r\n". */
+  refuse(reason: 'too-many-connections' | 'too-many-from-address' | 'shutting-down'): string;
+}
+
+export interface Session {
+  /**
+   * Asks the session to end: finish the transaction in flight (if any) within the grace
+   * period, then send the protocol's goodbye (SMTP 421, POP3 -ERR) and close.
+   * Resolves once the socket is closed.
+   */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,255 @@
+/**
+ * The storage contract. Every service talks to storage only through this interface, so a
+ * PostgreSQL backend (several stateless Wharf nodes sharing one database) can drop in.
+ *
+ * Rules every implementation keeps (the contract test suite in test/store/contract.ts checks them):
+ * - Everything is async; nothing here may rely on being in the same process as the caller.
+ * - A promise that reports a delivery or an append resolves only after the body and its
+ *   index entries are committed and fsync'd: an SMTP 250 / IMAP OK may be sent right after.
+ * - UIDs are strictly ascending per mailbox and never reused while UIDVALIDITY stays the same.
+ * - Every change to a mailbox (new entry, flag change, expunge) bumps the mailbox's modseq
+ *   and is visible through `changesSince`, and wakes `watchMailbox` subscribers in every
+ *   process sharing the store (not only this one).
+ * - Addresses are compared case-insensitively in the domain part and (by default) in the
+ *   local part too; they are stored lower-cased.
+ */
+
+export type MailboxRole = 'inbox' | 'sent' | 'drafts' | 'trash' | 'junk' | 'archive';
+
+/** The special-use mailboxes every new user gets, in display order. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; role: MailboxRole }> = [
+  { name: 'INBOX', role: 'inbox' },
+  { name: 'Sent', role: 'sent' },
+  { name: 'Drafts', role: 'drafts' },
+  { name: 'Trash', role: 'trash' },
+  { name: 'Junk', role: 'junk' },
+  { name: 'Archive', role: 'archive' },
+];
+
+export interface Domain {
+  name: string;
+  createdAt: Date;
+}
+
+export interface User {
+  id: number;
+  /** Lower-cased full address, local@domain. It is also the login name. */
+  address: string;
+  domain: string;
+  /** Maximum bytes of stored mail; null means unlimited. */
+  quotaBytes: number | null;
+  /** Bytes currently stored across all the user's mailboxes. */
+  usedBytes: number;
+  createdAt: Date;
+}
+
+export interface Alias {
+  /** `local@domain`, or `@domain` for the domain's catch-all. Lower-cased. */
+  source: string;
+  /** Addresses of local users (or other aliases; expansion is recursive, loop-safe). */
+  targets: string[];
+}
+
+export type RecipientResolution =
+  /** A local address: the users (after alias expansion, de-duplicated) who get a copy. */
+  | { kind: 'local'; users: User[] }
+  /** The domain is ours but no user or alias (nor catch-all) matches: 550 5.1.1. */
+  | { kind: 'unknown' }
+  /** Not one of our domains: relaying rules apply. */
+  | { kind: 'remote' };
+
+export interface Mailbox {
+  id: number;
+  userId: number;
+  /** Full hierarchical name, '/' as separator; INBOX is always spelled 'INBOX'. */
+  name: string;
+  role: MailboxRole | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  subscribed: boolean;
+  /** Number of entries and their total size, kept current by the store. */
+  messageCount: number;
+  totalBytes: number;
+}
+
+/** Header fields kept in the index for listing and searching (raw header values, unfolded). */
+export interface HeaderSummary {
+  from?: string;
+  to?: string;
+  cc?: string;
+  bcc?: string;
+  replyTo?: string;
+  subject?: string;
+  date?: string;
+  messageId?: string;
+  inReplyTo?: string;
+  references?: string;
+}
+
+/** One message in one mailbox. The body is shared between entries (stored once). */
+export interface MailboxEntry {
+  mailboxId: number;
+  uid: number;
+  /** The stored message this entry points at. */
+  messageId: number;
+  /** System flags (\Seen, \Answered, \Flagged, \Deleted, \Draft) and keywords, as IMAP spells them. */
+  flags: string[];
+  modseq: number;
+  size: number;
+  internalDate: Date;
+}
+
+export interface StoredMessage {
+  id: number;
+  size: number;
+  internalDate: Date;
+  headers: HeaderSummary;
+}
+
+/**
+ * Streams a new message body into the store. The body is not visible anywhere until it is
+ * passed to `deliver` (or `append`); an aborted or never-delivered writer leaves nothing behind
+ * (after a crash, the store discards unfinished bodies when it opens).
+ */
+export interface BodyWriter {
+  /** Bytes written so far. */
+  readonly size: number;
+  /** Adds bytes. Resolves when the store can take more (back-pressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Discards everything written. Safe to call more than once, and after a failed deliver. */
+  abort(): Promise<void>;
+}
+
+export interface Envelope {
+  /** Reverse path without brackets; '' for the null sender <>. */
+  mailFrom: string;
+  /** Forward paths as given in RCPT TO (without brackets). */
+  rcptTo: string[];
+}
+
+export interface DeliveryRequest {
+  body: BodyWriter;
+  internalDate: Date;
+  headers: HeaderSummary;
+  envelope: Envelope;
+  /** Users who get a copy in their INBOX. Each user gets exactly one entry even if listed twice. */
+  userIds: number[];
+}
+
+export interface DeliveryResult {
+  messageId: number;
+  entries: Array<{ userId: number; mailboxId: number; uid: number }>;
+}
+
+export interface AppendRequest {
+  body: BodyWriter;
+  internalDate: Date;
+  headers: HeaderSummary;
+  flags: string[];
+}
+
+export type FlagOperation = 'add' | 'remove' | 'replace';
+
+/** What changed in a mailbox after a given modseq (for IMAP CONDSTORE/QRESYNC and IDLE). */
+export interface MailboxChanges {
+  highestModseq: number;
+  /** Entries added or whose flags changed after the modseq (current state). */
+  changed: MailboxEntry[];
+  /** UIDs expunged after the modseq. */
+  expunged: number[];
+}
+
+export interface MailboxWatch {
+  close(): void;
+}
+
+export interface Store {
+  /** Releases connections and stops watchers. */
+  close(): Promise<void>;
+
+  // ---- domains -------------------------------------------------------------------------
+  addDomain(name: string): Promise<Domain>;
+  /** Removes a domain; fails with StoreError('conflict') while it still has users or aliases. */
+  removeDomain(name: string): Promise<void>;
+  listDomains(): Promise<Domain[]>;
+  isLocalDomain(name: string): Promise<boolean>;
+
+  // ---- users ---------------------------------------------------------------------------
+  /** Creates the user and its default mailboxes in one transaction. The domain must exist. */
+  addUser(input: { address: string; passwordHash: string; quotaBytes?: number | null }): Promise<User>;
+  getUser(address: string): Promise<User | null>;
+  getUserById(id: number): Promise<User | null>;
+  /** The stored password hash for login checks; null if no such user. */
+  getPasswordHash(address: string): Promise<string | null>;
+  setPasswordHash(address: string, passwordHash: string): Promise<void>;
+  setQuota(address: string, quotaBytes: number | null): Promise<void>;
+  listUsers(domain?: string): Promise<User[]>;
+  /** Removes the user with all its mailboxes and entries (bodies shared with others stay). */
+  removeUser(address: string): Promise<void>;
+
+  // ---- aliases -------------------------------------------------------------------------
+  /** Adds targets to an alias (creating it). The source's domain must be local. */
+  addAlias(source: string, targets: string[]): Promise<Alias>;
+  /** Removes the whole alias, or only the given targets. */
+  removeAlias(source: string, targets?: string[]): Promise<void>;
+  listAliases(domain?: string): Promise<Alias[]>;
+  /** Resolves an envelope recipient: user, then alias, then the domain's catch-all. */
+  resolveRecipient(address: string): Promise<RecipientResolution>;
+
+  // ---- mailboxes -----------------------------------------------------------------------
+  listMailboxes(userId: number): Promise<Mailbox[]>;
+  getMailbox(userId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  createMailbox(userId: number, name: string, role?: MailboxRole | null): Promise<Mailbox>;
+
+  // ---- messages ------------------------------------------------------------------------
+  /** Starts a new body. Bodies can be large: they are never held whole in memory. */
+  createBody(): BodyWriter;
+  /**
+   * Stores the body once and adds an entry to each user's INBOX, atomically: either every
+   * recipient has it or none does. Resolves only after it is durable on disk.
+   */
+  deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /** Adds a message to one mailbox (IMAP APPEND); durable when it resolves. */
+  append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry>;
+  /** All entries of a mailbox in ascending UID order. */
+  listEntries(mailboxId: number): Promise<MailboxEntry[]>;
+  getMessage(messageId: number): Promise<StoredMessage | null>;
+  /**
+   * Streams a stored body, optionally only bytes [start, end) of it. The stream yields
+   * Buffers; the whole body is never loaded at once.
+   */
+  readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer>;
+  /** Changes flags of the given UIDs; returns the entries as they are afterwards. */
+  setFlags(mailboxId: number, uids: number[], op: FlagOperation, flags: string[]): Promise<MailboxEntry[]>;
+  /** Removes the given UIDs from the mailbox; returns the UIDs actually removed. */
+  expunge(mailboxId: number, uids: number[]): Promise<number[]>;
+  changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
+  /**
+   * Calls `onChange` (at least once, possibly coalesced) after any committed change to the
+   * mailbox, made by this process or another sharing the store.
+   */
+  watchMailbox(mailboxId: number, onChange: () => void): MailboxWatch;
+
+  // ---- leases (e.g. the POP3 maildrop lock) ----------------------------------------------
+  /**
+   * Takes the named lease for `owner` if it is free or expired; true if taken. A lease
+   * expires after ttlMs unless renewed, so a crashed node cannot hold a maildrop forever.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+}
+
+export type StoreErrorCode = 'not-found' | 'conflict' | 'invalid' | 'quota';
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
