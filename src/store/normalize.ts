@@ -1,0 +1,148 @@
+/**
+ * Backend-independent validation and normalisation of the values the store accepts
+ * (addresses, domains, mailbox names, flags). Every Store implementation uses these so the
+ * SQLite and PostgreSQL backends agree on what is valid and on the stored spelling.
+ */
+import { StoreError } from './types.js';
+
+const MAX_DOMAIN_LENGTH = 253;
+const MAX_LOCAL_LENGTH = 64;
+/** A DNS label: letters/digits (Unicode letters allowed for IDNs), inner hyphens. */
+const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
+/** Dot-atom local part without the characters that need quoting (quoted local parts are not supported). */
+const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/u;
+
+/** Lower-cases and validates a domain name (a trailing root dot is dropped). */
+export function normalizeDomain(name: string): string {
+  const domain = String(name).trim().toLowerCase().replace(/\.$/, '');
+  if (domain.length === 0 || domain.length > MAX_DOMAIN_LENGTH || !domain.split('.').every((l) => LABEL.test(l))) {
+    throw new StoreError('invalid', `invalid domain name: ${JSON.stringify(name)}`);
+  }
+  return domain;
+}
+
+export interface ParsedAddress {
+  /** Lower-cased `local@domain`. */
+  address: string;
+  local: string;
+  domain: string;
+}
+
+/** Lower-cases and validates `local@domain`. Throws StoreError('invalid'). */
+export function parseAddress(input: string): ParsedAddress {
+  const raw = String(input).trim();
+  const at = raw.lastIndexOf('@');
+  if (at <= 0) throw new StoreError('invalid', `invalid address: ${JSON.stringify(input)}`);
+  const local = raw.slice(0, at).toLowerCase();
+  if (
+    local.length > MAX_LOCAL_LENGTH ||
+    !LOCAL_PART.test(local) ||
+    local.startsWith('.') ||
+    local.endsWith('.') ||
+    local.includes('..')
+  ) {
+    throw new StoreError('invalid', `invalid address: ${JSON.stringify(input)}`);
+  }
+  let domain: string;
+  try {
+    domain = normalizeDomain(raw.slice(at + 1));
+  } catch {
+    throw new StoreError('invalid', `invalid address: ${JSON.stringify(input)}`);
+  }
+  return { address: `${local}@${domain}`, local, domain };
+}
+
+/** Like parseAddress, but returns null instead of throwing (for lookups). */
+export function tryParseAddress(input: string): ParsedAddress | null {
+  try {
+    return parseAddress(input);
+  } catch {
+    return null;
+  }
+}
+
+/** An alias source: a full address, or `@domain` for the domain's catch-all. */
+export function parseAliasSource(input: string): { source: string; domain: string } {
+  const raw = String(input).trim();
+  if (raw.startsWith('@')) {
+    const domain = normalizeDomain(raw.slice(1));
+    return { source: `@${domain}`, domain };
+  }
+  const parsed = parseAddress(raw);
+  return { source: parsed.address, domain: parsed.domain };
+}
+
+/** `bob+news@x` → `bob@x`; null when the address has no subaddress. */
+export function stripSubaddress(address: string): string | null {
+  const at = address.lastIndexOf('@');
+  const plus = address.indexOf('+');
+  if (plus <= 0 || plus > at) return null;
+  return address.slice(0, plus) + address.slice(at);
+}
+
+/**
+ * Mailbox names: '/'-separated, no empty levels; INBOX (any case) is spelled 'INBOX' because
+ * IMAP treats it case-insensitively while every other name is case-sensitive.
+ */
+export function normalizeMailboxName(name: string): string {
+  const n = String(name);
+  if (
+    n.length === 0 ||
+    n.length > 1000 ||
+    n.split('/').some((part) => part.length === 0) ||
+    /[\u0000-\u001f\u007f*%]/.test(n)
+  ) {
+    throw new StoreError('invalid', `invalid mailbox name: ${JSON.stringify(name)}`);
+  }
+  if (n.toUpperCase() === 'INBOX') return 'INBOX';
+  if (n.toUpperCase().startsWith('INBOX/')) return 'INBOX' + n.slice(5);
+  return n;
+}
+
+const SYSTEM_FLAGS = new Map(
+  ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]),
+);
+/** IMAP atom characters allowed in a keyword (no specials, no wildcards, no ']'). */
+const KEYWORD = /^[^\s()\]{%*"\\\u0000-\u001f\u007f]+$/;
+
+/**
+ * Validates flags and returns them de-duplicated (case-insensitively, as IMAP compares them),
+ * with system flags in their canonical spelling. `\Recent` is session state, not storable.
+ */
+export function normalizeFlags(flags: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const flag of flags) {
+    const f = String(flag);
+    let canonical: string;
+    if (f.startsWith('\\')) {
+      const system = SYSTEM_FLAGS.get(f.toLowerCase());
+      if (!system) throw new StoreError('invalid', `invalid system flag: ${JSON.stringify(f)}`);
+      canonical = system;
+    } else {
+      if (!KEYWORD.test(f)) throw new StoreError('invalid', `invalid flag: ${JSON.stringify(f)}`);
+      canonical = f;
+    }
+    const key = canonical.toLowerCase();
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(canonical);
+    }
+  }
+  return out;
+}
+
+/** Applies a flag operation to a flag list (both already normalised). */
+export function applyFlagOperation(current: string[], op: 'add' | 'remove' | 'replace', flags: string[]): string[] {
+  if (op === 'replace') return [...flags];
+  if (op === 'add') return normalizeFlags([...current, ...flags]);
+  const removed = new Set(flags.map((f) => f.toLowerCase()));
+  return current.filter((f) => !removed.has(f.toLowerCase()));
+}
+
+/** True when two normalised flag lists hold the same flags (order and case ignored). */
+export function sameFlags(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => set.has(f.toLowerCase()));
+}

@@ -1,0 +1,331 @@
+/**
+ * Message bodies, stored inside the database as fixed-size chunks.
+ *
+ * Keeping bodies in the database (rather than as files) means a message and its index
+ * entries commit atomically with one fsync, and a crash can never leave a half-written or
+ * orphaned body file. A body streams in as 'pending' chunk rows (at most one chunk is held in
+ * memory) and becomes 'committed' in the same transaction as the deliver/append that uses it.
+ * A small body (under one chunk) never touches the database before that transaction.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { StoreError, type BodyWriter } from '../types.js';
+import type { Db } from './schema.js';
+import type { WriteQueue } from './write-queue.js';
+
+export const CHUNK_SIZE = 256 * 1024;
+
+/** Pending bodies of another host cannot be checked for liveness; drop them after this long. */
+const FOREIGN_PENDING_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/** Tokens of the stores open in this process: their pending bodies are still being written. */
+const liveTokens = new Set<string>();
+
+type WriterState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
+
+export class SqliteBodyWriter implements BodyWriter {
+  private written = 0;
+  /** The partial chunk not yet persisted, as copies of the caller's buffers. */
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  /** Set once the first full chunk is persisted (a 'pending' bodies row exists). */
+  bodyId: number | null = null;
+  private nextSeq = 0;
+  state: WriterState = 'open';
+  private abortRequested = false;
+  /** Serialises writes so chunks are persisted in order even if the caller does not await. */
+  private chain: Promise<void> = Promise.resolve();
+  private inflightCommit: Promise<unknown> = Promise.resolve();
+  private aborting: Promise<void> | null = null;
+
+  constructor(readonly bodies: BodyStore) {}
+
+  get size(): number {
+    return this.written;
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.state !== 'open' || this.abortRequested) {
+      return Promise.reject(new StoreError('invalid', `cannot write to a body that is ${this.describeState()}`));
+    }
+    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    this.written += data.length;
+    const result = this.chain.then(() => this.append(data));
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  abort(): Promise<void> {
+    this.abortRequested = true;
+    this.aborting ??= this.doAbort();
+    return this.aborting;
+  }
+
+  /**
+   * Runs `commit` (a deliver/append) with exclusive use of this writer, after all pending
+   * chunk writes have finished. On failure the writer is usable again (it can be aborted).
+   */
+  async commitWith<T>(commit: () => Promise<T>): Promise<T> {
+    if (this.state !== 'open' || this.abortRequested) {
+      throw new StoreError('invalid', `cannot deliver a body that is ${this.describeState()}`);
+    }
+    this.state = 'committing';
+    const run = (async () => {
+      await this.chain;
+      if (this.abortRequested) throw new StoreError('invalid', 'the body was aborted');
+      if (this.failedError) throw this.failedError;
+      return commit();
+    })();
+    this.inflightCommit = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      if (this.state === 'committing') this.state = this.failedError ? 'failed' : 'open';
+    }
+  }
+
+  /** The partial last chunk (what is not persisted yet). */
+  takeTail(): Buffer | null {
+    return this.partsLength > 0 ? Buffer.concat(this.parts, this.partsLength) : null;
+  }
+
+  get tailSeq(): number {
+    return this.nextSeq;
+  }
+
+  markCommitted(): void {
+    this.state = 'committed';
+    this.parts = [];
+    this.partsLength = 0;
+  }
+
+  private failedError: unknown = null;
+
+  private async append(data: Buffer): Promise<void> {
+    if (this.failedError) throw this.failedError;
+    let offset = 0;
+    while (offset < data.length) {
+      const take = Math.min(CHUNK_SIZE - this.partsLength, data.length - offset);
+      // Copy: the caller may reuse its buffer once write() resolves.
+      this.parts.push(Buffer.from(data.subarray(offset, offset + take)));
+      this.partsLength += take;
+      offset += take;
+      if (this.partsLength === CHUNK_SIZE) {
+        const chunk = Buffer.concat(this.parts, CHUNK_SIZE);
+        this.parts = [];
+        this.partsLength = 0;
+        try {
+          this.bodyId = await this.bodies.persistChunk(this.bodyId, this.nextSeq, chunk);
+          this.nextSeq++;
+        } catch (err) {
+          // The chunk is lost: the body can no longer be completed, only aborted.
+          this.failedError = err;
+          this.state = 'failed';
+          throw err;
+        }
+      }
+    }
+  }
+
+  private async doAbort(): Promise<void> {
+    await this.chain;
+    await this.inflightCommit;
+    if (this.state === 'committed') return;
+    this.state = 'aborted';
+    this.parts = [];
+    this.partsLength = 0;
+    const id = this.bodyId;
+    this.bodyId = null;
+    if (id !== null) {
+      try {
+        await this.bodies.deletePending(id);
+      } catch {
+        // Best effort: the store sweeps pending bodies of dead writers when it opens.
+      }
+    }
+  }
+
+  private describeState(): string {
+    return this.abortRequested ? 'aborted' : this.state;
+  }
+}
+
+interface BodyRow {
+  id: number;
+  size: number;
+  chunk_size: number;
+}
+
+interface PendingRow {
+  id: number;
+  owner_host: string | null;
+  owner_pid: number | null;
+  owner_token: string | null;
+  created_at: number;
+}
+
+export class BodyStore {
+  /** Identifies this store instance as the writer of its pending bodies. */
+  readonly token = randomUUID();
+  private readonly host = hostname();
+  private readonly stmts;
+
+  constructor(
+    private readonly db: Db,
+    private readonly queue: WriteQueue,
+  ) {
+    liveTokens.add(this.token);
+    this.stmts = {
+      insertBody: db.prepare(
+        `INSERT INTO bodies (state, size, chunk_size, owner_host, owner_pid, owner_token, created_at)
+         VALUES (?, ?, ${CHUNK_SIZE}, ?, ?, ?, ?)`,
+      ),
+      insertChunk: db.prepare('INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)'),
+      commitPending: db.prepare(
+        `UPDATE bodies SET state = 'committed', size = ?, owner_host = NULL, owner_pid = NULL, owner_token = NULL
+         WHERE id = ? AND state = 'pending'`,
+      ),
+      deletePending: db.prepare(`DELETE FROM bodies WHERE id = ? AND state = 'pending'`),
+      deleteBody: db.prepare('DELETE FROM bodies WHERE id = ?'),
+      deleteOwnPending: db.prepare(`DELETE FROM bodies WHERE state = 'pending' AND owner_token = ?`),
+      pending: db.prepare(
+        `SELECT id, owner_host, owner_pid, owner_token, created_at FROM bodies WHERE state = 'pending'`,
+      ),
+      committedBody: db.prepare(
+        `SELECT b.id, b.size, b.chunk_size FROM messages m JOIN bodies b ON b.id = m.id
+         WHERE m.id = ? AND b.state = 'committed'`,
+      ),
+      chunk: db.prepare('SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?').pluck(),
+    };
+  }
+
+  createWriter(): SqliteBodyWriter {
+    return new SqliteBodyWriter(this);
+  }
+
+  /** Checks that `writer` is one of this store's writers. */
+  claim(writer: BodyWriter): SqliteBodyWriter {
+    if (!(writer instanceof SqliteBodyWriter) || writer.bodies !== this) {
+      throw new StoreError('invalid', 'the body was not created by this store');
+    }
+    return writer;
+  }
+
+  /** Persists one full chunk as pending (creating the pending body row first if needed). */
+  persistChunk(bodyId: number | null, seq: number, data: Buffer): Promise<number> {
+    return this.queue.run(() => {
+      const id = bodyId ?? this.insertBody('pending', 0);
+      this.stmts.insertChunk.run(id, seq, data);
+      return id;
+    });
+  }
+
+  deletePending(bodyId: number): Promise<void> {
+    return this.queue.run(() => {
+      this.stmts.deletePending.run(bodyId);
+    });
+  }
+
+  /**
+   * Inside a write transaction: writes the writer's last partial chunk and marks its body
+   * committed. Returns the body id (which is also the message id). Does not touch the
+   * writer's in-memory state: the caller does that in afterCommit, once this is durable.
+   */
+  commitInTx(writer: SqliteBodyWriter): { bodyId: number; size: number } {
+    const size = writer.size;
+    let bodyId = writer.bodyId;
+    if (bodyId === null) {
+      bodyId = this.insertBody('committed', size);
+    } else if (this.stmts.commitPending.run(size, bodyId).changes !== 1) {
+      throw new StoreError('not-found', 'the pending body has been discarded');
+    }
+    const tail = writer.takeTail();
+    if (tail) this.stmts.insertChunk.run(bodyId, writer.tailSeq, tail);
+    return { bodyId, size };
+  }
+
+  /** Inside a write transaction: deletes a body, its chunks and its message row. */
+  deleteInTx(bodyId: number): void {
+    this.stmts.deleteBody.run(bodyId);
+  }
+
+  /** Streams a committed body, optionally only bytes [start, end). */
+  async *read(messageId: number, range?: { start: number; end?: number }): AsyncGenerator<Buffer> {
+    const body = this.stmts.committedBody.get(messageId) as BodyRow | undefined;
+    if (!body) throw new StoreError('not-found', `no message ${messageId}`);
+    const start = range?.start ?? 0;
+    const end = Math.min(range?.end ?? body.size, body.size);
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(end) || end < start) {
+      throw new StoreError('invalid', `invalid range ${JSON.stringify(range)}`);
+    }
+    let seq = Math.floor(start / body.chunk_size);
+    let pos = seq * body.chunk_size;
+    while (pos < end) {
+      // One chunk per query: a concurrent expunge may delete the body between two chunks.
+      const data = this.stmts.chunk.get(body.id, seq) as Buffer | undefined;
+      if (!data) throw new StoreError('not-found', `message ${messageId} was removed while being read`);
+      yield data.subarray(Math.max(start - pos, 0), Math.min(end - pos, data.length));
+      pos += data.length;
+      seq++;
+    }
+  }
+
+  /**
+   * Deletes pending bodies whose writer is gone (a crash, or a store closed mid-write).
+   * Writers of other live processes sharing the file are left alone: SQLite in WAL mode is
+   * shared only on one host, so a pid liveness check is exact there.
+   */
+  sweepOrphans(): number {
+    const now = Date.now();
+    let removed = 0;
+    const sweep = this.db.transaction(() => {
+      for (const row of this.stmts.pending.all() as PendingRow[]) {
+        if (this.isOrphan(row, now)) removed += this.stmts.deleteBody.run(row.id).changes;
+      }
+    });
+    sweep.immediate();
+    return removed;
+  }
+
+  /** On close: drops this instance's unfinished bodies, then forgets the instance. */
+  async close(): Promise<void> {
+    try {
+      await this.queue.run(() => {
+        this.stmts.deleteOwnPending.run(this.token);
+      });
+    } finally {
+      liveTokens.delete(this.token);
+    }
+  }
+
+  private insertBody(state: 'pending' | 'committed', size: number): number {
+    const pending = state === 'pending';
+    const info = this.stmts.insertBody.run(
+      state,
+      size,
+      pending ? this.host : null,
+      pending ? process.pid : null,
+      pending ? this.token : null,
+      Date.now(),
+    );
+    return Number(info.lastInsertRowid);
+  }
+
+  private isOrphan(row: PendingRow, now: number): boolean {
+    if (row.owner_host !== this.host || row.owner_pid === null) {
+      return now - row.created_at > FOREIGN_PENDING_MAX_AGE_MS;
+    }
+    if (row.owner_pid === process.pid) return !row.owner_token || !liveTokens.has(row.owner_token);
+    return !isProcessAlive(row.owner_pid);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

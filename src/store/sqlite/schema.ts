@@ -1,0 +1,181 @@
+/**
+ * Opening the SQLite database: connection pragmas and versioned schema migrations.
+ *
+ * Migrations are an append-only list: never edit one that has shipped, add a new version.
+ * Each runs in its own IMMEDIATE transaction together with its `schema_migrations` row, so
+ * two processes opening the same file at once cannot both apply it.
+ */
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'initial schema',
+    sql: `
+      -- Small key/value counters (e.g. the last UIDVALIDITY handed out).
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+
+      CREATE TABLE domains (
+        name       TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        address       TEXT NOT NULL UNIQUE,
+        domain        TEXT NOT NULL REFERENCES domains(name),
+        password_hash TEXT NOT NULL,
+        quota_bytes   INTEGER,
+        used_bytes    INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+      );
+      CREATE INDEX users_domain ON users(domain);
+
+      -- One row per (source, target); source '@domain' is the catch-all.
+      CREATE TABLE aliases (
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        PRIMARY KEY (source, target)
+      ) WITHOUT ROWID;
+      CREATE INDEX aliases_domain ON aliases(domain);
+
+      CREATE TABLE mailboxes (
+        id             INTEGER PRIMARY KEY,
+        user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name           TEXT NOT NULL,
+        role           TEXT,
+        uid_validity   INTEGER NOT NULL,
+        uid_next       INTEGER NOT NULL DEFAULT 1,
+        highest_modseq INTEGER NOT NULL DEFAULT 1,
+        subscribed     INTEGER NOT NULL DEFAULT 1,
+        message_count  INTEGER NOT NULL DEFAULT 0,
+        total_bytes    INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (user_id, name)
+      );
+
+      -- A body is 'pending' while it is being streamed in, 'committed' once a deliver/append
+      -- made it visible. owner_* identify the writing process so that a store opening the
+      -- file can tell a crashed writer's leftovers from another live process's work.
+      CREATE TABLE bodies (
+        id          INTEGER PRIMARY KEY,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'committed')),
+        size        INTEGER NOT NULL DEFAULT 0,
+        chunk_size  INTEGER NOT NULL,
+        owner_host  TEXT,
+        owner_pid   INTEGER,
+        owner_token TEXT,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE INDEX bodies_pending ON bodies(state) WHERE state = 'pending';
+
+      -- Fixed-size chunks (the last may be shorter); a rowid table because rows are large.
+      CREATE TABLE body_chunks (
+        body_id INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL,
+        data    BLOB NOT NULL,
+        PRIMARY KEY (body_id, seq)
+      );
+
+      -- A stored message shares its id with its body: deleting the body deletes both.
+      CREATE TABLE messages (
+        id             INTEGER PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+        size           INTEGER NOT NULL,
+        internal_date  INTEGER NOT NULL,
+        h_from         TEXT,
+        h_to           TEXT,
+        h_cc           TEXT,
+        h_bcc          TEXT,
+        h_reply_to     TEXT,
+        h_subject      TEXT,
+        h_date         TEXT,
+        h_message_id   TEXT,
+        h_in_reply_to  TEXT,
+        h_references   TEXT,
+        mail_from      TEXT,
+        rcpt_to        TEXT,
+        created_at     INTEGER NOT NULL
+      );
+
+      CREATE TABLE mailbox_entries (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid        INTEGER NOT NULL,
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        flags      TEXT NOT NULL DEFAULT '',
+        modseq     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX entries_message ON mailbox_entries(message_id);
+      CREATE INDEX entries_modseq ON mailbox_entries(mailbox_id, modseq);
+
+      -- Expunged UIDs with the modseq of their removal, for CONDSTORE/QRESYNC.
+      CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid        INTEGER NOT NULL,
+        modseq     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+
+      CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Opens the database file, sets the pragmas and brings the schema up to date. */
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  try {
+    // Wait (up to 5 s) for another process's write lock, e.g. the CLI while the server runs.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL may lose the last commits on power loss; FULL fsyncs every commit,
+    // which the group commit in write-queue.ts amortises.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function migrate(db: Db): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+  )`);
+  const currentVersion = db.prepare('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck();
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const found = currentVersion.get() as number;
+  if (found > latest) {
+    throw new Error(`database schema version ${found} is newer than this Wharf (${latest}); upgrade Wharf`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= found) continue;
+    const apply = db.transaction(() => {
+      // Re-checked inside the write lock: another process may have applied it meanwhile.
+      if ((currentVersion.get() as number) >= migration.version) return;
+      db.exec(migration.sql);
+      record.run(migration.version, Date.now());
+    });
+    apply.immediate();
+  }
+}
