@@ -1,0 +1,366 @@
+/**
+ * A POP3 server for tests: a real store in a temporary folder, a plain listener (STLS) and an
+ * implicit-TLS listener, a fixed-password Authenticator, and helpers to deliver messages and
+ * to talk to the server over raw sockets or with real clients (Python's poplib, curl).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { WharfConfig } from '../../src/config/types.js';
+import { listen, type Listener } from '../../src/net/listener.js';
+import { createLogger } from '../../src/net/log.js';
+import { generateSelfSigned, tlsMaterialFromPem } from '../../src/net/tls.js';
+import type { Authenticator, ServiceContext, TlsMaterial } from '../../src/net/types.js';
+import { createPop3Handler } from '../../src/pop3/index.js';
+import { openStore } from '../../src/store/index.js';
+import type { DeliveryResult, MailboxEntry, Store, User } from '../../src/store/types.js';
+
+export const DOMAIN = 'example.org';
+
+/** Every field of WharfConfig, with values suited to tests (ports are chosen by the OS). */
+export function testConfig(dataDir: string): WharfConfig {
+  return {
+    host: '127.0.0.1',
+    hostname: 'mail.example.org',
+    dataDir,
+    ports: {
+      smtp: 0,
+      submission: 0,
+      submissions: 0,
+      pop3: 0,
+      pop3s: 0,
+      imap: 0,
+      imaps: 0,
+      ftp: 0,
+      ftps: 0,
+      sftp: 0,
+      http: 0,
+    },
+    smtp: {
+      maxMessageBytes: 10 * 1024 * 1024,
+      maxRecipients: 100,
+      maxLineBytes: 2048,
+      idleTimeoutMs: 60_000,
+      transactionTimeoutMs: 60_000,
+      vrfy: 'disabled',
+      maxErrors: 20,
+    },
+    pop3: { idleTimeoutMs: 60_000, lockTtlMs: 30_000 },
+    limits: { maxConnectionsPerAddress: 50, maxConnections: 100 },
+    auth: { allowInsecure: false, defaultDomain: DOMAIN },
+    authThrottle: { freeFailures: 3, baseDelayMs: 10, maxDelayMs: 50, windowMs: 60_000 },
+    tls: {},
+    shutdownGraceMs: 2_000,
+    logLevel: 'debug',
+  };
+}
+
+let tlsMaterial: Promise<TlsMaterial> | null = null;
+
+/** One self-signed certificate per test process (key generation is the slow part). */
+export function testTlsMaterial(): Promise<TlsMaterial> {
+  tlsMaterial ??= generateSelfSigned('localhost').then((p) => tlsMaterialFromPem(p.certPem, p.keyPem));
+  return tlsMaterial;
+}
+
+/**
+ * Checks passwords against a fixed map. Like the real Authenticator, a name without '@'
+ * gets the default domain; the user comes from the store.
+ */
+export function fixedPasswordAuthenticator(store: Store, passwords: Map<string, string>): Authenticator {
+  return {
+    async verify(username, password) {
+      const address = (username.includes('@') ? username : `${username}@${DOMAIN}`).toLowerCase();
+      if (passwords.get(address) !== password) return null;
+      const user = await store.getUser(address);
+      return user ? { userId: user.id, address: user.address } : null;
+    },
+  };
+}
+
+export interface Pop3Harness {
+  ctx: ServiceContext;
+  store: Store;
+  config: WharfConfig;
+  /** Plain POP3 (STLS available). */
+  plain: Listener;
+  /** Implicit TLS (POP3S). */
+  secure: Listener;
+  /** Every JSON log line written so far. */
+  logLines: string[];
+  addUser(local: string, password: string): Promise<User>;
+  /** Delivers a message to users' INBOXes through the store, as SMTP would. */
+  deliver(body: Buffer | string, users: User[]): Promise<DeliveryResult>;
+  inbox(user: User): Promise<MailboxEntry[]>;
+  close(): Promise<void>;
+}
+
+export async function startPop3Harness(
+  configure: (config: WharfConfig) => void = () => {},
+): Promise<Pop3Harness> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-pop3-'));
+  const config = testConfig(dataDir);
+  configure(config);
+  const store = await openStore({ dataDir });
+  await store.addDomain(DOMAIN);
+  const passwords = new Map<string, string>();
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
+  const material = await testTlsMaterial();
+  const ctx: ServiceContext = {
+    config,
+    store,
+    log,
+    tls: material,
+    auth: fixedPasswordAuthenticator(store, passwords),
+  };
+  const handler = createPop3Handler(ctx);
+  const common = { host: '127.0.0.1', port: 0, limits: config.limits, log };
+  const plain = await listen(handler, { ...common, name: 'pop3' });
+  const secure = await listen(handler, { ...common, name: 'pop3s', implicitTls: material });
+
+  return {
+    ctx,
+    store,
+    config,
+    plain,
+    secure,
+    logLines,
+    async addUser(local, password) {
+      const user = await store.addUser({ address: `${local}@${DOMAIN}`, passwordHash: 'unused-in-tests' });
+      passwords.set(user.address, password);
+      return user;
+    },
+    async deliver(body, users) {
+      const writer = store.createBody();
+      await writer.write(Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
+      return store.deliver({
+        body: writer,
+        internalDate: new Date(),
+        headers: {},
+        envelope: { mailFrom: 'sender@example.net', rcptTo: users.map((u) => u.address) },
+        userIds: users.map((u) => u.id),
+      });
+    },
+    async inbox(user) {
+      const mailbox = await store.getMailbox(user.id, 'INBOX');
+      if (!mailbox) throw new Error('no INBOX');
+      return store.listEntries(mailbox.id);
+    },
+    async close() {
+      await plain.stopAccepting();
+      await secure.stopAccepting();
+      await plain.shutdownSessions();
+      await secure.shutdownSessions();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A message of exactly `size` octets with CRLF line endings (headers, blank line, filler). */
+export function messageOfSize(size: number, subject: string): Buffer {
+  const head = `From: alice@example.net\r\nTo: bob@${DOMAIN}\r\nSubject: ${subject}\r\n\r\n`;
+  let body = '';
+  let n = 0;
+  while (head.length + body.length + 40 < size) body += `line ${n++} of the message body\r\n`;
+  const filler = size - head.length - body.length - 2;
+  if (filler < 0) throw new Error(`size ${size} too small`);
+  return Buffer.from(head + body + 'x'.repeat(filler) + '\r\n', 'latin1');
+}
+
+/**
+ * A raw POP3 client: sends bytes and reads replies, to check the wire exactly (single-line
+ * replies as strings, multi-line ones as the raw bytes up to and including CRLF.CRLF).
+ */
+export class RawClient {
+  private buffer = Buffer.alloc(0);
+  private waiter: (() => void) | null = null;
+  private ended = false;
+
+  private readonly onData = (d: Buffer) => {
+    this.buffer = Buffer.concat([this.buffer, d]);
+    this.wake();
+  };
+  private readonly onClose = () => {
+    this.ended = true;
+    this.wake();
+  };
+
+  private constructor(public socket: net.Socket | tls.TLSSocket) {
+    this.attach(socket);
+  }
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('error', () => {});
+  }
+
+  /** Starts TLS over the connection (after the server's +OK to STLS). */
+  async startTls(): Promise<void> {
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.off('close', this.onClose);
+    if (this.buffer.length > 0) throw new Error(`cleartext bytes after STLS: ${this.buffer.toString('latin1')}`);
+    const secure = tls.connect({ socket: plain as net.Socket, rejectUnauthorized: false, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+  }
+
+  static connect(port: number, useTls = false): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = useTls
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new RawClient(socket)))
+        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** True once the server closed the connection and everything was read. */
+  get closed(): boolean {
+    return this.ended && this.buffer.length === 0;
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Sends a line (CRLF, or a bare LF like a hand-typed session when `lineEnd` says so). */
+  async command(text: string, lineEnd = '\r\n'): Promise<string> {
+    this.send(text + lineEnd);
+    return this.line();
+  }
+
+  /** The next reply line, without its CRLF. Rejects when the connection closes first. */
+  async line(timeoutMs = 5_000): Promise<string> {
+    const bytes = await this.until(Buffer.from('\r\n'), timeoutMs);
+    return bytes.subarray(0, bytes.length - 2).toString('latin1');
+  }
+
+  /** The rest of a multi-line response, through its terminating CRLF.CRLF (status line already read). */
+  async multiline(timeoutMs = 5_000): Promise<Buffer> {
+    if (this.buffer.subarray(0, 3).equals(Buffer.from('.\r\n'))) return this.until(Buffer.from('.\r\n'), timeoutMs);
+    return this.until(Buffer.from('\r\n.\r\n'), timeoutMs);
+  }
+
+  /** The lines of a multi-line response, without the final "." (no un-stuffing). */
+  async listing(): Promise<string[]> {
+    const raw = (await this.multiline()).toString('latin1');
+    const lines = raw.split('\r\n');
+    return lines.slice(0, lines.length - 2);
+  }
+
+  /** Resolves once the server has closed the connection. */
+  async waitClosed(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error('connection still open');
+      await this.wait(deadline - Date.now());
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private async until(marker: Buffer, timeoutMs: number): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const at = this.buffer.indexOf(marker);
+      if (at >= 0) {
+        const out = this.buffer.subarray(0, at + marker.length);
+        this.buffer = this.buffer.subarray(at + marker.length);
+        return out;
+      }
+      if (this.ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.buffer.toString('latin1'))}`);
+      if (Date.now() > deadline) throw new Error(`timed out; unread: ${JSON.stringify(this.buffer.toString('latin1'))}`);
+      await this.wait(deadline - Date.now());
+    }
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        resolve();
+      }, ms);
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+}
+
+/** Logs in with USER/PASS over a raw socket and checks each reply. */
+export async function loginRaw(port: number, name: string, password: string): Promise<RawClient> {
+  const client = await RawClient.connect(port);
+  const greeting = await client.line();
+  if (!greeting.startsWith('+OK')) throw new Error(`greeting: ${greeting}`);
+  const u = await client.command(`USER ${name}`);
+  if (!u.startsWith('+OK')) throw new Error(`USER: ${u}`);
+  const p = await client.command(`PASS ${password}`);
+  if (!p.startsWith('+OK')) throw new Error(`PASS: ${p}`);
+  return client;
+}
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Python script (argv after the script is `args`), returning its output. */
+export function runPython(script: string, args: string[], timeoutMs = 20_000): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs curl with the given arguments (never with a shell), returning its output. */
+export function runCurl(args: string[], timeoutMs = 20_000): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'curl',
+      ['--silent', '--show-error', '--max-time', String(Math.ceil(timeoutMs / 1000)), ...args],
+      { encoding: 'latin1', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Polls `check` until it holds (for effects that follow a socket close asynchronously). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
