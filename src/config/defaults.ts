@@ -1,0 +1,72 @@
+import os from 'node:os';
+import type { WharfConfig } from './types.js';
+
+const MINUTE = 60_000;
+
+/**
+ * The name this server gives itself in greetings and Received headers when none is
+ * configured. A machine without a hostname still needs a syntactically valid one.
+ */
+export function defaultHostname(): string {
+  const name = os.hostname().trim();
+  return name.length > 0 ? name : 'localhost';
+}
+
+/**
+ * Every setting with its default. Ports sit above 1024 so Wharf runs without privileges;
+ * in production they are mapped to 25/587/465/110/995/... by configuration or a firewall.
+ * A fresh object each call: callers may mutate what they get.
+ */
+export function defaultConfig(): WharfConfig {
+  return {
+    // Loopback by default: nothing is exposed until the operator chooses an address.
+    host: '127.0.0.1',
+    hostname: defaultHostname(),
+    dataDir: './data',
+    ports: {
+      smtp: 2525,
+      submission: 2587,
+      submissions: 2465,
+      pop3: 2110,
+      pop3s: 2995,
+      imap: 2143,
+      imaps: 2993,
+      ftp: 2121,
+      ftps: 2990,
+      sftp: 2222,
+      http: 8080,
+    },
+    smtp: {
+      maxMessageBytes: 25 * 1024 * 1024,
+      maxRecipients: 100,
+      maxLineBytes: 2048,
+      // RFC 5321 4.5.3.2: a server should wait at least 5 minutes for the next command.
+      idleTimeoutMs: 5 * MINUTE,
+      transactionTimeoutMs: 30 * MINUTE,
+      // RFC 5321 3.5.3: 252 reveals nothing about which mailboxes exist.
+      vrfy: 'disabled',
+      maxErrors: 20,
+    },
+    pop3: {
+      // RFC 1939 section 3: the inactivity autologout timer must be at least 10 minutes.
+      idleTimeoutMs: 10 * MINUTE,
+      lockTtlMs: MINUTE,
+    },
+    limits: {
+      maxConnectionsPerAddress: 20,
+      maxConnections: 1000,
+    },
+    auth: {
+      allowInsecure: false,
+    },
+    authThrottle: {
+      freeFailures: 3,
+      baseDelayMs: 250,
+      maxDelayMs: 15_000,
+      windowMs: 15 * MINUTE,
+    },
+    tls: {},
+    shutdownGraceMs: 10_000,
+    logLevel: 'info',
+  };
+}

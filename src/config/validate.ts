@@ -1,0 +1,163 @@
+/**
+ * The one place that knows what a valid configuration looks like. Every layer (config
+ * file, environment, command-line flags) is checked against the same schema before it is
+ * merged, so an error names where the bad value came from; the merged result is checked
+ * once more for rules that span several fields.
+ */
+import type { WharfConfig } from './types.js';
+
+/** A configuration problem; the CLI prints the message on one line and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Rule =
+  | { kind: 'port' }
+  | { kind: 'positive' }
+  | { kind: 'nonNegative' }
+  | { kind: 'string'; optional?: boolean }
+  | { kind: 'boolean' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'object'; fields: Record<string, Rule> };
+
+const port: Rule = { kind: 'port' };
+const positive: Rule = { kind: 'positive' };
+const nonNegative: Rule = { kind: 'nonNegative' };
+const text: Rule = { kind: 'string' };
+const optionalText: Rule = { kind: 'string', optional: true };
+const obj = (fields: Record<string, Rule>): Rule => ({ kind: 'object', fields });
+
+/** Mirrors src/config/types.ts; a field added there must be added here too. */
+const SCHEMA = obj({
+  host: text,
+  hostname: text,
+  dataDir: text,
+  ports: obj({
+    smtp: port,
+    submission: port,
+    submissions: port,
+    pop3: port,
+    pop3s: port,
+    imap: port,
+    imaps: port,
+    ftp: port,
+    ftps: port,
+    sftp: port,
+    http: port,
+  }),
+  smtp: obj({
+    maxMessageBytes: positive,
+    maxRecipients: positive,
+    maxLineBytes: positive,
+    idleTimeoutMs: positive,
+    transactionTimeoutMs: positive,
+    vrfy: { kind: 'enum', values: ['disabled', 'enabled'] },
+    maxErrors: positive,
+  }),
+  pop3: obj({ idleTimeoutMs: positive, lockTtlMs: positive }),
+  limits: obj({ maxConnectionsPerAddress: positive, maxConnections: positive }),
+  auth: obj({ allowInsecure: { kind: 'boolean' }, defaultDomain: optionalText }),
+  authThrottle: obj({
+    freeFailures: nonNegative,
+    baseDelayMs: nonNegative,
+    maxDelayMs: nonNegative,
+    windowMs: positive,
+  }),
+  tls: obj({ certFile: optionalText, keyFile: optionalText }),
+  shutdownGraceMs: nonNegative,
+  logLevel: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+});
+
+/** Says where a value came from, e.g. `config file x.json: smtp.maxRecipients` or `WHARF_SMTP_PORT`. */
+export type Origin = (path: string) => string;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+}
+
+function checkValue(rule: Rule, value: unknown, path: string, origin: Origin, complete: boolean): void {
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${origin(path)}: must be ${expected}, got ${show(value)}`);
+  };
+  switch (rule.kind) {
+    case 'port':
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+        fail('an integer from 0 to 65535 (0 picks a free port)');
+      }
+      return;
+    case 'positive':
+      if (!Number.isSafeInteger(value) || (value as number) <= 0) fail('a positive integer');
+      return;
+    case 'nonNegative':
+      if (!Number.isSafeInteger(value) || (value as number) < 0) fail('an integer of 0 or more');
+      return;
+    case 'string':
+      if (rule.optional && value === undefined) return;
+      if (typeof value !== 'string' || value.trim().length === 0) fail('a non-empty string');
+      return;
+    case 'boolean':
+      if (typeof value !== 'boolean') fail('true or false');
+      return;
+    case 'enum':
+      if (typeof value !== 'string' || !rule.values.includes(value)) fail(`one of ${rule.values.join(', ')}`);
+      return;
+    case 'object': {
+      if (!isPlainObject(value)) fail('an object');
+      const record = value as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const keyPath = path ? `${path}.${key}` : key;
+        const fieldRule = rule.fields[key];
+        if (!fieldRule) {
+          const known = Object.keys(rule.fields).join(', ');
+          throw new ConfigError(`${origin(keyPath)}: unknown setting "${keyPath}" (known here: ${known})`);
+        }
+        checkValue(fieldRule, record[key], keyPath, origin, complete);
+      }
+      if (complete) {
+        for (const [key, fieldRule] of Object.entries(rule.fields)) {
+          const optional = fieldRule.kind === 'string' && fieldRule.optional;
+          if (!(key in record) && !optional) {
+            const keyPath = path ? `${path}.${key}` : key;
+            throw new ConfigError(`${origin(keyPath)}: missing setting "${keyPath}"`);
+          }
+        }
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * Checks one layer (a parsed config file, the settings taken from the environment, ...):
+ * every key must be known and every value present must have the right type. Keys may be
+ * missing: lower layers supply them.
+ */
+export function checkLayer(layer: unknown, origin: Origin): void {
+  checkValue(SCHEMA, layer, '', origin, false);
+}
+
+/** Checks the fully merged configuration, including the rules that span several fields. */
+export function validateConfig(config: WharfConfig): WharfConfig {
+  const origin: Origin = (path) => `configuration: ${path || '(root)'}`;
+  checkValue(SCHEMA, config, '', origin, true);
+  if (Boolean(config.tls.certFile) !== Boolean(config.tls.keyFile)) {
+    throw new ConfigError(
+      'configuration: tls.certFile and tls.keyFile (WHARF_TLS_CERT, WHARF_TLS_KEY) must be set together',
+    );
+  }
+  if (config.authThrottle.maxDelayMs < config.authThrottle.baseDelayMs) {
+    throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
+  }
+  // RFC 5321 4.5.3.1.4: a command line of 512 octets (including CRLF) must always be accepted.
+  if (config.smtp.maxLineBytes < 512) {
+    throw new ConfigError(`configuration: smtp.maxLineBytes must be at least 512 (RFC 5321), got ${config.smtp.maxLineBytes}`);
+  }
+  return config;
+}

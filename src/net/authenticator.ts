@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import type { AuthConfig } from '../config/types.js';
+import type { Store } from '../store/types.js';
+import type { Authenticator, AuthThrottle, Logger } from './types.js';
+
+export interface AuthenticatorOptions {
+  store: Store;
+  auth: AuthConfig;
+  throttle: AuthThrottle;
+  log?: Logger;
+  /** Injectable for tests. */
+  wait?: (ms: number) => Promise<unknown>;
+}
+
+/**
+ * Turns what a client typed as its login name into a full address: lower-cased, and a bare
+ * local part ("USER bob", as in the classic POP3 dialogue) gets the default domain, or the
+ * only domain when there is exactly one. Null when no domain can be chosen.
+ */
+export async function resolveLoginName(username: string, auth: AuthConfig, store: Store): Promise<string | null> {
+  const name = username.trim().toLowerCase();
+  if (name.length === 0) return null;
+  if (name.includes('@')) return name;
+  if (auth.defaultDomain) return `${name}@${auth.defaultDomain.toLowerCase()}`;
+  const domains = await store.listDomains();
+  return domains.length === 1 ? `${name}@${domains[0].name}` : null;
+}
+
+/**
+ * Password checks against the store, with per-address throttling. Every failure looks the
+ * same from outside: an unknown user costs the same scrypt work as a wrong password, so
+ * response times do not reveal which accounts exist.
+ */
+export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
+  const wait = opts.wait ?? ((ms: number) => sleep(ms));
+  // A real hash of a random password, made once, that unknown users are checked against.
+  let dummyHash: Promise<string> | null = null;
+  const getDummyHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex')));
+  // Attempts from an address that is being throttled run one after another, so opening many
+  // connections at once does not multiply the guessing rate.
+  const queues = new Map<string, Promise<unknown>>();
+
+  const attempt = async (username: string, password: string, client: string) => {
+    const pending = opts.throttle.pendingDelay(client);
+    if (pending > 0) await wait(pending);
+
+    const address = await resolveLoginName(username, opts.auth, opts.store);
+    const stored = address ? await opts.store.getPasswordHash(address) : null;
+    const ok = await verifyPassword(password, stored ?? (await getDummyHash()));
+    if (ok && address && stored) {
+      const user = await opts.store.getUser(address);
+      if (user) {
+        opts.throttle.recordSuccess(client);
+        return { userId: user.id, address: user.address };
+      }
+    }
+    const delay = opts.throttle.recordFailure(client);
+    if (delay > 0) {
+      opts.log?.warn('login throttled', { client, delayMs: delay });
+      await wait(delay);
+    }
+    return null;
+  };
+
+  return {
+    verify(username, password, clientAddress) {
+      const queued = queues.get(clientAddress);
+      if (!queued && opts.throttle.pendingDelay(clientAddress) === 0) {
+        return attempt(username, password, clientAddress);
+      }
+      const run = (queued ?? Promise.resolve()).then(
+        () => attempt(username, password, clientAddress),
+        () => attempt(username, password, clientAddress),
+      );
+      queues.set(clientAddress, run);
+      const forget = () => {
+        if (queues.get(clientAddress) === run) queues.delete(clientAddress);
+      };
+      run.then(forget, forget);
+      return run;
+    },
+  };
+}

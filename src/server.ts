@@ -1,0 +1,133 @@
+/**
+ * `wharf serve` without the process concerns: opens the store, prepares TLS and starts one
+ * listener per enabled service; `stop()` undoes it all in order. Signals and exit codes
+ * live in src/cli/serve.ts.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { WharfConfig } from './config/types.js';
+import { createAuthThrottle } from './net/auth-throttle.js';
+import { createAuthenticator } from './net/authenticator.js';
+import { listen, type Listener } from './net/listener.js';
+import { loadTlsMaterial } from './net/tls.js';
+import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
+import { createPop3Handler } from './pop3/index.js';
+import { createSmtpHandler } from './smtp/index.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+
+export interface RunningServer {
+  /** Service name → the port it actually listens on (differs from the config when that was 0). */
+  readonly ports: Readonly<Record<string, number>>;
+  /**
+   * Stops accepting, lets every session finish its transaction (within the configured grace
+   * period) and say goodbye, then closes the store. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+}
+
+/** A port could not be opened (typically: already in use). */
+export class ListenError extends Error {
+  constructor(
+    readonly service: string,
+    readonly host: string,
+    readonly port: number,
+    cause: Error,
+  ) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'the port is already in use'
+        : code === 'EACCES'
+          ? 'permission denied (ports below 1024 need privileges)'
+          : code === 'EADDRNOTAVAIL'
+            ? 'the address is not available on this machine'
+            : cause.message;
+    super(`cannot listen for ${service} on ${host}:${port}: ${why}`);
+    this.name = 'ListenError';
+  }
+}
+
+interface ServiceSpec {
+  name: string;
+  port: number;
+  handler: SessionHandler;
+  implicitTls?: TlsMaterial;
+}
+
+/** The services of this release and their ports. IMAP, FTP, SFTP and HTTP are not served yet. */
+function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
+  const { ports } = ctx.config;
+  const mx = createSmtpHandler(ctx, 'mx');
+  // One handler for both submission ports: STARTTLS on 587-style, TLS from the start on 465-style.
+  const submission = createSmtpHandler(ctx, 'submission');
+  const pop3 = createPop3Handler(ctx);
+  return [
+    { name: 'smtp', port: ports.smtp, handler: mx },
+    { name: 'submission', port: ports.submission, handler: submission },
+    { name: 'submissions', port: ports.submissions, handler: submission, implicitTls: ctx.tls },
+    { name: 'pop3', port: ports.pop3, handler: pop3 },
+    { name: 'pop3s', port: ports.pop3s, handler: pop3, implicitTls: ctx.tls },
+  ];
+}
+
+/** Upper bound on waiting for sessions beyond their own grace period, so stop() always ends. */
+const SHUTDOWN_SLACK_MS = 5_000;
+
+export async function startServer(config: WharfConfig, log: Logger): Promise<RunningServer> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store: Store = await openStore({ dataDir: config.dataDir });
+  const listeners: Listener[] = [];
+  let stopping: Promise<void> | null = null;
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(listeners.map((l) => l.stopAccepting()));
+    const sessions = listeners.reduce((n, l) => n + l.sessionCount, 0);
+    if (sessions > 0) log.info('closing sessions', { sessions, graceMs: config.shutdownGraceMs });
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(listeners.map((l) => l.shutdownSessions())).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), config.shutdownGraceMs + SHUTDOWN_SLACK_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) log.warn('sessions still open after the grace period; closing the store anyway');
+    await store.close();
+  };
+
+  try {
+    const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
+    const throttle = createAuthThrottle(config.authThrottle);
+    const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
+    const ctx: ServiceContext = { config, store, log, tls, auth };
+    for (const spec of serviceSpecs(ctx)) {
+      try {
+        listeners.push(
+          await listen(spec.handler, {
+            name: spec.name,
+            host: config.host,
+            port: spec.port,
+            implicitTls: spec.implicitTls,
+            limits: config.limits,
+            log,
+          }),
+        );
+      } catch (err) {
+        throw new ListenError(spec.name, config.host, spec.port, err as Error);
+      }
+    }
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+
+  const ports: Record<string, number> = {};
+  for (const l of listeners) ports[l.name] = l.port;
+  return {
+    ports,
+    stop() {
+      stopping ??= stopAll();
+      return stopping;
+    },
+  };
+}

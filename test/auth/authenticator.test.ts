@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { createAuthThrottle } from '../../src/net/auth-throttle.js';
+import { createAuthenticator, resolveLoginName } from '../../src/net/authenticator.js';
+import { createLogger } from '../../src/net/log.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
+
+const throttleConfig = { freeFailures: 2, baseDelayMs: 100, maxDelayMs: 400, windowMs: 60_000 };
+
+describe('authenticator', () => {
+  let dir: string;
+  let store: Store;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'wharf-auth-'));
+    store = await openStore({ dataDir: dir });
+    await store.addDomain('hamburger.edu');
+    await store.addUser({ address: 'bob@hamburger.edu', passwordHash: await hashPassword('hungry') });
+  });
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** An authenticator whose waits are recorded and move a fake clock instead of sleeping. */
+  function make(auth: { allowInsecure: boolean; defaultDomain?: string } = { allowInsecure: false }) {
+    const waits: number[] = [];
+    const lines: string[] = [];
+    let now = 1_000_000;
+    const throttle = createAuthThrottle(throttleConfig, { now: () => now });
+    const authenticator = createAuthenticator({
+      store,
+      auth,
+      throttle,
+      log: createLogger({ write: (l) => lines.push(l) }),
+      wait: async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    });
+    return { authenticator, throttle, waits, lines };
+  }
+
+  it('accepts the right password, by full address or by bare name in the only domain', async () => {
+    const { authenticator } = make();
+    const byAddress = await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1');
+    assert.ok(byAddress);
+    assert.equal(byAddress.address, 'bob@hamburger.edu');
+    assert.equal(typeof byAddress.userId, 'number');
+    assert.deepEqual(await authenticator.verify('BOB', 'hungry', '127.0.0.1'), byAddress);
+    assert.deepEqual(await authenticator.verify('Bob@Hamburger.EDU', 'hungry', '127.0.0.1'), byAddress);
+  });
+
+  it('rejects a wrong password, an unknown user and an empty name', async () => {
+    const { authenticator } = make();
+    assert.equal(await authenticator.verify('bob', 'Hungry', '192.0.2.9'), null);
+    assert.equal(await authenticator.verify('alice@hamburger.edu', 'hungry', '192.0.2.9'), null);
+    assert.equal(await authenticator.verify('bob@crepes.fr', 'hungry', '192.0.2.9'), null);
+    assert.equal(await authenticator.verify('', 'hungry', '192.0.2.9'), null);
+  });
+
+  it('an unknown user costs about as much time as a wrong password', async () => {
+    const { authenticator } = make();
+    await authenticator.verify('nobody', 'x', '192.0.2.10'); // warm up the dummy hash
+    const time = async (user: string) => {
+      const start = process.hrtime.bigint();
+      await authenticator.verify(user, 'wrong', '192.0.2.10');
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    };
+    const known = await time('bob');
+    const unknown = await time('nobody');
+    // Both pay for a full scrypt; without the dummy check the unknown user would be ~0 ms.
+    assert.ok(unknown > known / 3, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
+  });
+
+  it('throttles failures from one address and waits before answering', async () => {
+    const { authenticator, waits, lines } = make();
+    for (let i = 0; i < 5; i++) await authenticator.verify('bob', 'wrong', '198.51.100.7');
+    assert.deepEqual(waits, [100, 200, 400]);
+    assert.ok(lines.some((l) => l.includes('login throttled')));
+    assert.ok(lines.every((l) => !l.includes('wrong') && !l.includes('hungry')), 'no password in the logs');
+  });
+
+  it('makes an attempt wait while a delay is pending, even with the right password', async () => {
+    const { authenticator, throttle, waits } = make();
+    for (let i = 0; i < 3; i++) throttle.recordFailure('198.51.100.8');
+    const ok = await authenticator.verify('bob', 'hungry', '198.51.100.8');
+    assert.ok(ok);
+    assert.deepEqual(waits, [100]);
+    assert.equal(throttle.pendingDelay('198.51.100.8'), 0, 'success clears the record');
+  });
+
+  it('serialises attempts from a throttled address, so parallel connections gain nothing', async () => {
+    const throttle = createAuthThrottle({ freeFailures: 0, baseDelayMs: 150, maxDelayMs: 150, windowMs: 60_000 });
+    const authenticator = createAuthenticator({ store, auth: { allowInsecure: false }, throttle });
+    throttle.recordFailure('203.0.113.5');
+    const start = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => authenticator.verify('bob', 'wrong', '203.0.113.5')),
+    );
+    const elapsed = Date.now() - start;
+    assert.deepEqual(results, [null, null, null, null, null]);
+    // Each of the 5 waits out a 150 ms delay in turn; in parallel they would share one wait.
+    assert.ok(elapsed >= 5 * 150, `took ${elapsed} ms`);
+  });
+
+  it('uses the configured default domain for bare names', async () => {
+    assert.equal(await resolveLoginName('Bob', { allowInsecure: false, defaultDomain: 'Example.ORG' }, store), 'bob@example.org');
+    assert.equal(await resolveLoginName('bob', { allowInsecure: false }, store), 'bob@hamburger.edu');
+    await store.addDomain('crepes.fr');
+    try {
+      // Two domains and no default: a bare name is ambiguous.
+      assert.equal(await resolveLoginName('bob', { allowInsecure: false }, store), null);
+      const { authenticator } = make({ allowInsecure: false, defaultDomain: 'hamburger.edu' });
+      assert.ok(await authenticator.verify('bob', 'hungry', '127.0.0.1'));
+    } finally {
+      await store.removeDomain('crepes.fr');
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_PARAMS, hashPassword, needsRehash, parsePasswordHash, verifyPassword } from '../../src/auth/password.js';
+
+/** Cheap parameters so the tests that only check the format stay fast. */
+const FAST = { ln: 4, r: 8, p: 1 };
+
+describe('password hashing', () => {
+  it('produces a PHC-style scrypt string with the default parameters', async () => {
+    const stored = await hashPassword('hungry');
+    assert.match(stored, /^\$scrypt\$ln=15,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+    const parsed = parsePasswordHash(stored);
+    assert.ok(parsed);
+    assert.deepEqual(parsed.params, DEFAULT_PARAMS);
+    assert.equal(parsed.salt.length, 16);
+    assert.equal(parsed.hash.length, 32);
+    assert.equal(stored.includes('hungry'), false);
+  });
+
+  it('verifies the right password and rejects a wrong one', async () => {
+    const stored = await hashPassword('hungry');
+    assert.equal(await verifyPassword('hungry', stored), true);
+    assert.equal(await verifyPassword('Hungry', stored), false);
+    assert.equal(await verifyPassword('', stored), false);
+    assert.equal(await verifyPassword('hungry ', stored), false);
+  });
+
+  it('salts: the same password hashes differently each time', async () => {
+    const a = await hashPassword('same', FAST);
+    const b = await hashPassword('same', FAST);
+    assert.notEqual(a, b);
+    assert.equal(await verifyPassword('same', a), true);
+    assert.equal(await verifyPassword('same', b), true);
+  });
+
+  it('reads the parameters from the stored string, so they can change later', async () => {
+    const weak = await hashPassword('pw', FAST);
+    assert.match(weak, /^\$scrypt\$ln=4,r=8,p=1\$/);
+    assert.equal(await verifyPassword('pw', weak), true);
+    assert.equal(needsRehash(weak), true);
+    assert.equal(needsRehash(await hashPassword('pw')), false);
+    // Same salt and hash, but claiming other parameters: must no longer match.
+    assert.equal(await verifyPassword('pw', weak.replace('ln=4', 'ln=5')), false);
+  });
+
+  it('handles non-ASCII passwords (normalised, so composed and decomposed forms match)', async () => {
+    const stored = await hashPassword('cr\u00eape', FAST);
+    assert.equal(await verifyPassword('cr\u00eape', stored), true);
+    assert.equal(await verifyPassword('cre\u0302pe', stored), true);
+    assert.equal(await verifyPassword('crepe', stored), false);
+  });
+
+  it('never matches a malformed or out-of-bounds stored hash', async () => {
+    const good = await hashPassword('pw', FAST);
+    const [, , params, salt, hash] = good.split('$');
+    const bad = [
+      '',
+      'pw',
+      '$2b$10$abcdefghijklmnopqrstuv',
+      `$scrypt$${params}$${salt}`,
+      `$scrypt$ln=4,r=8$${salt}$${hash}`,
+      `$scrypt$ln=4,r=8,p=1,p=1$${salt}$${hash}`,
+      `$scrypt$ln=40,r=8,p=1$${salt}$${hash}`,
+      `$scrypt$ln=4,r=0,p=1$${salt}$${hash}`,
+      `$scrypt$ln=4,r=8,p=1$***$${hash}`,
+      `$argon2id$${params}$${salt}$${hash}`,
+    ];
+    for (const stored of bad) {
+      assert.equal(parsePasswordHash(stored), null, stored);
+      assert.equal(await verifyPassword('pw', stored), false, stored);
+    }
+  });
+
+  it('refuses to hash with unsupported parameters', async () => {
+    await assert.rejects(hashPassword('pw', { ln: 0, r: 8, p: 1 }), /unsupported scrypt parameters/);
+    await assert.rejects(hashPassword('pw', { ln: 31, r: 8, p: 1 }), /unsupported scrypt parameters/);
+  });
+});
