@@ -1,0 +1,74 @@
+/** Runs the SMTP load generator (bench/lib/smtp-load) as a separate process and parses its summary. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { libDir, LOOPBACK, onCleanup } from './common.js';
+
+export interface LoadSummary {
+  label: string;
+  sessions: number;
+  messageBytes: number;
+  windowSeconds: number;
+  acked: number;
+  ackedWarmup: number;
+  ackedAfterWindow: number;
+  ackedTotal: number;
+  messagesPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  errorsInWindow: number;
+  errorSamples: Record<string, number>;
+  perRecipient: Record<string, number>;
+  aborted: boolean;
+}
+
+export interface LoadOptions {
+  label: string;
+  port: number;
+  sessions: number;
+  durationS: number;
+  warmupS: number;
+  size: number;
+  rcpts: string[];
+  from?: string;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
+  const args = [
+    join(libDir(), 'smtp-load.js'),
+    '--host', LOOPBACK,
+    '--port', String(o.port),
+    '--sessions', String(o.sessions),
+    '--duration', String(o.durationS),
+    '--warmup', String(o.warmupS),
+    '--size', String(o.size),
+    '--rcpt', o.rcpts.join(','),
+    '--label', o.label,
+  ];
+  if (o.from) args.push('--from', o.from);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  // The generator stops itself; this is only a backstop.
+  const limitMs = (o.durationS + o.warmupS) * 1000 + 300_000;
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const closed = new Promise<number | null>((res) => child.once('close', (c) => res(c)));
+  // On Ctrl-C or an error in the runner, the generator must not keep sending.
+  const stop = onCleanup(
+    `load generator (${o.label})`,
+    async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  );
+  const code = await closed;
+  clearTimeout(timer);
+  await stop();
+  const last = out.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as LoadSummary;
+  } catch {
+    throw new Error(`load generator (${o.label}) exited ${code} without a summary`);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Wharf for benchmarking: the built server (dist/src/cli/main.js) with a fresh data directory,
+ * every service on a free loopback port, and the benchmark's domain and users created with the
+ * admin CLI.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canConnect, freePort, log, onCleanup, repoRoot, run, startProcess, stopProcess, waitFor, killGroup, LOOPBACK } from './common.js';
+
+export interface WharfInstance {
+  smtpPort: number;
+  pop3Port: number;
+  dataDir: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+const OTHER_PORTS = [
+  'WHARF_SUBMISSION_PORT',
+  'WHARF_SUBMISSIONS_PORT',
+  'WHARF_POP3S_PORT',
+  'WHARF_IMAP_PORT',
+  'WHARF_IMAPS_PORT',
+  'WHARF_FTP_PORT',
+  'WHARF_FTPS_PORT',
+  'WHARF_SFTP_PORT',
+  'WHARF_HTTP_PORT',
+];
+
+export function wharfMain(): string {
+  const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} not found: build Wharf first (npm run build)`);
+  return main;
+}
+
+export async function startWharf(opts: { dir: string; domain: string; users: { address: string; password: string }[] }): Promise<WharfInstance> {
+  const main = wharfMain();
+  const dataDir = join(opts.dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  const cli = (args: string[], input?: string) => run(process.execPath, [main, ...args, '--data', dataDir], { input, timeoutMs: 60_000 });
+
+  await cli(['domain', 'add', opts.domain]);
+  for (const u of opts.users) await cli(['user', 'add', u.address, '--password-stdin'], u.password + '\n');
+
+  const smtpPort = await freePort();
+  const pop3Port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WHARF_HOST: LOOPBACK,
+    WHARF_HOSTNAME: 'wharf.bench.localhost',
+    WHARF_SMTP_PORT: String(smtpPort),
+    WHARF_POP3_PORT: String(pop3Port),
+  };
+  for (const name of OTHER_PORTS) env[name] = '0'; // ephemeral: never clashes with anything
+  const logFile = join(opts.dir, 'wharf.log');
+  const listening: string[] = [];
+  const server = startProcess(process.execPath, [main, 'serve', '--data', dataDir], {
+    logFile,
+    env,
+    cwd: opts.dir,
+    onLine: (line) => {
+      if (!line.includes('"listening"')) return;
+      try {
+        const ev = JSON.parse(line) as { event?: string; service?: string; port?: number };
+        if (ev.event === 'listening') listening.push(`${ev.service}:${ev.port}`);
+      } catch {
+        // not JSON; ignore
+      }
+    },
+  });
+  const stop = onCleanup(
+    'wharf',
+    () => stopProcess(server),
+    () => {
+      if (server.child.pid) killGroup(server.child.pid, 'SIGKILL');
+    },
+  );
+  try {
+    await waitFor(`Wharf SMTP and POP3 on 127.0.0.1:${smtpPort}/${pop3Port}`, 60_000, async () => {
+      if (server.child.exitCode !== null) throw new Error(`wharf serve exited ${server.child.exitCode}; see ${logFile}`);
+      return (await canConnect(smtpPort, 500)) && (await canConnect(pop3Port, 500));
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log(`Wharf listening (${listening.join(', ') || `smtp:${smtpPort}, pop3:${pop3Port}`}); data ${dataDir}`);
+  return { smtpPort, pop3Port, dataDir, logFile, stop };
+}
