@@ -12,58 +12,21 @@ import tls from 'node:tls';
 import type { WharfConfig } from '../../src/config/types.js';
 import { listen, type Listener } from '../../src/net/listener.js';
 import { createLogger } from '../../src/net/log.js';
-import { generateSelfSigned, tlsMaterialFromPem } from '../../src/net/tls.js';
-import type { Authenticator, ServiceContext, TlsMaterial } from '../../src/net/types.js';
+import type { Authenticator, ServiceContext } from '../../src/net/types.js';
 import { createPop3Handler } from '../../src/pop3/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { DeliveryResult, MailboxEntry, Store, User } from '../../src/store/types.js';
+import { testConfig as baseTestConfig, testTls } from '../helpers/service.js';
 
 export const DOMAIN = 'example.org';
 
-/** Every field of WharfConfig, with values suited to tests (ports are chosen by the OS). */
+/** The test configuration with a default domain, so "USER bob" works as in the seed. */
 export function testConfig(dataDir: string): WharfConfig {
-  return {
-    host: '127.0.0.1',
-    hostname: 'mail.example.org',
-    dataDir,
-    ports: {
-      smtp: 0,
-      submission: 0,
-      submissions: 0,
-      pop3: 0,
-      pop3s: 0,
-      imap: 0,
-      imaps: 0,
-      ftp: 0,
-      ftps: 0,
-      sftp: 0,
-      http: 0,
-    },
-    smtp: {
-      maxMessageBytes: 10 * 1024 * 1024,
-      maxRecipients: 100,
-      maxLineBytes: 2048,
-      idleTimeoutMs: 60_000,
-      transactionTimeoutMs: 60_000,
-      vrfy: 'disabled',
-      maxErrors: 20,
-    },
+  return baseTestConfig(dataDir, {
     pop3: { idleTimeoutMs: 60_000, lockTtlMs: 30_000 },
-    limits: { maxConnectionsPerAddress: 50, maxConnections: 100 },
     auth: { allowInsecure: false, defaultDomain: DOMAIN },
-    authThrottle: { freeFailures: 3, baseDelayMs: 10, maxDelayMs: 50, windowMs: 60_000 },
-    tls: {},
-    shutdownGraceMs: 2_000,
-    logLevel: 'debug',
-  };
-}
-
-let tlsMaterial: Promise<TlsMaterial> | null = null;
-
-/** One self-signed certificate per test process (key generation is the slow part). */
-export function testTlsMaterial(): Promise<TlsMaterial> {
-  tlsMaterial ??= generateSelfSigned('localhost').then((p) => tlsMaterialFromPem(p.certPem, p.keyPem));
-  return tlsMaterial;
+    authThrottle: { maxDelayMs: 50 },
+  });
 }
 
 /**
@@ -109,7 +72,7 @@ export async function startPop3Harness(
   const passwords = new Map<string, string>();
   const logLines: string[] = [];
   const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
-  const material = await testTlsMaterial();
+  const material = await testTls();
   const ctx: ServiceContext = {
     config,
     store,
