@@ -2,8 +2,8 @@
  * A minimal POP3 client for benchmarking: one command at a time, every wait bounded by a
  * timeout. Loopback only.
  */
-import { connect, type Socket } from 'node:net';
-import { assertLoopback } from './smtp-client.js';
+import type { Socket } from 'node:net';
+import { connectLoopback } from './smtp-client.js';
 
 const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 
@@ -34,24 +34,10 @@ export class Pop3Connection {
     });
   }
 
-  static open(host: string, port: number, timeoutMs = 30_000): Promise<Pop3Connection> {
-    assertLoopback(host);
-    return new Promise((res, rej) => {
-      const sock = connect({ host, port });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        rej(new Error(`connect to ${host}:${port} timed out`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        res(new Pop3Connection(sock, timeoutMs));
-      });
-      sock.once('error', (err) => {
-        clearTimeout(timer);
-        rej(err);
-      });
-    });
+  static async open(host: string, port: number, timeoutMs = 30_000): Promise<Pop3Connection> {
+    return new Pop3Connection(await connectLoopback(host, port, timeoutMs), timeoutMs);
   }
+
 
   private notify(): void {
     const w = this.wake;

@@ -24,6 +24,26 @@ export function assertLoopback(host: string): void {
   }
 }
 
+/** A TCP connection to a loopback address, or an error once `timeoutMs` has passed. */
+export function connectLoopback(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  assertLoopback(host);
+  return new Promise((res, rej) => {
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      rej(new Error(`connect to ${host}:${port} timed out`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      res(sock);
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      rej(err);
+    });
+  });
+}
+
 export class SmtpConnection {
   private buf = '';
   private lines: string[] = [];
@@ -41,24 +61,10 @@ export class SmtpConnection {
     sock.on('close', () => this.fail(new Error('connection closed by server')));
   }
 
-  static open(host: string, port: number, timeoutMs = 30_000): Promise<SmtpConnection> {
-    assertLoopback(host);
-    return new Promise((res, rej) => {
-      const sock = connect({ host, port });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        rej(new Error(`connect to ${host}:${port} timed out`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        res(new SmtpConnection(sock, timeoutMs));
-      });
-      sock.once('error', (err) => {
-        clearTimeout(timer);
-        rej(err);
-      });
-    });
+  static async open(host: string, port: number, timeoutMs = 30_000): Promise<SmtpConnection> {
+    return new SmtpConnection(await connectLoopback(host, port, timeoutMs), timeoutMs);
   }
+
 
   private onData(chunk: string): void {
     this.buf += chunk;

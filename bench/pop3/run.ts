@@ -211,7 +211,7 @@ function printReport(results: Result[], p: { count: number; size: number; rounds
   const d = retrRate.get('dovecot');
   if (w !== undefined && d !== undefined && d > 0) {
     lines.push(`ratio wharf/dovecot = ${(w / d).toFixed(2)}`);
-    lines.push(`(with login and QUIT: ${(sessionRate.get('wharf')! / sessionRate.get('dovecot')!).toFixed(2)}; Wharf checks an scrypt password hash, this Dovecot a {PLAIN} one)`);
+    lines.push(`(with login and QUIT: ${(sessionRate.get('wharf')! / sessionRate.get('dovecot')!).toFixed(2)}; both check a memory-hard hash: Wharf scrypt N=2^15 r=8, Dovecot ARGON2ID m=64 MiB t=3)`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
