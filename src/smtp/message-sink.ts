@@ -6,6 +6,26 @@
 import { HeaderCollector } from '../mime/header-summary.js';
 import type { BodyWriter, HeaderSummary, Store } from '../store/types.js';
 
+/** A first line longer than this without a field name and colon is not a header field. */
+const MAX_FIELD_NAME_PREFIX = 998;
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Whether a message's first bytes open a header field (RFC 5322 2.2: printable US-ASCII
+ * except ':' for the name, then the colon; obs-syntax allows white space before it), open
+ * the body at once (an empty line), or are plain text. 'undecided' while too few bytes came.
+ */
+export function classifyStart(prefix: Buffer): 'header' | 'empty-line' | 'text' | 'undecided' {
+  if (prefix.length === 0) return 'undecided';
+  if (prefix[0] === 0x0d || prefix[0] === 0x0a) return 'empty-line';
+  let i = 0;
+  while (i < prefix.length && prefix[i] >= 0x21 && prefix[i] <= 0x7e && prefix[i] !== 0x3a) i++;
+  if (i === 0) return 'text';
+  while (i < prefix.length && (prefix[i] === 0x20 || prefix[i] === 0x09)) i++;
+  if (i === prefix.length) return prefix.length > MAX_FIELD_NAME_PREFIX ? 'text' : 'undecided';
+  return prefix[i] === 0x3a ? 'header' : 'text';
+}
+
 export class MessageSink {
   private readonly body: BodyWriter;
   private readonly headers = new HeaderCollector();
@@ -13,6 +33,8 @@ export class MessageSink {
   private oversized = false;
   private aborted = false;
   private started = false;
+  /** The client's first bytes, held until we know whether they open a header field. */
+  private held: Buffer | null = Buffer.alloc(0);
   private writeError: Error | null = null;
 
   constructor(
@@ -56,13 +78,19 @@ export class MessageSink {
       await this.abort();
       return;
     }
-    const chunk = segments.length === 1 ? segments[0] : Buffer.concat(segments, n);
-    if (!this.headers.done) this.headers.push(chunk);
+    let chunk = segments.length === 1 ? segments[0] : Buffer.concat(segments, n);
     try {
-      if (!this.started) {
-        this.started = true;
-        await this.body.write(this.trace);
+      if (this.held) {
+        chunk = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+        const start = classifyStart(chunk);
+        if (start === 'undecided') {
+          this.held = chunk;
+          return;
+        }
+        this.held = null;
+        await this.writeStart(start);
       }
+      if (!this.headers.done) this.headers.push(chunk);
       await this.body.write(chunk);
     } catch (err) {
       this.writeError = err instanceof Error ? err : new Error(String(err));
@@ -70,11 +98,31 @@ export class MessageSink {
     }
   }
 
+  /**
+   * Our trace fields, then, when the client's message does not begin with a header field
+   * (the seed's "Do you like ketchup?" typed straight after DATA), the empty line that makes
+   * its text the body. Without it the whole message would read as a broken header block.
+   */
+  private async writeStart(start: 'header' | 'empty-line' | 'text'): Promise<void> {
+    this.started = true;
+    await this.body.write(this.trace);
+    if (start === 'text') {
+      this.headers.push(CRLF);
+      await this.body.write(CRLF);
+    }
+  }
+
   /** The body ready for delivery: trace fields written even for an empty message. */
   async finish(): Promise<{ body: BodyWriter; headers: HeaderSummary }> {
     if (!this.started) {
-      this.started = true;
-      await this.body.write(this.trace);
+      const held = this.held ?? Buffer.alloc(0);
+      this.held = null;
+      // A message that ended while its first line was undecided ("Subject" alone) is text.
+      await this.writeStart(held.length === 0 ? 'empty-line' : 'text');
+      if (held.length > 0) {
+        if (!this.headers.done) this.headers.push(held);
+        await this.body.write(held);
+      }
     }
     return { body: this.body, headers: this.headers.summary() };
   }
