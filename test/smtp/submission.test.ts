@@ -113,6 +113,25 @@ describe('submission on loopback and implicit TLS', () => {
     c.close();
   });
 
+  it('lets a user send only as their own address, an alias of theirs, or <>', async () => {
+    await server.store.addAlias(`bobby@${DOMAIN}`, [BOB]);
+    await server.store.addAlias(`carols@${DOMAIN}`, [`carol@${DOMAIN}`]);
+    const c = await RawClient.connect(server.port);
+    await c.reply();
+    await c.expect('EHLO client.example', 250);
+    await c.expect(`AUTH PLAIN ${b64(`\0${BOB}\0pickles`)}`, 235);
+    await c.expect(`MAIL FROM:<carol@${DOMAIN}>`, 553, `5.7.1 Sender address <carol@${DOMAIN}> not owned by user ${BOB}`);
+    await c.expect(`MAIL FROM:<carols@${DOMAIN}>`, 553);
+    await c.expect('MAIL FROM:<ceo@elsewhere.example>', 553);
+    await c.expect(`MAIL FROM:<Bob@${DOMAIN.toUpperCase()}>`, 250);
+    await c.expect('RSET', 250);
+    await c.expect(`MAIL FROM:<bobby@${DOMAIN}>`, 250);
+    await c.expect('RSET', 250);
+    await c.expect('MAIL FROM:<>', 250);
+    await c.expect('QUIT', 221);
+    assert.ok(server.logs.some((l) => l.event === 'sender not owned' && l.from === `carol@${DOMAIN}`));
+  });
+
   it('nodemailer with AUTH delivers to local users', async () => {
     const transport = nodemailer.createTransport({
       host: '127.0.0.1',

@@ -55,6 +55,17 @@ function readParams(s: SmtpSession, params: EsmtpParam[]): MailParams | { reply:
   return out;
 }
 
+/**
+ * Whether a logged-in user may send as `address`: their own address, or one that the store
+ * delivers to them (an alias, or a catch-all pointing at them). Stops users of a submission
+ * port from putting someone else's address on the envelope; the null sender <> is allowed.
+ */
+async function ownsAddress(s: SmtpSession, user: { userId: number; address: string }, address: string): Promise<boolean> {
+  if (address.toLowerCase() === user.address.toLowerCase()) return true;
+  const resolved = await s.ctx.store.resolveRecipient(address);
+  return resolved.kind === 'local' && resolved.users.some((u) => u.id === user.userId);
+}
+
 export async function mail(s: SmtpSession, argument: string): Promise<void> {
   if (!s.helo) return s.error(Replies.needHelo);
   if (s.txn) return s.error(Replies.nestedMail);
@@ -70,6 +81,10 @@ export async function mail(s: SmtpSession, argument: string): Promise<void> {
   if ('reply' in params) return s.error(params.reply);
   const mailFrom = parsed.mailbox?.address ?? '';
   if (parsed.mailbox?.utf8 && !params.smtputf8) return s.reply(NEED_SMTPUTF8);
+  if (s.mode === 'submission' && s.auth && mailFrom !== '' && !(await ownsAddress(s, s.auth, mailFrom))) {
+    s.log.warn('sender not owned', { from: mailFrom, user: s.auth.address });
+    return s.error(formatReply(553, `5.7.1 Sender address <${mailFrom}> not owned by user ${s.auth.address}`));
+  }
   const txn = new Transaction(mailFrom, params.size, params.body, params.smtputf8);
   s.beginTransaction(txn);
   s.log.info('mail from', { queueId: txn.queueId, from: mailFrom, size: params.size ?? undefined });
