@@ -38,8 +38,14 @@ describe('wharf admin commands', () => {
 
   it('domain add, list and remove', async () => {
     ok(await wharf(['domain', 'list']), '');
-    ok(await wharf(['domain', 'add', 'hamburger.edu']), 'added domain hamburger.edu\n');
-    ok(await wharf(['domain', 'add', 'Crepes.FR']), 'added domain crepes.fr\n');
+    const added = await wharf(['domain', 'add', 'hamburger.edu']);
+    assert.equal(added.code, 0);
+    assert.equal(added.stdout, 'added domain hamburger.edu\n');
+    assert.match(added.stderr, /^note: mail to postmaster@hamburger\.edu is refused until .*wharf alias add postmaster@hamburger\.edu <address>\n$/);
+    fails(await wharf(['domain', 'add', 'crepes.fr', '--postmaster', 'chef@elsewhere.example']), 2, /not in a local domain/);
+    ok(await wharf(['domain', 'add', 'Crepes.FR', '--postmaster', 'Chef@crepes.fr']), 'added domain crepes.fr\nadded alias postmaster@crepes.fr -> chef@crepes.fr\n');
+    ok(await wharf(['alias', 'list', 'crepes.fr']), 'postmaster@crepes.fr -> chef@crepes.fr\n');
+    ok(await wharf(['alias', 'remove', 'postmaster@crepes.fr']));
     ok(await wharf(['domain', 'list']), 'crepes.fr\nhamburger.edu\n');
     fails(await wharf(['domain', 'add', 'hamburger.edu']), 1, /^wharf: domain hamburger\.edu already exists\n$/);
     fails(await wharf(['domain', 'add', 'not a domain']), 2, /^wharf: invalid domain name/);
@@ -83,7 +89,7 @@ describe('wharf admin commands', () => {
   });
 
   it('user list, with a domain filter and the long form', async () => {
-    ok(await wharf(['domain', 'add', 'crepes.fr']));
+    assert.equal((await wharf(['domain', 'add', 'crepes.fr'])).code, 0);
     ok(await wharf(['user', 'add', 'alice@crepes.fr', '--quota', '500M', '--password-stdin'], 'pw\n'));
     ok(await wharf(['user', 'list']), 'alice@crepes.fr\nbob@hamburger.edu\n');
     ok(await wharf(['user', 'list', 'hamburger.edu']), 'bob@hamburger.edu\n');
