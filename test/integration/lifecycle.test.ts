@@ -96,6 +96,66 @@ describe('restarts', () => {
   });
 });
 
+describe('a crash', () => {
+  it('SIGKILL while clients send: every message answered 250 is there after a restart, whole', async () => {
+    const dataDir = await makeTempDir('wharf-crash-');
+    try {
+      const first = await startWharf({ dataDir });
+      await addBob(first);
+      const acked = new Set<string>();
+      // Each client sends numbered messages until the connection dies under it.
+      const client = async (n: number) => {
+        const smtp = await LineClient.connect(first.ports.smtp);
+        try {
+          await smtp.line();
+          await smtp.smtp('EHLO crepes.fr');
+          for (let i = 1; ; i++) {
+            const id = `c${n}-m${i}`;
+            await sendMessage(smtp, [`Subject: ${id}`, '', ...Array.from({ length: 200 }, () => `filler for ${id}`), `end of ${id}`]);
+            acked.add(id);
+          }
+        } catch {
+          // The server was killed mid-conversation: whatever was not acknowledged may be lost.
+        } finally {
+          smtp.close();
+        }
+      };
+      const clients = Promise.all([1, 2, 3, 4].map(client));
+      while (acked.size < 40) await new Promise((r) => setTimeout(r, 10));
+      first.stop('SIGKILL');
+      assert.equal(await first.exited, 137);
+      await clients;
+
+      const second = await startWharf({ dataDir });
+      try {
+        const pop = await LineClient.connect(second.ports.pop3);
+        await pop.line();
+        await pop.pop3('user bob@hamburger.edu');
+        assert.match(await pop.pop3(`pass ${BOB_PASSWORD}`), /^\+OK/);
+        assert.match(await pop.pop3('list'), /^\+OK/);
+        const count = (await pop.pop3Lines()).length;
+        const stored = new Set<string>();
+        for (let n = 1; n <= count; n++) {
+          assert.match(await pop.pop3(`retr ${n}`), /^\+OK/);
+          const lines = await pop.pop3Lines();
+          const id = lines.find((l) => l.startsWith('Subject: '))?.slice('Subject: '.length);
+          assert.ok(id, `message ${n} has no Subject`);
+          assert.equal(lines.at(-1), `end of ${id}`, `message ${n} (${id}) is cut short`);
+          stored.add(id);
+        }
+        await pop.pop3('quit');
+        const lost = [...acked].filter((id) => !stored.has(id));
+        assert.deepEqual(lost, [], `acknowledged but lost: ${lost.join(', ')}`);
+        assert.ok(stored.size >= acked.size && stored.size === count, 'no message stored twice');
+      } finally {
+        assert.equal(await second.stop(), 0);
+      }
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('SIGTERM during an open SMTP session: the client gets 421, the server exits with 0', async () => {
     const wharf = await startWharf();
