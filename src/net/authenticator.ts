@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashPassword, verifyPassword } from '../auth/password.js';
+import { hashPassword, needsRehash, verifyPassword } from '../auth/password.js';
 import type { AuthConfig } from '../config/types.js';
 import type { Store } from '../store/types.js';
 import type { Authenticator, AuthThrottle, Logger } from './types.js';
@@ -53,6 +53,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const user = await opts.store.getUser(address);
       if (user) {
         opts.throttle.recordSuccess(client);
+        // A hash made with older, weaker parameters is upgraded while the password is at hand.
+        if (needsRehash(stored)) {
+          void hashPassword(password)
+            .then((fresh) => opts.store.setPasswordHash(user.address, fresh))
+            .then(
+              () => opts.log?.info('password hash upgraded', { user: user.address }),
+              (err: unknown) => opts.log?.warn('password hash upgrade failed', { user: user.address, error: String(err) }),
+            );
+        }
         return { userId: user.id, address: user.address };
       }
     }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
+import { hashPassword, needsRehash, verifyPassword } from '../../src/auth/password.js';
 import { createAuthThrottle } from '../../src/net/auth-throttle.js';
 import { createAuthenticator, resolveLoginName } from '../../src/net/authenticator.js';
 import { createLogger } from '../../src/net/log.js';
@@ -120,6 +120,25 @@ describe('authenticator', () => {
       assert.ok(await authenticator.verify('bob', 'hungry', '127.0.0.1'));
     } finally {
       await store.removeDomain('crepes.fr');
+    }
+  });
+
+  it('upgrades a hash made with weaker parameters at the next successful login', async () => {
+    await store.addUser({ address: 'old@hamburger.edu', passwordHash: await hashPassword('legacy', { ln: 10, r: 8, p: 1 }) });
+    try {
+      const { authenticator, lines } = make();
+      assert.equal(await authenticator.verify('old@hamburger.edu', 'wrong', '127.0.0.1'), null);
+      assert.ok(needsRehash((await store.getPasswordHash('old@hamburger.edu'))!), 'not upgraded on a failure');
+      assert.ok(await authenticator.verify('old@hamburger.edu', 'legacy', '127.0.0.1'));
+      for (let i = 0; i < 200 && !lines.some((l) => l.includes('password hash upgraded')); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const upgraded = (await store.getPasswordHash('old@hamburger.edu'))!;
+      assert.equal(needsRehash(upgraded), false);
+      assert.equal(await verifyPassword('legacy', upgraded), true);
+      assert.ok(!lines.some((l) => l.includes('legacy')), 'the password is not logged');
+    } finally {
+      await store.removeUser('old@hamburger.edu');
     }
   });
 });
