@@ -51,7 +51,7 @@ describe('configuration', () => {
         maxErrors: 20,
       });
       assert.deepEqual(c.pop3, { idleTimeoutMs: 600_000, lockTtlMs: 60_000 });
-      assert.deepEqual(c.limits, { maxConnectionsPerAddress: 20, maxConnections: 1000 });
+      assert.deepEqual(c.limits, { maxConnectionsPerAddress: 50, maxConnections: 1000 });
       assert.deepEqual(c.authThrottle, { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 15_000, windowMs: 900_000 });
       assert.deepEqual(c.auth, { allowInsecure: false });
       assert.deepEqual(c.tls, {});
