@@ -1,6 +1,5 @@
 /** Shared steps of the end-to-end tests. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { LineClient } from '../helpers/line-client.js';
 import type { WharfProcess } from '../helpers/wharf.js';
 
@@ -24,28 +23,4 @@ export async function sendMessage(client: LineClient, bodyLines: string[]): Prom
   assert.equal(accepted.code, 250, accepted.lines.join('\n'));
 }
 
-/** Runs a program to completion, collecting its output. */
-export function run(
-  command: string,
-  args: string[],
-  opts: { stdin?: string; timeoutMs?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish in time; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
+export { runProgram as run } from '../helpers/process.js';

@@ -4,7 +4,6 @@
  * the store holds and to run external clients (python3 smtplib, curl).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +16,7 @@ import type { Authenticator, ServiceContext } from '../../src/net/types.js';
 import { createSmtpHandler } from '../../src/smtp/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { MailboxEntry, Store } from '../../src/store/types.js';
+import { runProgram } from '../helpers/process.js';
 import { testConfig as baseTestConfig, testTls, type DeepPartial } from '../helpers/service.js';
 
 export const HOSTNAME = 'hamburger.edu';
@@ -273,31 +273,12 @@ export class RawClient {
   }
 }
 
-/** Runs a process; resolves with its exit code and output. */
-export function run(
-  command: string,
-  args: string[],
-  opts: { input?: string; timeoutMs?: number } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
+export { runProgram as run } from '../helpers/process.js';
+
 
 /** Runs a Python script (python3 -c) with arguments; its stdout is parsed as JSON. */
 export async function runPython(script: string, args: string[]): Promise<unknown> {
-  const r = await run('python3', ['-c', script, ...args]);
+  const r = await runProgram('python3', ['-c', script, ...args]);
   assert.equal(r.code, 0, `python failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
