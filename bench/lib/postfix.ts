@@ -37,7 +37,14 @@ async function countFiles(dir: string): Promise<number> {
   return n;
 }
 
-export async function startPostfix(opts: { dir: string; port: number; domain: string; users: string[] }): Promise<PostfixInstance> {
+export async function startPostfix(opts: {
+  dir: string;
+  port: number;
+  domain: string;
+  users: string[];
+  /** Extra main.cf lines (`name = value`), e.g. to see Postfix without its flow control. */
+  extraParams?: string[];
+}): Promise<PostfixInstance> {
   await ensurePackages('postfix');
   const { dir, port, domain, users } = opts;
   const etc = join(dir, 'etc');
@@ -79,6 +86,7 @@ virtual_mailbox_maps = texthash:${join(etc, 'vmailbox')}
 virtual_uid_maps = static:${mailUser.uid}
 virtual_gid_maps = static:${mailUser.gid}
 virtual_minimum_uid = 1
+${(opts.extraParams ?? []).join('\n')}
 `;
   await writeFile(join(etc, 'main.cf'), mainCf);
   // "user/" (trailing slash) means Maildir format.

@@ -4,7 +4,7 @@
  * for a fixed time. Prints messages/s for both and the ratio wharf/postfix.
  *
  *   node dist/bench/smtp-inbound/run.js [--duration 20] [--warmup 2] [--sessions 20]
- *        [--size 10240] [--users 5] [--only wharf|postfix] [--keep]
+ *        [--size 10240] [--users 5] [--only wharf|postfix] [--postfix-param name=value ...] [--keep]
  *
  * Options also come from the environment: BENCH_DURATION, BENCH_WARMUP, BENCH_SESSIONS,
  * BENCH_MSG_SIZE, BENCH_USERS; BENCH_WORKDIR moves the work directory (default bench/.work).
@@ -37,6 +37,7 @@ runMain(async () => {
       size: { type: 'string' },
       users: { type: 'string' },
       only: { type: 'string' },
+      'postfix-param': { type: 'string', multiple: true },
       keep: { type: 'boolean', default: false },
     },
     strict: true,
@@ -46,6 +47,8 @@ runMain(async () => {
   const sessions = intOption(values.sessions, 'BENCH_SESSIONS', 20, 1, 500);
   const size = intOption(values.size, 'BENCH_MSG_SIZE', 10_240, 200, 10_000_000);
   const userCount = intOption(values.users, 'BENCH_USERS', 5, 1, 1000);
+  const postfixParams = values['postfix-param'] ?? [];
+  for (const p of postfixParams) if (!/^[a-z_]+ *= *[^\n]*$/.test(p)) throw new Error(`--postfix-param takes name=value, not ${p}`);
   const only = values.only;
   if (only !== undefined && only !== 'wharf' && only !== 'postfix') throw new Error('--only takes wharf or postfix');
   const doWharf = only !== 'postfix';
@@ -100,7 +103,7 @@ runMain(async () => {
   if (doPostfix) await side('postfix', async () => {
     const dir = join(work, 'postfix');
     await mkdir(dir);
-    const postfix = await startPostfix({ dir, port: await freePort(), domain: DOMAIN, users: rcpts });
+    const postfix = await startPostfix({ dir, port: await freePort(), domain: DOMAIN, users: rcpts, extraParams: postfixParams });
     await settle();
     const summary = await runLoad({ ...load, label: 'postfix', port: postfix.port });
     // A 250 from Postfix means "safely queued"; delivery into the Maildirs follows. Wait for it.
