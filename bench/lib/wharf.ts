@@ -55,7 +55,7 @@ export async function startWharf(opts: { dir: string; domain: string; users: { a
   for (const name of OTHER_PORTS) env[name] = '0'; // ephemeral: never clashes with anything
   const logFile = join(opts.dir, 'wharf.log');
   const listening: string[] = [];
-  const server = startProcess(process.execPath, [main, 'serve', '--data', dataDir], {
+  const server = startProcess(process.execPath, [...(process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--data', dataDir], {
     logFile,
     env,
     cwd: opts.dir,
