@@ -129,40 +129,47 @@ export function isInterrupted(): boolean {
   return interrupted;
 }
 
+/** Runs one cleanup entry once; when its orderly stop fails, forces it. */
+async function runEntry(entry: CleanupEntry): Promise<void> {
+  if (entry.done) return;
+  entry.done = true;
+  try {
+    await entry.run();
+  } catch (err) {
+    log(`cleanup ${entry.name} failed: ${String(err)}; forcing`);
+    try {
+      entry.runSync();
+    } catch {
+      // nothing more to do
+    }
+  }
+}
+
 export function onCleanup(name: string, run: () => Promise<void>, runSync: () => void): () => Promise<void> {
   installSignalHandlers();
   const entry: CleanupEntry = { name, run, runSync, done: false };
   cleanups.push(entry);
-  return async () => {
-    if (entry.done) return;
-    entry.done = true;
-    try {
-      await entry.run();
-    } catch (err) {
-      log(`cleanup ${entry.name} failed: ${String(err)}; forcing`);
-      try {
-        entry.runSync();
-      } catch {
-        // nothing more to do
-      }
-    }
-  };
+  return () => runEntry(entry);
 }
 
 export async function runCleanups(): Promise<void> {
-  for (const entry of [...cleanups].reverse()) {
-    if (entry.done) continue;
-    entry.done = true;
-    try {
-      await entry.run();
-    } catch (err) {
-      log(`cleanup ${entry.name} failed: ${String(err)}; forcing`);
-      try {
-        entry.runSync();
-      } catch {
-        // nothing more to do
-      }
-    }
+  for (const entry of [...cleanups].reverse()) await runEntry(entry);
+}
+
+/**
+ * Runs one side of a comparison (one server's measurement). A failure is logged and recorded
+ * in `failures`, that side's server is stopped, and the caller goes on with the other side:
+ * its numbers are still worth having.
+ */
+export async function runSide(failures: string[], name: string, body: () => Promise<void>): Promise<void> {
+  if (isInterrupted()) return;
+  try {
+    await body();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    failures.push(`${name}: ${msg}`);
+    log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? msg) : msg}`);
+    await runCleanups();
   }
 }
 

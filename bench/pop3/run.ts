@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { ensurePackages, isInterrupted, fmt, freePort, intOption, log, makeWorkDir, median, removeDir, requireRoot, run, runCleanups, runMain, sleep, waitFor } from '../lib/common.js';
+import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, median, removeDir, requireRoot, run, runMain, runSide, sleep, waitFor } from '../lib/common.js';
 import { makeMessage } from '../lib/message.js';
 import { Pop3Connection } from '../lib/pop3-client.js';
 import { openSession } from '../lib/smtp-client.js';
@@ -72,18 +72,8 @@ runMain(async () => {
   const results: Result[] = [];
 
   const failures: string[] = [];
-  const side = async (name: string, body: () => Promise<void>) => {
-    if (isInterrupted()) return;
-    try {
-      await body();
-    } catch (err) {
-      // Report and go on with the other server: its numbers are still worth having.
-      const msg = err instanceof Error ? err.message : String(err);
-      failures.push(`${name}: ${msg}`);
-      log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? msg) : msg}`);
-      await runCleanups(); // stop this side's server before the other side is measured
-    }
-  };
+  const side = (name: string, body: () => Promise<void>) => runSide(failures, name, body);
+
 
   if (doWharf) await side('wharf', async () => {
     const dir = join(work, 'wharf');
