@@ -74,7 +74,6 @@ runMain(async () => {
   const failures: string[] = [];
   const side = (name: string, body: () => Promise<void>) => runSide(failures, name, body);
 
-
   if (doWharf) await side('wharf', async () => {
     const dir = join(work, 'wharf');
     await mkdir(dir);
