@@ -1,3 +1,5 @@
+import type { MessageStructure } from '../mime/analysis.js';
+
 /**
  * The storage contract. Every service talks to storage only through this interface, so a
  * PostgreSQL backend (several stateless Wharf nodes sharing one database) can drop in.
@@ -164,6 +166,31 @@ export interface MailboxWatch {
   close(): void;
 }
 
+/** Which UIDs of a mailbox to list: an inclusive UID range, optionally capped in count. */
+export interface EntryRange {
+  fromUid?: number;
+  toUid?: number;
+  limit?: number;
+}
+
+/** Result of setFlags: entries changed, and UIDs refused by UNCHANGEDSINCE (RFC 7162 3.1.3). */
+export interface FlagUpdate {
+  updated: MailboxEntry[];
+  /** UIDs whose modseq was above `unchangedSince`: not changed. */
+  modified: number[];
+}
+
+/** Result of copyEntries / moveEntries (for UIDPLUS COPYUID). */
+export interface CopyResult {
+  /** UIDVALIDITY of the destination. */
+  uidValidity: number;
+  /** [source UID, destination UID] pairs in ascending source-UID order. */
+  mapping: Array<[number, number]>;
+}
+
+/** Fields of the full-text index (decoded text, RFC 2047 / transfer encoding / charset undone). */
+export type TextField = 'body' | 'text' | 'subject' | 'from' | 'to' | 'cc' | 'bcc';
+
 export interface Store {
   /** Releases connections and stops watchers. */
   close(): Promise<void>;
@@ -202,6 +229,21 @@ export interface Store {
   getMailbox(userId: number, name: string): Promise<Mailbox | null>;
   getMailboxById(mailboxId: number): Promise<Mailbox | null>;
   createMailbox(userId: number, name: string, role?: MailboxRole | null): Promise<Mailbox>;
+  /**
+   * Deletes one mailbox with its entries (not its children: IMAP DELETE leaves inferior
+   * names alone). INBOX cannot be deleted ('invalid'); user's usedBytes shrinks.
+   */
+  deleteMailbox(mailboxId: number): Promise<void>;
+  /**
+   * Renames a mailbox and every mailbox below it ('old/...' becomes 'new/...'), keeping their
+   * UIDVALIDITY. Renaming INBOX is IMAP's special case: its entries move to a new mailbox
+   * `newName` (fresh UIDVALIDITY, UIDs 1..n) and INBOX stays, empty. 'conflict' if the new
+   * name exists, 'not-found' if the old one does not.
+   */
+  renameMailbox(userId: number, oldName: string, newName: string): Promise<Mailbox>;
+  /** Subscriptions are names, independent of whether the mailbox exists (RFC 9051 6.3.7). */
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: number): Promise<string[]>;
 
   // ---- messages ------------------------------------------------------------------------
   /** Starts a new body. Bodies can be large: they are never held whole in memory. */
@@ -213,16 +255,42 @@ export interface Store {
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
   /** Adds a message to one mailbox (IMAP APPEND); durable when it resolves. */
   append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry>;
-  /** All entries of a mailbox in ascending UID order. */
-  listEntries(mailboxId: number): Promise<MailboxEntry[]>;
+  /** Entries of a mailbox in ascending UID order: all of them, or a UID range. */
+  listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]>;
+  /**
+   * Copies entries (same stored body, new UIDs in the destination, flags kept, \Recent
+   * semantics are the session's) atomically; quota is checked ('quota') on the user's total.
+   */
+  copyEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** Copy and expunge from the source in one transaction (IMAP MOVE, RFC 6851). */
+  moveEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** The MIME structure and envelope computed when the message was stored. */
+  getStructure(messageId: number): Promise<MessageStructure | null>;
+  /**
+   * UIDs in the mailbox whose decoded `field` contains `needle`, case-insensitively, exactly
+   * as a substring (the index narrows the candidates, a check on the text confirms).
+   */
+  searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]>;
+  /** Forgets expunge records older than `before` (QRESYNC can then no longer report them). */
+  pruneExpunged(before: Date): Promise<number>;
   getMessage(messageId: number): Promise<StoredMessage | null>;
   /**
    * Streams a stored body, optionally only bytes [start, end) of it. The stream yields
    * Buffers; the whole body is never loaded at once.
    */
   readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer>;
-  /** Changes flags of the given UIDs; returns the entries as they are afterwards. */
-  setFlags(mailboxId: number, uids: number[], op: FlagOperation, flags: string[]): Promise<MailboxEntry[]>;
+  /**
+   * Changes flags of the given UIDs. With `unchangedSince`, entries whose modseq is above it
+   * are left alone and reported in `modified`. Entries whose flags did not change keep their
+   * modseq and are not in `updated`.
+   */
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    options?: { unchangedSince?: number },
+  ): Promise<FlagUpdate>;
   /** Removes the given UIDs from the mailbox; returns the UIDs actually removed. */
   expunge(mailboxId: number, uids: number[]): Promise<number[]>;
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;

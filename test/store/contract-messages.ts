@@ -300,7 +300,7 @@ export function runMessageContract(ctx: ContractContext): void {
       for (let i = 0; i < 3; i++) await deliverText(store, [alice.id], `m${i}`);
       const before = (await store.getMailboxById(inbox.id))!;
 
-      const added = await store.setFlags(inbox.id, [1, 3, 99], 'add', ['\\Seen', 'todo']);
+      const added = (await store.setFlags(inbox.id, [1, 3, 99], 'add', ['\\Seen', 'todo'])).updated;
       assert.deepEqual(uidsOf(added), [1, 3], 'unknown UIDs are ignored');
       for (const e of added) {
         assert.deepEqual([...e.flags].sort(), ['\\Seen', 'todo']);
@@ -309,11 +309,11 @@ export function runMessageContract(ctx: ContractContext): void {
       const afterAdd = (await store.getMailboxById(inbox.id))!;
       assert.ok(afterAdd.highestModseq > before.highestModseq);
 
-      const removed = await store.setFlags(inbox.id, [1], 'remove', ['TODO']);
+      const removed = (await store.setFlags(inbox.id, [1], 'remove', ['TODO'])).updated;
       assert.deepEqual(removed[0]!.flags, ['\\Seen'], 'keywords compare case-insensitively');
       assert.ok(removed[0]!.modseq > added[0]!.modseq);
 
-      const replaced = await store.setFlags(inbox.id, [2, 3], 'replace', ['\\Flagged']);
+      const replaced = (await store.setFlags(inbox.id, [2, 3], 'replace', ['\\Flagged'])).updated;
       assert.deepEqual(replaced.map((e) => e.flags), [['\\Flagged'], ['\\Flagged']]);
       const listed = await store.listEntries(inbox.id);
       assert.deepEqual(listed.map((e) => e.flags), [['\\Seen'], ['\\Flagged'], ['\\Flagged']]);

@@ -7,8 +7,13 @@
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
  * messages (entries, flags, expunge), bodies (chunked body storage), watch and leases.
  */
+import type { MessageStructure } from '../../mime/analysis.js';
 import type {
   Alias,
+  CopyResult,
+  EntryRange,
+  FlagUpdate,
+  TextField,
   AppendRequest,
   BodyWriter,
   DeliveryRequest,
@@ -33,6 +38,11 @@ import { Messages } from './messages.js';
 import { openDatabase, type Db } from './schema.js';
 import { Watchers } from './watch.js';
 import { WriteQueue } from './write-queue.js';
+
+/** Placeholder for contract methods whose SQLite implementation is still being written. */
+function notYet(name: string): Promise<never> {
+  return Promise.reject(new Error(`store: ${name} is not implemented yet`));
+}
 
 export class SqliteStore implements Store {
   private readonly queue: WriteQueue;
@@ -174,7 +184,7 @@ export class SqliteStore implements Store {
   append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
     return this.track(this.messages.append(mailboxId, request));
   }
-  listEntries(mailboxId: number): Promise<MailboxEntry[]> {
+  listEntries(mailboxId: number, _range?: EntryRange): Promise<MailboxEntry[]> {
     return this.messages.listEntries(mailboxId);
   }
   getMessage(messageId: number): Promise<StoredMessage | null> {
@@ -183,8 +193,41 @@ export class SqliteStore implements Store {
   readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer> {
     return this.bodies.read(messageId, range);
   }
-  setFlags(mailboxId: number, uids: number[], op: FlagOperation, flags: string[]): Promise<MailboxEntry[]> {
-    return this.messages.setFlags(mailboxId, uids, op, flags);
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    _options?: { unchangedSince?: number },
+  ): Promise<FlagUpdate> {
+    return this.messages.setFlags(mailboxId, uids, op, flags).then((updated) => ({ updated, modified: [] }));
+  }
+  deleteMailbox(_mailboxId: number): Promise<void> {
+    return notYet('deleteMailbox');
+  }
+  renameMailbox(_userId: number, _oldName: string, _newName: string): Promise<Mailbox> {
+    return notYet('renameMailbox');
+  }
+  setSubscribed(_userId: number, _name: string, _subscribed: boolean): Promise<void> {
+    return notYet('setSubscribed');
+  }
+  listSubscriptions(_userId: number): Promise<string[]> {
+    return notYet('listSubscriptions');
+  }
+  copyEntries(_from: number, _uids: number[], _to: number): Promise<CopyResult> {
+    return notYet('copyEntries');
+  }
+  moveEntries(_from: number, _uids: number[], _to: number): Promise<CopyResult> {
+    return notYet('moveEntries');
+  }
+  getStructure(_messageId: number): Promise<MessageStructure | null> {
+    return notYet('getStructure');
+  }
+  searchText(_mailboxId: number, _field: TextField, _needle: string): Promise<number[]> {
+    return notYet('searchText');
+  }
+  pruneExpunged(_before: Date): Promise<number> {
+    return notYet('pruneExpunged');
   }
   expunge(mailboxId: number, uids: number[]): Promise<number[]> {
     return this.messages.expunge(mailboxId, uids);
