@@ -52,6 +52,14 @@ export function defaultConfig(): WharfConfig {
       idleTimeoutMs: 10 * MINUTE,
       lockTtlMs: MINUTE,
     },
+    imap: {
+      idleTimeoutMs: 30 * MINUTE,
+      // As large as SMTP accepts, plus room for a client's own copy of a maximal message.
+      maxAppendBytes: 50 * 1024 * 1024,
+      maxLineBytes: 64 * 1024,
+      maxCommandsPerSecond: 1000,
+      maxErrors: 30,
+    },
     limits: {
       // As Postfix's smtpd_client_connection_count_limit: room for a busy peer or a parallel
       // test suite on loopback, yet one address cannot take every slot.

@@ -35,6 +35,19 @@ export interface Pop3Config {
   lockTtlMs: number;
 }
 
+export interface ImapConfig {
+  /** Autologout: RFC 9051 5.4 asks for at least 30 minutes of inactivity; IDLE re-arms it. */
+  idleTimeoutMs: number;
+  /** Largest message APPEND accepts (advertised as APPENDLIMIT, RFC 7889). */
+  maxAppendBytes: number;
+  /** Longest command line, and largest literal in a command other than APPEND. */
+  maxLineBytes: number;
+  /** Commands a client may send per second before its session is slowed down. */
+  maxCommandsPerSecond: number;
+  /** Protocol errors (BAD) tolerated in one session before it is closed. */
+  maxErrors: number;
+}
+
 export interface LimitsConfig {
   /** Concurrent connections allowed from one client address, per service. */
   maxConnectionsPerAddress: number;
@@ -75,6 +88,7 @@ export interface WharfConfig {
   ports: ListenConfig;
   smtp: SmtpConfig;
   pop3: Pop3Config;
+  imap: ImapConfig;
   limits: LimitsConfig;
   auth: AuthConfig;
   authThrottle: AuthThrottleConfig;

@@ -58,6 +58,13 @@ const SCHEMA = obj({
     maxErrors: positive,
   }),
   pop3: obj({ idleTimeoutMs: positive, lockTtlMs: positive }),
+  imap: obj({
+    idleTimeoutMs: positive,
+    maxAppendBytes: positive,
+    maxLineBytes: positive,
+    maxCommandsPerSecond: positive,
+    maxErrors: positive,
+  }),
   limits: obj({ maxConnectionsPerAddress: positive, maxConnections: positive }),
   auth: obj({ allowInsecure: { kind: 'boolean' }, defaultDomain: optionalText }),
   authThrottle: obj({
