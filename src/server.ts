@@ -10,6 +10,7 @@ import { createAuthenticator } from './net/authenticator.js';
 import { listen, type Listener } from './net/listener.js';
 import { loadTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
+import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
 import { createSmtpHandler } from './smtp/index.js';
 import { openStore } from './store/index.js';
@@ -54,19 +55,22 @@ interface ServiceSpec {
   implicitTls?: TlsMaterial;
 }
 
-/** The services of this release and their ports. IMAP, FTP, SFTP and HTTP are not served yet. */
+/** The services of this release and their ports. FTP, SFTP and HTTP are not served yet. */
 function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
   const { ports } = ctx.config;
   const mx = createSmtpHandler(ctx, 'mx');
   // One handler for both submission ports: STARTTLS on 587-style, TLS from the start on 465-style.
   const submission = createSmtpHandler(ctx, 'submission');
   const pop3 = createPop3Handler(ctx);
+  const imap = createImapHandler(ctx);
   return [
     { name: 'smtp', port: ports.smtp, handler: mx },
     { name: 'submission', port: ports.submission, handler: submission },
     { name: 'submissions', port: ports.submissions, handler: submission, implicitTls: ctx.tls },
     { name: 'pop3', port: ports.pop3, handler: pop3 },
     { name: 'pop3s', port: ports.pop3s, handler: pop3, implicitTls: ctx.tls },
+    { name: 'imap', port: ports.imap, handler: imap },
+    { name: 'imaps', port: ports.imaps, handler: imap, implicitTls: ctx.tls },
   ];
 }
 

@@ -1,0 +1,121 @@
+/**
+ * APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502), UIDPLUS APPENDUID and APPENDLIMIT.
+ * Message literals stream from the socket into the store; nothing is answered OK before the
+ * store says the message is durable. Refusals (no such mailbox, too big, over quota) come
+ * before the client sends a synchronising literal's bytes.
+ */
+import { HeaderCollector } from '../../mime/header-summary.js';
+import { StoreError, type BodyWriter, type Mailbox, type MailboxEntry } from '../../store/types.js';
+import { Arguments } from '../arguments.js';
+import { ImapBad, ImapNo } from '../errors.js';
+import { normalizeClientFlags } from '../flags.js';
+import { parseDateTime } from '../grammar.js';
+import { formatUidSet } from '../mailbox-view.js';
+import type { AppendMessage } from '../protocol/command-reader.js';
+import type { ImapSession } from '../session.js';
+import { mailboxFromWire } from './mailbox-name.js';
+import { AUTHENTICATED, type CommandSpec } from './types.js';
+
+interface Received {
+  body: BodyWriter;
+  headers: ReturnType<HeaderCollector['summary']>;
+  flags: string[];
+  date: Date;
+}
+
+/** Reads one message literal into a new body; aborts the body if the client goes away. */
+async function receive(s: ImapSession, message: AppendMessage, flags: string[], date: Date): Promise<Received> {
+  const body = s.store.createBody();
+  const headers = new HeaderCollector();
+  try {
+    for await (const chunk of message.accept()) {
+      if (!headers.done) headers.push(chunk);
+      await body.write(chunk);
+    }
+  } catch (err) {
+    await body.abort();
+    throw err;
+  }
+  if (body.size !== message.size) {
+    await body.abort();
+    throw new ImapBad('Message literal cut short');
+  }
+  return { body, headers: headers.summary(), flags, date };
+}
+
+/** Flag list and date-time before a message literal. */
+function options(m: AppendMessage, skip: number): { flags: string[]; date: Date } {
+  const args = new Arguments(m.args.slice(skip), 'APPEND');
+  let flags: string[] = [];
+  let date = new Date();
+  if (args.peek()?.kind === 'list') {
+    const items = args.list('flag list');
+    const raw = items.map((t) => (t.kind === 'atom' ? t.value : ''));
+    const normalized = normalizeClientFlags(raw);
+    if ('error' in normalized) throw new ImapBad(normalized.error);
+    flags = normalized.flags;
+  }
+  if (args.remaining > 0) {
+    const parsed = parseDateTime(args.astring('date-time'));
+    if (!parsed) throw new ImapBad('Invalid date-time');
+    date = parsed;
+  }
+  args.end();
+  return { flags, date };
+}
+
+async function refuse(m: AppendMessage, error: ImapNo): Promise<never> {
+  await m.reject();
+  throw error;
+}
+
+export const append: CommandSpec = {
+  states: AUTHENTICATED,
+  async run(s, c) {
+    if (c.kind !== 'append') throw new ImapBad('APPEND needs a message literal');
+    const received: Received[] = [];
+    let mailbox: Mailbox | null = null;
+    try {
+      for (let m = await c.stream.nextMessage(); m; m = await c.stream.nextMessage()) {
+        let skip = 0;
+        if (!mailbox) {
+          const first = m.args[0];
+          if (!first || first.kind === 'list') throw new ImapBad('Missing mailbox name');
+          const name = mailboxFromWire(s, first.kind === 'atom' ? first.value : first.value.toString('utf8'));
+          mailbox = await s.store.getMailbox(s.user!.id, name);
+          if (!mailbox) await refuse(m, new ImapNo('Mailbox does not exist', 'TRYCREATE'));
+          skip = 1;
+        }
+        const { flags, date } = options(m, skip);
+        if (m.size > s.config.maxAppendBytes) await refuse(m, new ImapNo('Message too large', 'TOOBIG'));
+        const user = await s.store.getUserById(s.user!.id);
+        const pending = received.reduce((n, r) => n + r.body.size, 0);
+        if (user?.quotaBytes != null && user.usedBytes + pending + m.size > user.quotaBytes) {
+          await refuse(m, new ImapNo('Quota exceeded', 'OVERQUOTA'));
+        }
+        received.push(await receive(s, m, flags, date));
+      }
+      if (!mailbox || received.length === 0) throw new ImapBad('APPEND needs a message');
+      return await commit(s, mailbox, received);
+    } catch (err) {
+      await Promise.allSettled(received.map((r) => r.body.abort()));
+      throw err;
+    }
+  },
+};
+
+/** Stores every message; MULTIAPPEND is all or nothing (RFC 3502 6.3.11). */
+async function commit(s: ImapSession, mailbox: Mailbox, received: Received[]) {
+  const done: MailboxEntry[] = [];
+  try {
+    for (const r of received) {
+      done.push(await s.store.append(mailbox.id, { body: r.body, internalDate: r.date, headers: r.headers, flags: r.flags }));
+    }
+  } catch (err) {
+    if (done.length > 0) await s.store.expunge(mailbox.id, done.map((e) => e.uid)).catch(() => undefined);
+    if (err instanceof StoreError && err.code === 'quota') throw new ImapNo('Quota exceeded', 'OVERQUOTA');
+    throw err;
+  }
+  const uids = formatUidSet(done.map((e) => e.uid));
+  return { code: `APPENDUID ${mailbox.uidValidity} ${uids}`, text: 'APPEND completed' };
+}

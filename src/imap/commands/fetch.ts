@@ -1,0 +1,91 @@
+/** FETCH and UID FETCH (RFC 9051 6.4.5), with CHANGEDSINCE and VANISHED (RFC 7162). */
+import { ImapBad } from '../errors.js';
+import { MessageFetcher } from '../fetch/message-response.js';
+import { parseFetch } from '../grammar.js';
+import { formatUidSet } from '../mailbox-view.js';
+import { resolveTargets } from '../message-set.js';
+import type { FetchItem } from '../protocol/types.js';
+import type { ImapSession } from '../session.js';
+import type { MailboxEntry } from '../../store/types.js';
+import { SELECTED, argsOf, type Command, type CommandSpec } from './types.js';
+
+/** Items that set \Seen when fetched without .PEEK (RFC 9051 6.4.5). */
+function setsSeen(items: FetchItem[]): boolean {
+  return items.some(
+    (i) => i.kind === 'RFC822' || i.kind === 'RFC822.TEXT' || ((i.kind === 'BODY[]' || i.kind === 'BINARY') && !i.peek),
+  );
+}
+
+/** Entries of the given UIDs, read in one ranged query. */
+export async function loadEntries(s: ImapSession, uids: number[]): Promise<Map<number, MailboxEntry>> {
+  const map = new Map<number, MailboxEntry>();
+  if (uids.length === 0) return map;
+  const view = s.requireView();
+  const wanted = new Set(uids);
+  let min = Infinity;
+  let max = 0;
+  for (const u of uids) {
+    if (u < min) min = u;
+    if (u > max) max = u;
+  }
+  for (const e of await s.store.listEntries(view.mailbox.id, { fromUid: min, toUid: max })) {
+    if (wanted.has(e.uid)) map.set(e.uid, e);
+  }
+  return map;
+}
+
+async function fetch(s: ImapSession, c: Command, uid: boolean) {
+  const request = parseFetch(argsOf(c), uid);
+  const view = s.requireView();
+  if (request.vanished && (!uid || request.changedSince === undefined || !s.qresync)) {
+    throw new ImapBad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
+  }
+  if (request.changedSince !== undefined || request.items.some((i) => i.kind === 'MODSEQ')) s.condstoreActive = true;
+  const targets = resolveTargets(s, request.set, uid);
+  const entries = await loadEntries(s, targets.map((t) => t.uid));
+
+  if (request.vanished && request.changedSince !== undefined) {
+    const changes = await s.store.changesSince(view.mailbox.id, request.changedSince);
+    const max = view.uids[view.uids.length - 1] ?? 0;
+    const inSet = new Set(targets.map((t) => t.uid));
+    const gone = changes.expunged.filter((u) => u <= max && (inSet.has(u) || !view.seqOf(u)));
+    if (gone.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatUidSet(gone)}`);
+  }
+
+  const markSeen = setsSeen(request.items) && !view.readOnly;
+  const flagged = new Set<number>();
+  if (markSeen) {
+    const unseen = [...entries.values()].filter((e) => !e.flags.includes('\\Seen')).map((e) => e.uid);
+    if (unseen.length > 0) {
+      const result = await s.store.setFlags(view.mailbox.id, unseen, 'add', ['\\Seen']);
+      for (const e of result.updated) {
+        entries.set(e.uid, e);
+        view.noteOwnChange(e);
+        flagged.add(e.uid);
+      }
+    }
+  }
+
+  for (const target of targets) {
+    const entry = entries.get(target.uid);
+    // Expunged by someone else and not yet announced: nothing to send (RFC 9051 7.5.1).
+    if (!entry) continue;
+    if (request.changedSince !== undefined && entry.modseq <= request.changedSince) continue;
+    const fetcher = new MessageFetcher(
+      {
+        store: s.store,
+        out: s.out,
+        recent: view.recent.has(entry.uid),
+        withUid: uid,
+        withModseq: s.condstoreActive && (request.changedSince !== undefined || flagged.has(entry.uid)),
+        withFlags: flagged.has(entry.uid),
+      },
+      target.seq,
+      entry,
+    );
+    await fetcher.write(request.items);
+  }
+}
+
+export const fetchCommand: CommandSpec = { states: SELECTED, expungeSafe: false, run: (s, c) => fetch(s, c, false) };
+export const uidFetch: CommandSpec = { states: SELECTED, expungeSafe: false, run: (s, c) => fetch(s, c, true) };

@@ -1,0 +1,220 @@
+/**
+ * The selected mailbox as one session sees it (RFC 9051 5.1.2 / 7.5): the message sequence
+ * numbers are positions in `uids`, which change only when this session announces an EXPUNGE
+ * or EXISTS. Changes made by others (another session, SMTP delivery, POP3, another node) come
+ * in through the store's change feed and wait here until the session may announce them, so a
+ * client never sees an EXPUNGE in the middle of a FETCH, STORE or SEARCH.
+ */
+import type { Mailbox, MailboxEntry, MailboxWatch, Store } from '../store/types.js';
+import { claimRecent } from './recent.js';
+import type { ResponseWriter } from './response-writer.js';
+import { formatFlags } from './flags.js';
+
+export interface ViewOptions {
+  readOnly: boolean;
+  /** QRESYNC enabled: expunges are announced as VANISHED (RFC 7162 3.2.10). */
+  qresync: () => boolean;
+  /** CONDSTORE enabled: flag updates carry MODSEQ. */
+  condstore: () => boolean;
+  /** Called when a change is waiting (the session wakes an IDLE). */
+  onChange: () => void;
+}
+
+export class MailboxView {
+  /** UIDs of the messages the client knows, in sequence order. */
+  readonly uids: number[];
+  /** Messages that are \Recent for this session (RFC 3501 semantics). */
+  readonly recent = new Set<number>();
+  /** Highest modseq whose changes this view has taken in. */
+  modseq: number;
+  /** Keywords seen in the mailbox, for FLAGS / PERMANENTFLAGS. */
+  readonly keywords = new Set<string>();
+  /** Sequence number of the first message without \Seen when selected (0: none), for rev1 [UNSEEN]. */
+  firstUnseen = 0;
+
+  private readonly pendingExpunged = new Set<number>();
+  private readonly pendingFlags = new Map<number, MailboxEntry>();
+  private pendingNew: number[] = [];
+  /** Modseqs of changes this session made and already reported, so they are not echoed. */
+  private readonly ownChanges = new Map<number, number>();
+  private dirty = false;
+  private readonly watch: MailboxWatch;
+  private refreshing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly store: Store,
+    public mailbox: Mailbox,
+    entries: MailboxEntry[],
+    readonly options: ViewOptions,
+  ) {
+    this.uids = entries.map((e) => e.uid);
+    this.modseq = mailbox.highestModseq;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      this.noteKeywords(e.flags);
+      if (this.firstUnseen === 0 && !e.flags.includes('\\Seen')) this.firstUnseen = i + 1;
+    }
+    this.watch = store.watchMailbox(mailbox.id, () => {
+      this.dirty = true;
+      options.onChange();
+    });
+  }
+
+  static async open(store: Store, mailbox: Mailbox, options: ViewOptions): Promise<MailboxView> {
+    const entries = await store.listEntries(mailbox.id);
+    const view = new MailboxView(store, mailbox, entries, options);
+    if (!options.readOnly) {
+      const firstRecent = claimRecent(mailbox, view.uids);
+      for (const uid of view.uids) if (uid >= firstRecent) view.recent.add(uid);
+    }
+    return view;
+  }
+
+  get readOnly(): boolean {
+    return this.options.readOnly;
+  }
+
+  get exists(): number {
+    return this.uids.length;
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+
+  /** Sequence number of a UID the client knows, or 0. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** True if the message was expunged by someone else and the client has not been told yet. */
+  isExpungedPending(uid: number): boolean {
+    return this.pendingExpunged.has(uid);
+  }
+
+  noteKeywords(flags: string[]): void {
+    for (const f of flags) if (!f.startsWith('\\')) this.keywords.add(f);
+  }
+
+  /** Remembers a change this session made and reported itself. */
+  noteOwnChange(entry: MailboxEntry): void {
+    this.ownChanges.set(entry.uid, entry.modseq);
+    this.noteKeywords(entry.flags);
+  }
+
+  /** This session expunged these UIDs and is announcing them now: drop them from the view. */
+  removeOwn(uid: number): number {
+    const seq = this.seqOf(uid);
+    if (seq > 0) this.uids.splice(seq - 1, 1);
+    this.recent.delete(uid);
+    this.pendingFlags.delete(uid);
+    this.pendingExpunged.delete(uid);
+    return seq;
+  }
+
+  /** Pulls what changed since the last look from the store (only when notified, or forced). */
+  async refresh(force = false): Promise<void> {
+    if (!this.dirty && !force) return;
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    this.dirty = false;
+    const changes = await this.store.changesSince(this.mailbox.id, this.modseq);
+    const lastKnown = this.pendingNew.length > 0 ? this.pendingNew[this.pendingNew.length - 1]! : (this.uids[this.uids.length - 1] ?? 0);
+    const added: number[] = [];
+    for (const entry of changes.changed) {
+      this.noteKeywords(entry.flags);
+      if (entry.uid > lastKnown) {
+        added.push(entry.uid);
+        continue;
+      }
+      const own = this.ownChanges.get(entry.uid);
+      if (own !== undefined && own >= entry.modseq) continue;
+      if (this.seqOf(entry.uid) > 0 || this.pendingNew.includes(entry.uid)) this.pendingFlags.set(entry.uid, entry);
+    }
+    for (const uid of changes.expunged) {
+      if (this.seqOf(uid) > 0) this.pendingExpunged.add(uid);
+      else {
+        const i = this.pendingNew.indexOf(uid);
+        if (i >= 0) this.pendingNew.splice(i, 1);
+      }
+    }
+    // A message that came and went between two looks never existed for this client.
+    const gone = new Set(changes.expunged);
+    added.sort((a, b) => a - b);
+    for (const uid of added) if (!gone.has(uid)) this.pendingNew.push(uid);
+    this.ownChanges.clear();
+    this.modseq = Math.max(this.modseq, changes.highestModseq);
+  }
+
+  /**
+   * Announces what is waiting: expunges (only when `allowExpunge`), new messages, and flag
+   * changes by others. Returns true if anything was written.
+   */
+  flush(out: ResponseWriter, allowExpunge: boolean): boolean {
+    let wrote = false;
+    if (allowExpunge && this.pendingExpunged.size > 0) {
+      const gone = [...this.pendingExpunged].sort((a, b) => a - b);
+      if (this.options.qresync()) {
+        for (const uid of gone) this.removeOwn(uid);
+        out.untagged(`VANISHED ${formatUidSet(gone)}`);
+      } else {
+        // Highest first, so every number sent is still valid when the client applies it.
+        for (let i = gone.length - 1; i >= 0; i--) {
+          const seq = this.removeOwn(gone[i]!);
+          if (seq > 0) out.untagged(`${seq} EXPUNGE`);
+        }
+      }
+      wrote = true;
+    }
+    if (this.pendingNew.length > 0) {
+      const recentNow = !this.readOnly ? claimRecent(this.mailbox, this.pendingNew) : Infinity;
+      for (const uid of this.pendingNew) {
+        this.uids.push(uid);
+        if (uid >= recentNow) this.recent.add(uid);
+      }
+      this.pendingNew = [];
+      out.untagged(`${this.uids.length} EXISTS`);
+      out.untagged(`${this.recent.size} RECENT`);
+      wrote = true;
+    }
+    if (this.pendingFlags.size > 0) {
+      for (const [uid, entry] of this.pendingFlags) {
+        if (this.pendingExpunged.has(uid)) continue;
+        const seq = this.seqOf(uid);
+        if (seq === 0) continue;
+        const modseq = this.options.condstore() ? ` MODSEQ (${entry.modseq})` : '';
+        out.untagged(`${seq} FETCH (UID ${uid} FLAGS ${formatFlags(entry.flags, this.recent.has(uid))}${modseq})`);
+      }
+      this.pendingFlags.clear();
+      wrote = true;
+    }
+    return wrote;
+  }
+}
+
+/** Compact UID set for responses: 1:3,5,9:10. */
+export function formatUidSet(sorted: number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}

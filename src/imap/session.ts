@@ -1,0 +1,358 @@
+/**
+ * One IMAP connection: the state machine of RFC 9051 section 3 (not authenticated →
+ * authenticated → selected → logout). It reads whole commands from the command reader, runs
+ * them one at a time through the command table (commands/), and owns every way a session
+ * ends. Updates from other sessions are announced at the points the RFC allows: before a
+ * command's tagged reply, and at once while IDLE.
+ */
+import type { Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import { LineReader } from '../net/line-reader.js';
+import type { Connection, ServiceContext, Session } from '../net/types.js';
+import { capabilities } from './capabilities.js';
+import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { ImapBad, ImapNo } from './errors.js';
+import type { MailboxView } from './mailbox-view.js';
+import { ImapCommandReader, type ReadResult } from './protocol/command-reader.js';
+import { ImapSyntaxError } from './protocol/types.js';
+import { ResponseWriter } from './response-writer.js';
+import { SocketSink } from './socket-sink.js';
+
+export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+/** Extensions a client can ENABLE (RFC 5161). */
+export type Enableable = 'IMAP4REV2' | 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT';
+
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
+export class ImapSession implements Session {
+  state: ImapState = 'not-authenticated';
+  user: { id: number; address: string } | null = null;
+  view: MailboxView | null = null;
+  readonly enabled = new Set<Enableable>();
+  /** CONDSTORE is active once enabled or once a command used it (RFC 7162 3.1). */
+  condstoreActive = false;
+  /** Result of the last SEARCH RETURN (SAVE), as UIDs (RFC 5182). */
+  savedSearch: number[] = [];
+  secure: boolean;
+  /** Set by LOGOUT: the session closes right after the tagged OK. */
+  logoutAfterReply = false;
+  readonly out: ResponseWriter;
+  reader: ImapCommandReader;
+
+  private socket: Socket | TLSSocket;
+  private lineReader: LineReader;
+  private sink: SocketSink;
+  private closing = false;
+  private busy = false;
+  private shuttingDown = false;
+  private idling: (() => void) | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private errors = 0;
+  private commandWindowStart = 0;
+  private commandsInWindow = 0;
+  private readonly closed: Promise<void>;
+
+  constructor(
+    readonly ctx: ServiceContext,
+    readonly conn: Connection,
+  ) {
+    this.socket = conn.socket;
+    this.secure = conn.secure;
+    this.sink = new SocketSink(conn.socket);
+    this.out = new ResponseWriter(this.sink);
+    this.lineReader = new LineReader(conn.socket, ctx.config.imap.maxLineBytes);
+    this.reader = this.makeReader();
+    this.closed = new Promise<void>((resolve) => conn.socket.once('close', () => resolve()));
+    void this.run();
+  }
+
+  get log() {
+    return this.conn.log;
+  }
+
+  get config() {
+    return this.ctx.config.imap;
+  }
+
+  get store() {
+    return this.ctx.store;
+  }
+
+  /** IMAP4rev2 enabled: rev2 response rules (no RECENT, ESEARCH for SEARCH, ...). */
+  get rev2(): boolean {
+    return this.enabled.has('IMAP4REV2');
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT');
+  }
+
+  get qresync(): boolean {
+    return this.enabled.has('QRESYNC');
+  }
+
+  /** A password may be sent here: TLS, loopback, or the operator allowed it (RFC 8314). */
+  get passwordAllowed(): boolean {
+    return this.secure || isLoopback(this.conn.remoteAddress) || this.ctx.config.auth.allowInsecure;
+  }
+
+  capabilityList(): string[] {
+    return capabilities({
+      authenticated: this.state !== 'not-authenticated',
+      tls: this.secure,
+      canStartTls: !this.conn.secure,
+      passwordAllowed: this.passwordAllowed,
+      appendLimit: this.config.maxAppendBytes,
+    });
+  }
+
+  /** Logged in: enters the authenticated state. */
+  login(user: { userId: number; address: string }): void {
+    this.user = { id: user.userId, address: user.address };
+    this.state = 'authenticated';
+    this.log.info('login', { user: user.address });
+  }
+
+  /** Leaves the selected state (CLOSE, UNSELECT, a new SELECT). */
+  deselect(): void {
+    this.view?.close();
+    this.view = null;
+    if (this.state === 'selected') this.state = 'authenticated';
+  }
+
+  /** The selected mailbox, or a NO (the command table checks the state already). */
+  requireView(): MailboxView {
+    if (!this.view) throw new ImapBad('No mailbox selected');
+    return this.view;
+  }
+
+  /** Sends what is queued now (before a TLS handshake or while waiting for a literal). */
+  flush(): void {
+    this.sink.flush();
+  }
+
+  /** Reads one raw line (AUTHENTICATE responses, IDLE's DONE); null when the client is gone. */
+  async readRawLine(): Promise<Buffer | null> {
+    this.armIdleTimer();
+    try {
+      return await this.reader.readRawLine();
+    } finally {
+      this.disarmIdleTimer();
+    }
+  }
+
+  /**
+   * IDLE (RFC 2177): announces changes as they happen until the client sends DONE. The
+   * autologout timer keeps running while idling (RFC 9051 asks clients to re-IDLE every 29
+   * minutes), but restarts with it.
+   */
+  async idle(): Promise<'done' | 'bad' | 'closed'> {
+    const view = this.view;
+    this.out.continuation('idling');
+    const wake = () => {
+      void (async () => {
+        if (!this.view) return;
+        await this.view.refresh();
+        this.view.flush(this.out, true);
+      })().catch((err) => this.log.warn('idle update failed', { error: err as Error }));
+    };
+    this.idling = wake;
+    if (view) wake();
+    try {
+      const line = await this.readRawLine();
+      if (line === null) return 'closed';
+      return line.toString('latin1').trim().toUpperCase() === 'DONE' ? 'done' : 'bad';
+    } finally {
+      this.idling = null;
+    }
+  }
+
+  /** Called by the view when the store reports a change to the selected mailbox. */
+  onMailboxChange(): void {
+    this.idling?.();
+  }
+
+  /** STARTTLS: the client's plaintext pipelined after the command is discarded (RFC 9051 11.1). */
+  async startTls(): Promise<void> {
+    const tlsSocket = new tls.TLSSocket(this.socket as Socket, {
+      isServer: true,
+      secureContext: this.ctx.tls.secureContext,
+    });
+    const timer = setTimeout(() => tlsSocket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
+    tlsSocket.once('secure', () => clearTimeout(timer));
+    tlsSocket.on('error', (err) => this.log.debug('tls error', { error: err.message }));
+    const dropped = this.lineReader.switchTo(tlsSocket);
+    this.socket = tlsSocket;
+    this.sink = new SocketSink(tlsSocket);
+    this.out.setSink(this.sink);
+    this.reader = this.makeReader();
+    this.secure = true;
+    this.log.info('tls started', { droppedBytes: dropped });
+  }
+
+  /** Ends the session with an optional last untagged line (e.g. `BYE ...`). */
+  close(lastLine?: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.state = 'logout';
+    this.clearIdleTimer();
+    if (lastLine) this.sink.write(`${lastLine}\r\n`);
+    this.sink.end();
+  }
+
+  shutdown(): Promise<void> {
+    if (!this.shuttingDown) {
+      this.shuttingDown = true;
+      if (!this.busy || this.idling) this.close('* BYE Server shutting down');
+      const force = setTimeout(() => this.socket.destroy(), this.ctx.config.shutdownGraceMs);
+      force.unref();
+      void this.closed.then(() => clearTimeout(force));
+    }
+    return this.closed;
+  }
+
+  private makeReader(): ImapCommandReader {
+    return new ImapCommandReader(this.lineReader, {
+      sendContinuation: (text: string) => {
+        this.out.continuation(text);
+        this.sink.flush();
+      },
+      maxLineBytes: this.config.maxLineBytes,
+      maxLiteralBytes: this.config.maxLineBytes,
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      this.out.status(null, 'OK', 'Wharf IMAP4rev2 server ready', `CAPABILITY ${this.capabilityList().join(' ')}`);
+      while (!this.closing) {
+        this.armIdleTimer();
+        let command: ReadResult | null;
+        try {
+          command = await this.reader.next();
+        } finally {
+          this.disarmIdleTimer();
+        }
+        if (!command || this.closing) break;
+        this.busy = true;
+        try {
+          await this.throttle();
+          await this.execute(command);
+        } finally {
+          this.busy = false;
+        }
+        if (this.shuttingDown) this.close('* BYE Server shutting down');
+        else this.sink.flush();
+      }
+    } catch (err) {
+      this.log.error('imap session failed', { error: err as Error });
+      if (!this.closing) this.socket.destroy();
+    } finally {
+      this.closing = true;
+      this.state = 'logout';
+      this.clearIdleTimer();
+      this.view?.close();
+      this.view = null;
+      this.lineReader.detach();
+      if (!this.socket.destroyed) this.sink.end();
+    }
+  }
+
+  private async execute(command: ReadResult): Promise<void> {
+    if (command.kind === 'bad') {
+      return this.bad(command.tag ?? '*', command.message);
+    }
+    const tag = command.tag;
+    const name = command.kind === 'append' ? 'APPEND' : command.name;
+    const spec: CommandSpec | undefined = COMMANDS.get(name);
+    if (!spec) return this.bad(tag, `Unknown command ${name.slice(0, 40)}`);
+    if (!spec.states.includes(this.state)) {
+      const why =
+        this.state === 'not-authenticated'
+          ? 'Log in first'
+          : this.state === 'authenticated' && spec.states.includes('selected')
+            ? 'No mailbox selected'
+            : 'Command not valid in this state';
+      return this.bad(tag, why);
+    }
+    try {
+      const done = await spec.run(this, command);
+      if (done?.silent) return;
+      if (!this.logoutAfterReply) await this.announce(spec.expungeSafe !== false);
+      if (this.closing) return;
+      this.out.status(tag, 'OK', done?.text ?? `${name} completed`, done?.code);
+      if (this.logoutAfterReply) this.close();
+    } catch (err) {
+      if (this.closing) return;
+      if (err instanceof ImapSyntaxError || err instanceof ImapBad) {
+        await this.announce(false);
+        return this.bad(tag, err.message, err instanceof ImapBad ? err.code : undefined);
+      }
+      if (err instanceof ImapNo) {
+        await this.announce(spec.expungeSafe !== false);
+        this.out.status(tag, 'NO', err.message, err.code);
+        return;
+      }
+      this.log.error('command failed', { command: name, error: err as Error });
+      this.out.status(tag, 'NO', 'Internal server error, try again later', 'SERVERBUG');
+    }
+  }
+
+  /** Sends pending updates of the selected mailbox (expunges only where allowed). */
+  async announce(allowExpunge: boolean): Promise<void> {
+    if (!this.view || this.closing) return;
+    await this.view.refresh();
+    this.view.flush(this.out, allowExpunge);
+  }
+
+  private bad(tag: string, message: string, code?: string): void {
+    this.errors++;
+    this.out.status(tag, 'BAD', message, code);
+    if (this.errors >= this.config.maxErrors) {
+      this.log.warn('too many bad commands', { count: this.errors });
+      this.close('* BYE Too many invalid commands');
+    }
+  }
+
+  /** A client flooding commands is slowed down, not served at the others' expense. */
+  private async throttle(): Promise<void> {
+    const now = Date.now();
+    if (now - this.commandWindowStart >= 1000) {
+      this.commandWindowStart = now;
+      this.commandsInWindow = 0;
+    }
+    this.commandsInWindow++;
+    if (this.commandsInWindow > this.config.maxCommandsPerSecond) {
+      this.sink.flush();
+      await new Promise((r) => setTimeout(r, 1000 - (now - this.commandWindowStart)));
+    }
+  }
+
+  /** One autologout timer per session, only armed while waiting for the client. */
+  private armIdleTimer(): void {
+    if (this.closing) return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.log.info('autologout', { user: this.user?.address });
+      this.close('* BYE Autologout; idle for too long');
+    }, this.config.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private disarmIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private clearIdleTimer(): void {
+    this.disarmIdleTimer();
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * An IMAP server for tests: a real store in a temporary folder, the plain (STARTTLS) and the
+ * implicit-TLS listener, a fixed-password Authenticator, and a raw client that speaks tagged
+ * commands and collects the untagged lines before each completion.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { WharfConfig } from '../../src/config/types.js';
+import { createImapHandler } from '../../src/imap/index.js';
+import { listen, type Listener } from '../../src/net/listener.js';
+import { createLogger } from '../../src/net/log.js';
+import type { ServiceContext } from '../../src/net/types.js';
+import { openStore } from '../../src/store/index.js';
+import type { DeliveryResult, Store, User } from '../../src/store/types.js';
+import { testConfig as baseTestConfig, testTls, type DeepPartial } from '../helpers/service.js';
+import { DOMAIN, fixedPasswordAuthenticator } from '../pop3/harness.js';
+
+export { DOMAIN };
+
+export interface ImapHarness {
+  ctx: ServiceContext;
+  store: Store;
+  config: WharfConfig;
+  plain: Listener;
+  secure: Listener;
+  logLines: string[];
+  addUser(local: string, password: string, quotaBytes?: number | null): Promise<User>;
+  /** Delivers a message to users' INBOXes through the store, as SMTP would. */
+  deliver(body: Buffer | string, users: User[]): Promise<DeliveryResult>;
+  close(): Promise<void>;
+}
+
+export async function startImapHarness(overrides: DeepPartial<WharfConfig> = {}): Promise<ImapHarness> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-imap-'));
+  const config = baseTestConfig(dataDir, { auth: { allowInsecure: false, defaultDomain: DOMAIN }, authThrottle: { maxDelayMs: 50 }, ...overrides });
+  const store = await openStore({ dataDir });
+  await store.addDomain(DOMAIN);
+  const passwords = new Map<string, string>();
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
+  const material = await testTls();
+  const ctx: ServiceContext = { config, store, log, tls: material, auth: fixedPasswordAuthenticator(store, passwords) };
+  const handler = createImapHandler(ctx);
+  const common = { host: '127.0.0.1', port: 0, limits: config.limits, log };
+  const plain = await listen(handler, { ...common, name: 'imap' });
+  const secure = await listen(handler, { ...common, name: 'imaps', implicitTls: material });
+  return {
+    ctx,
+    store,
+    config,
+    plain,
+    secure,
+    logLines,
+    async addUser(local, password, quotaBytes = null) {
+      const user = await store.addUser({ address: `${local}@${DOMAIN}`, passwordHash: 'unused-in-tests', quotaBytes });
+      passwords.set(user.address, password);
+      return user;
+    },
+    async deliver(body, users) {
+      const writer = store.createBody();
+      await writer.write(Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
+      return store.deliver({
+        body: writer,
+        internalDate: new Date('2024-03-01T10:00:00Z'),
+        headers: {},
+        envelope: { mailFrom: 'sender@example.net', rcptTo: users.map((u) => u.address) },
+        userIds: users.map((u) => u.id),
+      });
+    },
+    async close() {
+      await plain.stopAccepting();
+      await secure.stopAccepting();
+      await plain.shutdownSessions();
+      await secure.shutdownSessions();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A simple message with CRLF line endings. */
+export function textMessage(subject: string, body = 'Hello.\r\n', extra = ''): string {
+  return `From: Alice <alice@example.net>\r\nTo: bob@${DOMAIN}\r\nSubject: ${subject}\r\nDate: Fri, 1 Mar 2024 10:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.net>\r\n${extra}\r\n${body}`;
+}
+
+export interface Completion {
+  /** Untagged lines (and literal bytes, inlined as latin1) before the tagged line. */
+  untagged: string[];
+  /** The tagged line, e.g. "a1 OK [READ-WRITE] SELECT completed". */
+  tagged: string;
+}
+
+/** A raw IMAP client reading bytes exactly; literals are read by their announced size. */
+export class ImapClient {
+  private buffer = Buffer.alloc(0);
+  private waiter: (() => void) | null = null;
+  private ended = false;
+  private tagCounter = 0;
+
+  private constructor(public socket: net.Socket | tls.TLSSocket) {
+    this.attach(socket);
+  }
+
+  static connect(port: number, useTls = false): Promise<ImapClient> {
+    return new Promise((resolve, reject) => {
+      const socket = useTls
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new ImapClient(socket)))
+        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new ImapClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  private readonly onData = (d: Buffer) => {
+    this.buffer = Buffer.concat([this.buffer, d]);
+    this.wake();
+  };
+  private readonly onClose = () => {
+    this.ended = true;
+    this.wake();
+  };
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('error', () => {});
+  }
+
+  get closed(): boolean {
+    return this.ended && this.buffer.length === 0;
+  }
+
+  async startTls(): Promise<void> {
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.off('close', this.onClose);
+    if (this.buffer.length > 0) throw new Error(`cleartext bytes after STARTTLS: ${this.buffer.toString('latin1')}`);
+    const secure = tls.connect({ socket: plain as net.Socket, rejectUnauthorized: false, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private async waitForData(deadline: number): Promise<void> {
+    if (this.ended) throw new Error('the server closed the connection');
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error('timed out waiting for the server');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, left);
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** One response line with any literals it announces inlined (as latin1). */
+  async readResponse(timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let out = '';
+    for (;;) {
+      let lf = this.buffer.indexOf(0x0a);
+      while (lf < 0) {
+        await this.waitForData(deadline);
+        lf = this.buffer.indexOf(0x0a);
+      }
+      const line = this.buffer.subarray(0, lf + 1).toString('latin1');
+      this.buffer = this.buffer.subarray(lf + 1);
+      out += line;
+      const literal = /~?\{(\d+)\}\r\n$/.exec(line);
+      if (!literal) return out.replace(/\r\n$/, '');
+      const size = Number(literal[1]);
+      while (this.buffer.length < size) await this.waitForData(deadline);
+      out += this.buffer.subarray(0, size).toString('latin1');
+      this.buffer = this.buffer.subarray(size);
+    }
+  }
+
+  /** Reads until the tagged completion of `tag`. */
+  async complete(tag: string, timeoutMs = 10_000): Promise<Completion> {
+    const untagged: string[] = [];
+    for (;;) {
+      const line = await this.readResponse(timeoutMs);
+      if (line.startsWith(`${tag} `)) return { untagged, tagged: line };
+      untagged.push(line);
+    }
+  }
+
+  /** Sends `<tag> <text>` and waits for its completion. */
+  async command(text: string, timeoutMs?: number): Promise<Completion & { tag: string }> {
+    const tag = `t${++this.tagCounter}`;
+    this.send(`${tag} ${text}\r\n`);
+    return { tag, ...(await this.complete(tag, timeoutMs)) };
+  }
+
+  /** Greeting, then LOGIN. */
+  async login(user: string, password: string): Promise<void> {
+    await this.readResponse();
+    const r = await this.command(`LOGIN ${user} ${password}`);
+    if (!/^t\d+ OK/.test(r.tagged)) throw new Error(`login failed: ${r.tagged}`);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
