@@ -37,6 +37,8 @@ import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
 import { openDatabase, type Db } from './schema.js';
 import { Watchers } from './watch.js';
+import { Checkpointer } from './checkpointer.js';
+import { WalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Placeholder for contract methods whose SQLite implementation is still being written. */
@@ -60,7 +62,7 @@ export class SqliteStore implements Store {
   static open(file: string): SqliteStore {
     const db = openDatabase(file);
     try {
-      const store = new SqliteStore(db);
+      const store = new SqliteStore(db, file);
       store.bodies.sweepOrphans();
       return store;
     } catch (err) {
@@ -69,8 +71,16 @@ export class SqliteStore implements Store {
     }
   }
 
-  private constructor(private readonly db: Db) {
-    this.queue = new WriteQueue(db, (touched) => this.watchers.notifyCommitted(touched));
+  private readonly walSync: WalSync;
+  private readonly checkpointer: Checkpointer;
+
+  private constructor(
+    private readonly db: Db,
+    file: string,
+  ) {
+    this.walSync = new WalSync(`${file}-wal`);
+    this.checkpointer = new Checkpointer(file);
+    this.queue = new WriteQueue(db, (touched) => this.watchers.notifyCommitted(touched), this.walSync);
     this.bodies = new BodyStore(db, this.queue);
     this.mailboxes = new Mailboxes(db, this.queue);
     this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes);
@@ -86,14 +96,15 @@ export class SqliteStore implements Store {
       await this.queue.drain();
       await this.bodies.close();
       await this.queue.close();
+      await this.checkpointer.stop();
       this.db.close();
     })();
     return this.closing;
   }
 
   /** Group-commit counters (not part of Store): transactions committed, operations in them. */
-  writeStats(): { transactions: number; operations: number } {
-    return { ...this.queue.stats };
+  writeStats(): { transactions: number; operations: number; syncs: number; checkpoints: number } {
+    return { ...this.queue.stats, syncs: this.walSync.stats.syncs, checkpoints: this.checkpointer.stats.checkpoints };
   }
 
   /** Remembers an operation that may queue its write later, so close() can wait for it. */

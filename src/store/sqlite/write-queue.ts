@@ -1,14 +1,20 @@
 /**
  * Group commit for a synchronous SQLite connection.
  *
- * Every commit fsyncs the WAL (synchronous=FULL), and an fsync costs far more than the
+ * A commit is durable only once the WAL is fsync'd, and an fsync costs far more than the
  * writes themselves. So writes are not committed one by one: they are queued, and all the
  * operations queued during one event-loop turn run in ONE transaction flushed on the next
  * turn (setImmediate). Each operation runs inside its own SAVEPOINT, so one that throws is
  * rolled back alone and the others in its batch still commit. An operation's promise settles
- * only after the batch's COMMIT returned, i.e. once it is durable.
+ * only after the batch's COMMIT returned AND the WAL was fsync'd (WalSync, on the thread
+ * pool: the event loop never waits for the disk), i.e. once it is durable.
  */
 import type { Db } from './schema.js';
+import type { WalSync } from './wal-sync.js';
+
+/** Another process holds the write lock: retry after this long, doubling, up to the cap. */
+const BUSY_RETRY_MS = 5;
+const BUSY_RETRY_MAX_MS = 200;
 
 /** What an operation can register while it runs inside the batch transaction. */
 export interface TxContext {
@@ -51,10 +57,16 @@ export class WriteQueue {
   private readonly release;
   private readonly rollbackTo;
 
+  private busyDelay = 0;
+  /** Batches committed but not yet known durable (close() waits for them). */
+  private syncing = new Set<Promise<void>>();
+
   constructor(
     private readonly db: Db,
-    /** Called after each successful commit with the mailboxes its operations touched. */
+    /** Called after each durable commit with the mailboxes its operations touched. */
     private readonly onCommitted: (touched: Set<number>) => void,
+    /** Makes commits durable; without it the connection must fsync in COMMIT itself. */
+    private readonly walSync: WalSync | null = null,
   ) {
     // IMMEDIATE takes the write lock up front (waiting up to busy_timeout for another
     // process), so the COMMIT cannot fail with SQLITE_BUSY halfway through a batch.
@@ -77,8 +89,8 @@ export class WriteQueue {
 
   /** Resolves once everything queued so far has been committed (or failed). */
   async drain(): Promise<void> {
-    if (this.pending.length === 0) return;
-    await this.run(() => undefined);
+    if (this.pending.length > 0) await this.run(() => undefined);
+    await Promise.allSettled([...this.syncing]);
   }
 
   /** Flushes what is queued, then refuses new writes. */
@@ -101,7 +113,17 @@ export class WriteQueue {
 
     try {
       this.begin.run();
+      this.busyDelay = 0;
     } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        // Another process (e.g. the CLI) is writing. Waiting here would stall every
+        // session on this event loop, so wait on a timer instead and keep the order.
+        this.pending = batch.concat(this.pending);
+        this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, this.busyDelay === 0 ? BUSY_RETRY_MS : this.busyDelay * 2);
+        this.scheduled = true;
+        setTimeout(() => this.flush(), this.busyDelay);
+        return;
+      }
       for (const job of batch) job.reject(err);
       return;
     }
@@ -145,7 +167,7 @@ export class WriteQueue {
     this.stats.transactions++;
     this.stats.operations += batch.length;
     const touched = new Set<number>();
-    for (const { job, value, ctx } of done) {
+    for (const { ctx } of done) {
       for (const fn of ctx.callbacks) {
         try {
           fn();
@@ -154,9 +176,22 @@ export class WriteQueue {
         }
       }
       for (const id of ctx.touched) touched.add(id);
-      job.resolve(value);
     }
     for (const { job, err } of failed) job.reject(err);
-    if (touched.size > 0) this.onCommitted(touched);
+    const settle = () => {
+      for (const { job, value } of done) job.resolve(value);
+      if (touched.size > 0) this.onCommitted(touched);
+    };
+    if (!this.walSync || done.length === 0) {
+      settle();
+      return;
+    }
+    const durable = this.walSync.sync().then(settle, (err) => {
+      // The data is committed but may not be on disk: nothing may be acknowledged.
+      process.emitWarning(`store: fsync of the WAL failed: ${String(err)}`);
+      for (const { job } of done) job.reject(err);
+    });
+    this.syncing.add(durable);
+    void durable.finally(() => this.syncing.delete(durable));
   }
 }
