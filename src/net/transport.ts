@@ -314,7 +314,10 @@ export class WireTransport {
     this.timedRead = timeoutMs !== undefined;
     if (timeoutMs !== undefined) this.armReadTimer(timeoutMs);
     try {
-      if (this.current.writableLength > this.maxUnreadReplyBytes) {
+      // writableNeedDrain: only then will 'drain' come (the limit may be set below the
+      // socket's own high-water mark).
+      const socket = this.current;
+      if (socket.writableNeedDrain && socket.writableLength > this.maxUnreadReplyBytes) {
         this.flush();
         await this.clientCaughtUp();
         if (this.interruption) return this.interruption === 'timeout' ? TIMED_OUT : null;
