@@ -53,17 +53,17 @@ async function sendMessage(session: Pop3Session, entry: MailboxEntry, statusLine
     await session.reply('-ERR [SYS/TEMP] Message is no longer available');
     return false;
   }
-  const writer = session.transport;
+  const { transport } = session;
   const stuffer = new DotStuffer();
   const pieces: Buffer[] = [];
   try {
-    const started = writer.write(statusLine + '\r\n');
+    const started = transport.write(statusLine + '\r\n');
     if (started) await started;
     while (!next.done) {
       const chunk = limiter ? limiter.take(next.value) : next.value;
       stuffer.stuff(chunk, pieces);
       for (const piece of pieces) {
-        const full = writer.write(piece);
+        const full = transport.write(piece);
         if (full) await full;
       }
       pieces.length = 0;
@@ -73,7 +73,7 @@ async function sendMessage(session: Pop3Session, entry: MailboxEntry, statusLine
       }
       next = await body.next();
     }
-    const ended = writer.write(stuffer.terminator());
+    const ended = transport.write(stuffer.terminator());
     if (ended) await ended;
   } catch (err) {
     if (!(err instanceof ConnectionClosedError)) {

@@ -2,7 +2,7 @@
  * The SMTP session state machine (RFC 5321 4.1.4): greeting, then one command at a time in
  * the order received (which is what makes PIPELINING, RFC 2920, work), with the session
  * limits (errors, idle and transaction time, shutdown). The commands themselves live in
- * commands/; the bytes on the wire in wire/.
+ * commands/; the bytes on the wire in net/transport.ts (shared with the other protocols).
  */
 import { isAscii } from 'node:buffer';
 import type { Line } from '../net/line-reader.js';
