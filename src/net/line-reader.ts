@@ -20,6 +20,8 @@ export class LineReader {
   private ended = false;
   private error: Error | null = null;
   private waiter: (() => void) | null = null;
+  /** Set by `interrupt`: the read waiting for data returns null without consuming anything. */
+  private interrupted = false;
   /** True while skipping the rest of an over-long line. */
   private discarding = false;
   private readonly onData = (chunk: Buffer) => {
@@ -66,6 +68,7 @@ export class LineReader {
       if (line) return line;
       if (this.ended) return null;
       await this.waitForData();
+      if (this.takeInterrupt()) return null;
     }
   }
 
@@ -74,8 +77,21 @@ export class LineReader {
     while (this.buffered === 0) {
       if (this.ended) return null;
       await this.waitForData();
+      if (this.takeInterrupt()) return null;
     }
     return this.take(Math.min(max, this.buffered));
+  }
+
+  /**
+   * Makes the read now waiting for data (if any) return null at once, consuming nothing, so a
+   * timeout or a shutdown can end a read without losing the line that might follow it.
+   * Returns whether a read was waiting.
+   */
+  interrupt(): boolean {
+    if (!this.waiter) return false;
+    this.interrupted = true;
+    this.wake();
+    return true;
   }
 
   /** Puts bytes back in front of the buffer (a data decoder read past its end marker). */
@@ -96,6 +112,7 @@ export class LineReader {
     this.chunks = [];
     this.buffered = 0;
     this.discarding = false;
+    this.interrupted = false;
     this.socket = socket;
     this.attach(socket);
     return dropped;
@@ -188,6 +205,12 @@ export class LineReader {
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
+  }
+
+  private takeInterrupt(): boolean {
+    const was = this.interrupted;
+    this.interrupted = false;
+    return was;
   }
 
   private wake(): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { LimitsConfig } from '../config/types.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS } from './transport.js';
 import type { Connection, Logger, Session, SessionHandler, TlsMaterial } from './types.js';
 
 export interface ListenOptions {
@@ -95,7 +96,7 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
   const server = opts.implicitTls
     ? tls.createServer({
         ...opts.implicitTls.serverOptions,
-        handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? 30_000,
+        handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
       })
     : net.createServer();
   if (opts.implicitTls) {

@@ -2,9 +2,9 @@
  * Commands of the AUTHORIZATION state: USER/PASS (RFC 1939 section 7), AUTH PLAIN
  * (RFC 5034, RFC 4616), STLS (RFC 2595), plus CAPA and QUIT.
  */
-import { capa } from './capabilities.js';
+import { createSaslMechanism, runSaslExchange, verifyCredentials, type SaslCredentials } from '../net/sasl/index.js';
+import { capa, POP3_SASL_MECHANISMS } from './capabilities.js';
 import { Maildrop } from './maildrop.js';
-import { decodeBase64, parsePlainMessage } from './sasl-plain.js';
 import type { CommandHandler, Pop3Session } from './session.js';
 
 const PLAINTEXT_REFUSED = '-ERR [AUTH] Plaintext authentication disallowed on non-secure connections';
@@ -13,17 +13,14 @@ const AUTH_FAILED = '-ERR [AUTH] Authentication failed.';
 const MAX_LOGGED_NAME = 100;
 
 /**
- * Checks a password and, on success, locks and opens the maildrop. Never logs the password.
- * `authzid` is the SASL authorization identity: acting as another user is not supported, so
- * it must be empty or name the same user.
+ * Checks a password (and the SASL authorization identity, see verifyCredentials) and, on
+ * success, locks and opens the maildrop. Never logs the password.
  */
-async function login(session: Pop3Session, name: string, password: string, method: string, authzid = ''): Promise<void> {
+async function login(session: Pop3Session, credentials: SaslCredentials, method: string): Promise<void> {
   const { ctx, conn } = session;
-  const user = await ctx.auth.verify(name, password, conn.remoteAddress);
-  const authzidOk =
-    authzid === '' || (user !== null && [name.toLowerCase(), user.address.toLowerCase()].includes(authzid.toLowerCase()));
-  if (!user || !authzidOk) {
-    session.log.warn('login failed', { user: name.slice(0, MAX_LOGGED_NAME), method });
+  const user = await verifyCredentials(ctx.auth, credentials, conn.remoteAddress);
+  if (!user) {
+    session.log.warn('login failed', { user: credentials.authcid.slice(0, MAX_LOGGED_NAME), method });
     return session.rejectCommand(AUTH_FAILED);
   }
   const maildrop = await Maildrop.open(ctx.store, user.userId, conn.id, ctx.config.pop3.lockTtlMs, session.log);
@@ -62,43 +59,41 @@ const pass: CommandHandler = async (session, _args, rest) => {
   // After PASS, successful or not, a new attempt starts with USER again.
   session.pendingUser = null;
   if (rest.length === 0) return session.rejectCommand('-ERR PASS needs a password');
-  await login(session, name, rest, 'USER');
+  await login(session, { authzid: '', authcid: name, password: rest }, 'USER');
 };
-
-/** RFC 5034 section 4: "*" as the client response cancels the exchange. */
-const CANCEL = '*';
 
 const auth: CommandHandler = async (session, args) => {
   if (args.length === 0) {
     // Without a mechanism, list them (the RFC 1734 form some clients still probe with).
-    const mechanisms = session.plaintextAllowed ? ['PLAIN'] : [];
-    await session.writer.write(['+OK', ...mechanisms, '.', ''].join('\r\n'));
+    const mechanisms = session.plaintextAllowed ? POP3_SASL_MECHANISMS : [];
+    await session.transport.write(['+OK', ...mechanisms, '.', ''].join('\r\n'));
     return;
   }
   if (args.length > 2) return session.rejectCommand('-ERR Syntax: AUTH mechanism [initial-response]');
-  if (args[0].toUpperCase() !== 'PLAIN') return session.rejectCommand('-ERR Unsupported authentication mechanism');
+  const mechanism = createSaslMechanism(args[0], POP3_SASL_MECHANISMS);
+  if (!mechanism) return session.rejectCommand('-ERR Unsupported authentication mechanism');
   if (!session.plaintextAllowed) return session.rejectCommand(PLAINTEXT_REFUSED);
   session.pendingUser = null;
 
-  let response = args[1];
-  if (response === undefined) {
-    // No initial response: ask for it with an empty challenge.
-    await session.reply('+ ');
-    const line = await session.nextLine();
-    if (!line) return;
-    if (line.tooLong) return session.rejectCommand('-ERR Line too long');
-    response = line.bytes.toString('latin1').trim();
+  const outcome = await runSaslExchange(mechanism, args[1], {
+    // RFC 5034 section 4: a challenge is "+ " and the base64 text.
+    challenge: async (text) => {
+      await session.reply(`+ ${text}`);
+      return session.nextLine();
+    },
+  });
+  if (outcome.ok) return login(session, outcome.credentials, mechanism.name);
+  switch (outcome.reason) {
+    case 'ended':
+      return;
+    case 'cancelled':
+      return session.rejectCommand('-ERR Authentication cancelled.');
+    case 'bad-base64':
+      return session.rejectCommand('-ERR Invalid base64 data');
+    default:
+      session.log.warn('login failed', { method: mechanism.name, reason: outcome.reason });
+      return session.rejectCommand(AUTH_FAILED);
   }
-  if (response === CANCEL) return session.rejectCommand('-ERR Authentication cancelled.');
-  // "=" is an initial response of zero length (RFC 5034 section 4).
-  const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
-  if (!decoded) return session.rejectCommand('-ERR Invalid base64 data');
-  const credentials = parsePlainMessage(decoded);
-  if (!credentials) {
-    session.log.warn('login failed', { method: 'PLAIN', reason: 'malformed response' });
-    return session.rejectCommand(AUTH_FAILED);
-  }
-  await login(session, credentials.authcid, credentials.password, 'PLAIN', credentials.authzid);
 };
 
 const apop: CommandHandler = async (session) => {
@@ -110,9 +105,8 @@ const apop: CommandHandler = async (session) => {
 const stls: CommandHandler = async (session, args) => {
   if (args.length > 0) return session.rejectCommand('-ERR STLS takes no arguments');
   if (session.secure) return session.rejectCommand('-ERR Already using TLS');
-  // The +OK must reach the client before the handshake starts, and in the clear.
-  await session.writer.lineAndWait('+OK Begin TLS negotiation');
-  session.startTls();
+  // The +OK goes out in the clear, before the handshake starts.
+  await session.startTls('+OK Begin TLS negotiation');
 };
 
 const quit: CommandHandler = async (session) => {

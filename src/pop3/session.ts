@@ -1,11 +1,10 @@
-import tls, { type TLSSocket } from 'node:tls';
-import type { Socket } from 'node:net';
-import { LineReader, type Line } from '../net/line-reader.js';
+import type { Line } from '../net/line-reader.js';
+import { passwordsAllowed } from '../net/password-policy.js';
+import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { authorizationCommands } from './authorization-commands.js';
 import { parseCommandLine } from './command-line.js';
 import type { Maildrop } from './maildrop.js';
-import { ConnectionClosedError, ReplyWriter } from './reply-writer.js';
 import { transactionCommands } from './transaction-commands.js';
 
 /**
@@ -29,24 +28,16 @@ export const GREETING = '+OK Wharf POP3 server ready';
 export const SHUTDOWN_REPLY = '-ERR [SYS/TEMP] Server shutting down';
 const IDLE_REPLY = '-ERR Autologout; idle for too long';
 
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1';
-}
-
 /**
  * One POP3 connection: reads a command, runs it, replies, and repeats (pipelined commands
- * queue in the LineReader and are answered in order, RFC 2449 PIPELINING). Commands live in
+ * queue in the transport and are answered in order, RFC 2449 PIPELINING). Commands live in
  * authorization-commands.ts and transaction-commands.ts; this class holds the state they
  * share and owns every way a session ends, so the maildrop lease is released on all of them.
  */
 export class Pop3Session implements Session {
   state: Pop3State = 'authorization';
-  /** The socket replies go to: the TLSSocket after STLS. */
-  socket: Socket | TLSSocket;
-  writer: ReplyWriter;
-  readonly reader: LineReader;
-  /** TLS from the first byte, or after STLS. */
-  secure: boolean;
+  /** Reading commands, writing replies (batched, with back-pressure), STLS. */
+  readonly transport: WireTransport;
   /** Name given by USER, waiting for PASS. */
   pendingUser: string | null = null;
   /** The locked maildrop, from login on. */
@@ -62,19 +53,16 @@ export class Pop3Session implements Session {
   private busy = false;
   private shuttingDown = false;
   private closing = false;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private idleArmed = false;
-  private readonly closed: Promise<void>;
 
   constructor(
     readonly ctx: ServiceContext,
     readonly conn: Connection,
   ) {
-    this.socket = conn.socket;
-    this.secure = conn.secure;
-    this.writer = new ReplyWriter(conn.socket, ctx.config.pop3.idleTimeoutMs);
-    this.reader = new LineReader(conn.socket, MAX_LINE_BYTES);
-    this.closed = new Promise<void>((resolve) => conn.socket.once('close', () => resolve()));
+    this.transport = new WireTransport(conn.socket, {
+      maxLineBytes: MAX_LINE_BYTES,
+      secure: conn.secure,
+      stallTimeoutMs: ctx.config.pop3.idleTimeoutMs,
+    });
     void this.run();
   }
 
@@ -82,16 +70,22 @@ export class Pop3Session implements Session {
     return this.conn.log;
   }
 
+  /** TLS from the first byte, or after STLS. */
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
   /**
    * USER/PASS and AUTH PLAIN send the password as it is: only over TLS, from loopback, or
    * when the operator allowed it (RFC 2595 section 2.3, RFC 8314).
    */
   get plaintextAllowed(): boolean {
-    return this.secure || isLoopback(this.conn.remoteAddress) || this.ctx.config.auth.allowInsecure;
+    return passwordsAllowed({ secure: this.secure, remoteAddress: this.conn.remoteAddress }, this.ctx.config.auth);
   }
 
-  reply(text: string): Promise<void> {
-    return this.writer.line(text);
+  /** Writes one reply line (CRLF added); waits only when the client is not reading. */
+  async reply(text: string): Promise<void> {
+    await this.transport.write(text + '\r\n');
   }
 
   /** Replies -ERR to a bad command; too many of them end the session. */
@@ -106,36 +100,42 @@ export class Pop3Session implements Session {
   }
 
   /**
-   * The next line from the client, with the idle timer running while it is awaited (also used
-   * for the AUTH continuation). Null when the client is gone.
+   * The next line from the client, within the idle time limit (also used for the AUTH
+   * continuation). Null when the client is gone, the session is closing or it idled too long.
    */
   async nextLine(): Promise<Line | null> {
     const wasBusy = this.busy;
     this.busy = false;
-    this.armIdleTimer();
     try {
-      const line = await this.reader.nextLine();
+      const line = await this.transport.readLine(this.ctx.config.pop3.idleTimeoutMs);
+      if (line === TIMED_OUT) {
+        this.log.info('idle timeout', { user: this.userAddress });
+        this.close(IDLE_REPLY);
+        return null;
+      }
       return this.closing ? null : line;
     } finally {
-      this.disarmIdleTimer();
       this.busy = wasBusy;
     }
   }
 
-  /** Starts TLS on this connection after "+OK" to STLS has been sent (RFC 2595 section 4). */
-  startTls(): void {
-    const tlsSocket = new tls.TLSSocket(this.socket as Socket, {
-      isServer: true,
-      secureContext: this.ctx.tls.secureContext,
-    });
-    tlsSocket.on('error', (err) => this.log.debug('tls error', { error: err.message }));
-    // Commands the client pipelined after STLS were sent in the clear: drop them unread.
-    const dropped = this.reader.switchTo(tlsSocket);
-    this.socket = tlsSocket;
-    this.writer = new ReplyWriter(tlsSocket, this.ctx.config.pop3.idleTimeoutMs);
-    this.secure = true;
+  /**
+   * Sends "+OK" to STLS and starts TLS on this connection (RFC 2595 section 4). Commands the
+   * client pipelined after STLS were sent in the clear and are dropped unread. False when
+   * the handshake failed (the connection is then closed).
+   */
+  async startTls(goAhead: string): Promise<boolean> {
+    this.transport.send(goAhead + '\r\n');
+    const handshakeTimeout = Math.min(this.ctx.config.pop3.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
+    const dropped = await this.transport.upgradeToTls(this.ctx.tls.secureContext, handshakeTimeout);
+    if (dropped === null) {
+      this.log.info('tls handshake failed');
+      return false;
+    }
+    if (dropped > 0) this.log.warn('discarded input pipelined after STLS', { bytes: dropped });
     this.pendingUser = null;
-    this.log.info('tls started', { droppedBytes: dropped });
+    this.log.info('tls started');
+    return true;
   }
 
   /** Enters TRANSACTION with a locked maildrop. */
@@ -154,8 +154,7 @@ export class Pop3Session implements Session {
     if (this.closing) return;
     this.closing = true;
     this.state = 'closed';
-    this.clearIdleTimer();
-    this.writer.end(lastReply);
+    this.transport.close(lastReply === undefined ? undefined : lastReply + '\r\n');
     void this.maildrop?.close();
   }
 
@@ -164,11 +163,11 @@ export class Pop3Session implements Session {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
       if (!this.busy) this.close(SHUTDOWN_REPLY);
-      const force = setTimeout(() => this.socket.destroy(), this.ctx.config.shutdownGraceMs);
+      const force = setTimeout(() => this.transport.destroy(), this.ctx.config.shutdownGraceMs);
       force.unref();
-      void this.closed.then(() => clearTimeout(force));
+      void this.transport.closed.then(() => clearTimeout(force));
     }
-    return this.closed;
+    return this.transport.closed;
   }
 
   private async run(): Promise<void> {
@@ -185,14 +184,14 @@ export class Pop3Session implements Session {
         }
         if (this.shuttingDown) this.close(SHUTDOWN_REPLY);
         // Nothing more pipelined: send the reply now rather than at the end of the turn.
-        else if (this.reader.pending === 0) this.writer.flush();
+        else if (this.transport.pendingInput === 0) this.transport.flush();
       }
     } catch (err) {
       if (!(err instanceof ConnectionClosedError)) {
         this.log.error('pop3 session failed', { error: err as Error });
       }
       // A goodbye line already queued by close() must not be cut off.
-      if (!this.closing) this.socket.destroy();
+      if (!this.closing) this.transport.destroy();
     } finally {
       await this.finish();
     }
@@ -222,13 +221,13 @@ export class Pop3Session implements Session {
       // Handlers reply to their own expected failures; what reaches here is the store or the
       // socket failing. A multi-line reply cut short cannot be repaired, so handlers that
       // stream close the connection themselves and throw ConnectionClosedError.
-      if (err instanceof ConnectionClosedError || this.writer.closed) throw err;
+      if (err instanceof ConnectionClosedError || this.transport.isClosing) throw err;
       this.log.error('command failed', { command: keyword, error: err as Error });
       await this.reply('-ERR [SYS/TEMP] Internal server error, try again later');
     }
   }
 
-  /** Every way out of `run` comes here: timers stop and the lease is released. */
+  /** Every way out of `run` comes here: the lease is released and the connection closed. */
   private async finish(): Promise<void> {
     if (this.maildrop && !this.loggedOut) {
       // RFC 1939 section 6: without QUIT there is no UPDATE state, so nothing is deleted.
@@ -236,38 +235,7 @@ export class Pop3Session implements Session {
     }
     this.closing = true;
     this.state = 'closed';
-    this.clearIdleTimer();
-    this.reader.detach();
     await this.maildrop?.close();
-    if (!this.socket.destroyed) this.writer.end();
-  }
-
-  /**
-   * One timer per session, re-armed with refresh() (cheaper than a new timer per command);
-   * it only acts while the session is waiting for the client.
-   */
-  private armIdleTimer(): void {
-    if (this.closing) return;
-    this.idleArmed = true;
-    if (this.idleTimer) {
-      this.idleTimer.refresh();
-      return;
-    }
-    this.idleTimer = setTimeout(() => {
-      if (!this.idleArmed) return;
-      this.log.info('idle timeout', { user: this.userAddress });
-      this.close(IDLE_REPLY);
-    }, this.ctx.config.pop3.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private disarmIdleTimer(): void {
-    this.idleArmed = false;
-  }
-
-  private clearIdleTimer(): void {
-    this.idleArmed = false;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.transport.close();
   }
 }

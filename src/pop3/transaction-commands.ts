@@ -2,12 +2,12 @@
  * Commands of the TRANSACTION state (RFC 1939 sections 5 and 7): STAT, LIST, RETR, DELE,
  * NOOP, RSET, TOP, UIDL, CAPA, and QUIT, which runs the UPDATE state.
  */
+import { ConnectionClosedError } from '../net/transport.js';
 import type { MailboxEntry } from '../store/types.js';
 import { DotStuffer, TopLimiter } from './byte-stuffing.js';
 import { capa } from './capabilities.js';
 import { parseNumberArg } from './command-line.js';
 import type { Maildrop } from './maildrop.js';
-import { ConnectionClosedError } from './reply-writer.js';
 import type { CommandHandler, Pop3Session } from './session.js';
 
 /** Listing lines written per batch: big maildrops are listed without one giant string. */
@@ -53,17 +53,17 @@ async function sendMessage(session: Pop3Session, entry: MailboxEntry, statusLine
     await session.reply('-ERR [SYS/TEMP] Message is no longer available');
     return false;
   }
-  const { writer } = session;
+  const { transport } = session;
   const stuffer = new DotStuffer();
   const pieces: Buffer[] = [];
   try {
-    const started = writer.write(statusLine + '\r\n');
+    const started = transport.write(statusLine + '\r\n');
     if (started) await started;
     while (!next.done) {
       const chunk = limiter ? limiter.take(next.value) : next.value;
       stuffer.stuff(chunk, pieces);
       for (const piece of pieces) {
-        const full = writer.write(piece);
+        const full = transport.write(piece);
         if (full) await full;
       }
       pieces.length = 0;
@@ -73,14 +73,14 @@ async function sendMessage(session: Pop3Session, entry: MailboxEntry, statusLine
       }
       next = await body.next();
     }
-    const ended = writer.write(stuffer.terminator());
+    const ended = transport.write(stuffer.terminator());
     if (ended) await ended;
   } catch (err) {
     if (!(err instanceof ConnectionClosedError)) {
       session.log.error('message transfer failed', { uid: entry.uid, error: err as Error });
     }
     await body.return?.().catch(() => {});
-    session.socket.destroy();
+    session.transport.destroy();
     throw new ConnectionClosedError();
   }
   return true;
@@ -95,12 +95,12 @@ async function sendListing(session: Pop3Session, statusLine: string, lineFor: (n
     if (maildrop.isDeleted(n)) continue;
     batch += lineFor(n, maildrop.entryAt(n)) + '\r\n';
     if (++lines === LISTING_BATCH) {
-      await session.writer.write(batch);
+      await session.transport.write(batch);
       batch = '';
       lines = 0;
     }
   }
-  await session.writer.write(batch + '.\r\n');
+  await session.transport.write(batch + '.\r\n');
 }
 
 const stat: CommandHandler = async (session, args) => {

@@ -2,10 +2,12 @@
  * The SMTP session state machine (RFC 5321 4.1.4): greeting, then one command at a time in
  * the order received (which is what makes PIPELINING, RFC 2920, work), with the session
  * limits (errors, idle and transaction time, shutdown). The commands themselves live in
- * commands/; the bytes on the wire in wire/.
+ * commands/; the bytes on the wire in net/transport.ts (shared with the other protocols).
  */
 import { isAscii } from 'node:buffer';
 import type { Line } from '../net/line-reader.js';
+import { passwordsAllowed } from '../net/password-policy.js';
+import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
 import { COMMANDS } from './commands/index.js';
@@ -13,7 +15,6 @@ import { MessageSink } from './message-sink.js';
 import { Replies, formatReply, replyCode } from './reply.js';
 import { traceHeaders } from './trace.js';
 import type { Transaction } from './transaction.js';
-import { SmtpTransport, TIMED_OUT } from './wire/transport.js';
 
 export type SmtpMode = 'mx' | 'submission';
 
@@ -22,12 +23,8 @@ const READ_CHUNK_BYTES = 64 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function isLoopback(ip: string): boolean {
-  return ip.startsWith('127.') || ip === '::1';
-}
-
 export class SmtpSession implements Session {
-  readonly transport: SmtpTransport;
+  readonly transport: WireTransport;
   readonly host: string;
   /** HELO/EHLO argument; null until the client introduced itself (and again after STARTTLS). */
   helo: string | null = null;
@@ -50,7 +47,11 @@ export class SmtpSession implements Session {
     readonly conn: Connection,
   ) {
     this.host = ctx.config.hostname;
-    this.transport = new SmtpTransport(conn.socket, ctx.config.smtp.maxLineBytes, conn.secure);
+    this.transport = new WireTransport(conn.socket, {
+      maxLineBytes: ctx.config.smtp.maxLineBytes,
+      secure: conn.secure,
+      stallTimeoutMs: ctx.config.smtp.idleTimeoutMs,
+    });
     this.ended = this.run().catch((err: unknown) => {
       this.conn.log.error('session failed', { error: err instanceof Error ? err : String(err) });
       this.transport.destroy();
@@ -67,7 +68,7 @@ export class SmtpSession implements Session {
 
   /** RFC 4954 14 / RFC 8314: passwords only over TLS, unless loopback or explicitly allowed. */
   authAllowed(): boolean {
-    return this.transport.secure || isLoopback(this.conn.remoteAddress) || this.config.auth.allowInsecure;
+    return passwordsAllowed({ secure: this.transport.secure, remoteAddress: this.conn.remoteAddress }, this.config.auth);
   }
 
   // ---- replies -----------------------------------------------------------------------------

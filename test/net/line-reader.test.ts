@@ -88,6 +88,20 @@ describe('LineReader', () => {
     assert.equal(text((await r.nextLine())?.bytes), 'EHLO x');
   });
 
+  it('interrupts a waiting read without consuming what arrives after it', async () => {
+    const s = new PassThrough();
+    const r = new LineReader(s, 100);
+    assert.equal(r.interrupt(), false, 'no read waiting');
+    const waiting = r.nextLine();
+    assert.equal(r.interrupt(), true);
+    assert.equal(await waiting, null);
+    const bytes = r.nextBytes(10);
+    assert.equal(r.interrupt(), true);
+    assert.equal(await bytes, null);
+    s.end('NOOP\r\n');
+    assert.equal(text((await r.nextLine())?.bytes), 'NOOP');
+  });
+
   it('keeps NUL and 8-bit bytes as they are', async () => {
     const s = new PassThrough();
     const r = new LineReader(s, 100);

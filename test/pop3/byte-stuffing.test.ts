@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DotStuffer, TopLimiter, dotStuff } from '../../src/pop3/byte-stuffing.js';
 import { parseCommandLine, parseNumberArg } from '../../src/pop3/command-line.js';
-import { decodeBase64, parsePlainMessage } from '../../src/pop3/sasl-plain.js';
 
 /** Runs chunks through a stuffer (and optionally a TOP limiter), like sendMessage does. */
 function stuffChunks(chunks: string[], limiter?: TopLimiter): string {
@@ -130,21 +129,5 @@ describe('command lines', () => {
     assert.equal(parseNumberArg('12'), 12);
     assert.equal(parseNumberArg('0'), 0);
     for (const bad of ['-1', '+1', '1.5', '1e3', '', 'x', '12345678901', undefined]) assert.equal(parseNumberArg(bad), null, String(bad));
-  });
-});
-
-describe('SASL PLAIN', () => {
-  it('decodes authzid, authcid and password', () => {
-    const message = decodeBase64(Buffer.from('\0bob\0hungry').toString('base64'));
-    assert.ok(message);
-    assert.deepEqual(parsePlainMessage(message), { authzid: '', authcid: 'bob', password: 'hungry' });
-  });
-
-  it('rejects malformed base64 and malformed messages', () => {
-    for (const bad of ['abc', 'a===', '!!!!', 'YWJj ZA==']) assert.equal(decodeBase64(bad), null, bad);
-    assert.equal(parsePlainMessage(Buffer.from('bob\0hungry')), null);
-    assert.equal(parsePlainMessage(Buffer.from('\0\0hungry')), null);
-    assert.equal(parsePlainMessage(Buffer.from('\0bob\0')), null);
-    assert.equal(parsePlainMessage(Buffer.from('\0bob\0pw\0x')), null);
   });
 });

@@ -239,6 +239,31 @@ describe('POP3 dialogue', () => {
     assert.ok(!h.logLines.some((l) => l.includes(good)), 'an AUTH payload reached the log');
   });
 
+  it('refuses AUTH PLAIN with an empty password even where the store would take it', async () => {
+    await h.addUser('frank', '');
+    const c = await RawClient.connect(h.plain.port);
+    await c.line();
+    assert.equal(await c.command('AUTH PLAIN ' + Buffer.from('\0frank\0').toString('base64')), '-ERR [AUTH] Authentication failed.');
+    assert.equal(await c.command('AUTH PLAIN ='), '-ERR [AUTH] Authentication failed.');
+    assert.equal(await c.command('AUTH PLAIN Zm9v='), '-ERR Invalid base64 data');
+    assert.equal(await c.command('QUIT'), '+OK Logging out.');
+  });
+
+  it('discards commands pipelined in the clear after STLS', async () => {
+    const c = await RawClient.connect(h.plain.port);
+    await c.line();
+    // One packet: an attacker's USER travels with STLS.
+    c.send('STLS\r\nUSER carol\r\n');
+    assert.equal(await c.line(), '+OK Begin TLS negotiation');
+    await c.startTls();
+    assert.equal(await c.command('PASS secret'), '-ERR No username given, send USER first');
+    assert.equal(await c.command('CAPA'), '+OK Capability list follows');
+    assert.ok(!(await c.listing()).includes('STLS'));
+    await loginOn(c, 'carol', 'secret');
+    assert.equal(await c.command('QUIT'), '+OK Logging out.');
+    assert.ok(h.logLines.some((l) => l.includes('discarded input pipelined after STLS')));
+  });
+
   it('logs in over implicit TLS (POP3S) without offering STLS', async () => {
     const c = await RawClient.connect(h.secure.port, true);
     assert.equal(await c.line(), '+OK Wharf POP3 server ready');

@@ -113,6 +113,30 @@ describe('submission on loopback and implicit TLS', () => {
     c.close();
   });
 
+  it('refuses an empty password, and acting as another user', async () => {
+    // The store would take the empty password; the SASL rules refuse it before asking.
+    const lax = await startServer({ mode: 'submission', users: [`carol@${DOMAIN}`], passwords: { [`carol@${DOMAIN}`]: '' } });
+    try {
+      const c = await RawClient.connect(lax.port);
+      await c.reply();
+      await c.expect('EHLO localhost', 250);
+      await c.expect(`AUTH PLAIN ${b64(`\0carol@${DOMAIN}\0`)}`, 535, '5.7.8 Authentication credentials invalid');
+      await c.expect(`AUTH LOGIN ${b64(`carol@${DOMAIN}`)}`, 334, 'UGFzc3dvcmQ6');
+      await c.expect('', 535);
+      await c.expect('AUTH PLAIN =', 535);
+      assert.deepEqual(lax.auth.attempts, [], 'an empty password reached the authenticator');
+      c.close();
+    } finally {
+      await lax.close();
+    }
+    const c = await RawClient.connect(server.port);
+    await c.reply();
+    await c.expect('EHLO localhost', 250);
+    await c.expect(`AUTH PLAIN ${b64(`carol@${DOMAIN}\0${BOB}\0pickles`)}`, 535);
+    await c.expect(`AUTH PLAIN ${b64(`${BOB}\0${BOB}\0pickles`)}`, 235);
+    c.close();
+  });
+
   it('lets a user send only as their own address, an alias of theirs, or <>', async () => {
     await server.store.addAlias(`bobby@${DOMAIN}`, [BOB]);
     await server.store.addAlias(`carols@${DOMAIN}`, [`carol@${DOMAIN}`]);

@@ -1,6 +1,7 @@
 /** EHLO and HELO (RFC 5321 4.1.1.1): the client introduces itself; EHLO lists the extensions. */
 import { formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
+import { SMTP_SASL_MECHANISMS } from './auth.js';
 
 /** The client's name: the first word of the argument (anything is accepted, as real clients
  * send all kinds of names and the name proves nothing anyway). */
@@ -27,7 +28,7 @@ export async function ehlo(s: SmtpSession, argument: string): Promise<void> {
   // RFC 3207 4.2: not offered again once TLS is on.
   if (!s.transport.secure) lines.push('STARTTLS');
   lines.push('CHUNKING', 'BINARYMIME');
-  if (s.mode === 'submission' && s.authAllowed()) lines.push('AUTH PLAIN LOGIN');
+  if (s.mode === 'submission' && s.authAllowed()) lines.push(`AUTH ${SMTP_SASL_MECHANISMS.join(' ')}`);
   s.reply(formatReply(250, lines));
 }
 
