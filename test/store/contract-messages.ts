@@ -382,7 +382,7 @@ export function runMessageContract(ctx: ContractContext): void {
       assert.deepEqual(all.expunged, [2]);
 
       const none = await store.changesSince(inbox.id, now);
-      assert.deepEqual(none, { highestModseq: now, changed: [], expunged: [] });
+      assert.deepEqual(none, { highestModseq: now, changed: [], expunged: [], complete: true });
       await rejectsWith(store.changesSince(999_999, 0), 'not-found');
     });
   });
