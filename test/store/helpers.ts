@@ -1,6 +1,6 @@
 /** Small helpers shared by the store test suites (backend-agnostic). */
 import assert from 'node:assert/strict';
-import type { BodyWriter, HeaderSummary, Store, StoreErrorCode } from '../../src/store/types.js';
+import type { BodyWriter, HeaderSummary, MailboxEntry, Store, StoreErrorCode } from '../../src/store/types.js';
 
 /** A writer holding `data`, written in pieces of `pieceSize` bytes. */
 export async function bodyOf(store: Store, data: Buffer | string, pieceSize = 64 * 1024): Promise<BodyWriter> {
@@ -69,3 +69,15 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
     await sleep(10);
   }
 }
+
+/** A domain with three users; `inbox` is alice's INBOX. */
+export async function setupUsers(store: Store) {
+  await store.addDomain('example.com');
+  const alice = await store.addUser({ address: 'alice@example.com', passwordHash: 'h' });
+  const bob = await store.addUser({ address: 'bob@example.com', passwordHash: 'h' });
+  const carol = await store.addUser({ address: 'carol@example.com', passwordHash: 'h' });
+  const inbox = (await store.getMailbox(alice.id, 'INBOX'))!;
+  return { alice, bob, carol, inbox };
+}
+
+export const uidsOf = (entries: MailboxEntry[]) => entries.map((e) => e.uid);

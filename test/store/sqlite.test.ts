@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, SqliteStore, openStore, type Store } from '../../src/store/index.js';
-import { runStoreContract } from './contract.js';
+import { runAccountContract } from './contract-accounts.js';
+import { runBlobContract } from './contract-blobs.js';
+import { runCoordinationContract } from './contract-coordination.js';
+import { runMailContract } from './contract-mail.js';
+import { runSearchContract } from './contract-search.js';
+import type { OpenStore } from './contract.js';
 import { bodyOf, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
@@ -23,7 +28,7 @@ after(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-runStoreContract('sqlite', async () => {
+const openSqlite: OpenStore = async () => {
   const dir = await tempDir();
   const store = await openStore({ dataDir: dir });
   return {
@@ -33,7 +38,12 @@ runStoreContract('sqlite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+runAccountContract('sqlite', openSqlite);
+runMailContract('sqlite', openSqlite);
+runBlobContract('sqlite', openSqlite);
+runSearchContract('sqlite', openSqlite);
+runCoordinationContract('sqlite', openSqlite);
 
 /** Counts rows with a separate connection, the way an operator's sqlite3 shell would. */
 function countRows(dir: string, sql: string): number {

@@ -1,0 +1,147 @@
+/** Store contract, MailStore part 2: entries, flags, expunge, changes, copy and move. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ContractContext } from './contract.js';
+import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
+
+export function runEntryContract(ctx: ContractContext): void {
+  describe('append, flags, expunge, changes', () => {
+    it('appends with flags and internal date; durable entries are listed', async () => {
+      const { store } = ctx;
+      const { alice } = await setupUsers(store);
+      const sent = (await store.getMailbox(alice.id, 'Sent'))!;
+      const date = new Date('2023-01-02T03:04:05.000Z');
+      const entry = await store.append(sent.id, {
+        body: await bodyOf(store, 'Subject: draft\r\n\r\nbody'),
+        internalDate: date,
+        headers: { subject: 'draft' },
+        flags: ['\\seen', 'Work', '\\Seen', '$Label1'],
+      });
+      assert.equal(entry.mailboxId, sent.id);
+      assert.equal(entry.uid, 1);
+      assert.deepEqual([...entry.flags].sort(), ['$Label1', 'Work', '\\Seen'].sort());
+      assert.equal(entry.internalDate.getTime(), date.getTime());
+      assert.deepEqual(await store.listEntries(sent.id), [entry]);
+      assert.deepEqual((await store.getMessage(entry.messageId))!.headers, { subject: 'draft' });
+      await rejectsWith(
+        store.append(999_999, { body: await bodyOf(store, 'x'), internalDate: new Date(), headers: {}, flags: [] }),
+        'not-found',
+      );
+      await rejectsWith(
+        store.append(sent.id, { body: await bodyOf(store, 'x'), internalDate: new Date(), headers: {}, flags: ['bad flag'] }),
+        'invalid',
+      );
+    });
+
+    it('tracks usedBytes and enforces the quota on append', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      await deliverText(store, [alice.id], 'x'.repeat(100));
+      await store.append(inbox.id, { body: await bodyOf(store, 'y'.repeat(50)), internalDate: new Date(), headers: {}, flags: [] });
+      assert.equal((await store.getUser('alice@example.com'))!.usedBytes, 150);
+      await store.setQuota('alice@example.com', 200);
+      await rejectsWith(
+        store.append(inbox.id, { body: await bodyOf(store, 'z'.repeat(51)), internalDate: new Date(), headers: {}, flags: [] }),
+        'quota',
+      );
+      await store.append(inbox.id, { body: await bodyOf(store, 'z'.repeat(50)), internalDate: new Date(), headers: {}, flags: [] });
+      const user = (await store.getUser('alice@example.com'))!;
+      assert.equal(user.usedBytes, 200);
+      assert.equal(user.quotaBytes, 200);
+      assert.equal((await store.listEntries(inbox.id)).length, 3);
+    });
+
+    it('adds, removes and replaces flags, bumping modseqs', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      for (let i = 0; i < 3; i++) await deliverText(store, [alice.id], `m${i}`);
+      const before = (await store.getMailboxById(inbox.id))!;
+
+      const added = (await store.setFlags(inbox.id, [1, 3, 99], 'add', ['\\Seen', 'todo'])).updated;
+      assert.deepEqual(uidsOf(added), [1, 3], 'unknown UIDs are ignored');
+      for (const e of added) {
+        assert.deepEqual([...e.flags].sort(), ['\\Seen', 'todo']);
+        assert.ok(e.modseq > before.highestModseq);
+      }
+      const afterAdd = (await store.getMailboxById(inbox.id))!;
+      assert.ok(afterAdd.highestModseq > before.highestModseq);
+
+      const removed = (await store.setFlags(inbox.id, [1], 'remove', ['TODO'])).updated;
+      assert.deepEqual(removed[0]!.flags, ['\\Seen'], 'keywords compare case-insensitively');
+      assert.ok(removed[0]!.modseq > added[0]!.modseq);
+
+      const replaced = (await store.setFlags(inbox.id, [2, 3], 'replace', ['\\Flagged'])).updated;
+      assert.deepEqual(replaced.map((e) => e.flags), [['\\Flagged'], ['\\Flagged']]);
+      const listed = await store.listEntries(inbox.id);
+      assert.deepEqual(listed.map((e) => e.flags), [['\\Seen'], ['\\Flagged'], ['\\Flagged']]);
+      assert.equal((await store.getMailboxById(inbox.id))!.highestModseq, Math.max(...listed.map((e) => e.modseq)));
+
+      await rejectsWith(store.setFlags(inbox.id, [1], 'add', ['\\Bogus']), 'invalid');
+      await rejectsWith(store.setFlags(999_999, [1], 'add', ['\\Seen']), 'not-found');
+    });
+
+    it('expunges: counters shrink, UIDs are never reused, last reference deletes the message', async () => {
+      const { store } = ctx;
+      const { alice, bob, inbox } = await setupUsers(store);
+      const r1 = await deliverText(store, [alice.id, bob.id], 'aaaa');
+      await deliverText(store, [alice.id], 'bb');
+      await deliverText(store, [alice.id], 'c');
+
+      assert.deepEqual(await store.expunge(inbox.id, [3, 1, 77]), [1, 3]);
+      const mailbox = (await store.getMailboxById(inbox.id))!;
+      assert.equal(mailbox.messageCount, 1);
+      assert.equal(mailbox.totalBytes, 2);
+      assert.equal((await store.getUserById(alice.id))!.usedBytes, 2);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id)), [2]);
+      assert.deepEqual(await store.expunge(inbox.id, [1]), [], 'already gone');
+
+      // The first message is still bob's.
+      assert.equal((await readAll(store.readBody(r1.messageId))).toString(), 'aaaa');
+      const bobInbox = (await store.getMailbox(bob.id, 'INBOX'))!;
+      await store.expunge(bobInbox.id, [1]);
+      assert.equal(await store.getMessage(r1.messageId), null, 'deleted with its last entry');
+      await rejectsWith(readAll(store.readBody(r1.messageId)), 'not-found');
+
+      const next = await deliverText(store, [alice.id], 'd');
+      assert.equal(next.entries[0]!.uid, 4, 'the expunged highest UID is not reused');
+      await store.expunge(inbox.id, [2, 4]);
+      const last = await deliverText(store, [alice.id], 'e');
+      assert.equal(last.entries[0]!.uid, 5);
+      await rejectsWith(store.expunge(999_999, [1]), 'not-found');
+    });
+
+    it('assigns increasing modseqs and reports changes since a modseq', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      const start = (await store.getMailboxById(inbox.id))!.highestModseq;
+      let previous = start;
+      for (let i = 0; i < 4; i++) {
+        await deliverText(store, [alice.id], `m${i}`);
+        const [entry] = (await store.listEntries(inbox.id)).slice(-1);
+        assert.ok(entry!.modseq > previous, 'each new entry gets a higher modseq');
+        previous = entry!.modseq;
+      }
+      const afterDeliveries = (await store.getMailboxById(inbox.id))!.highestModseq;
+      assert.equal(afterDeliveries, previous);
+
+      await store.setFlags(inbox.id, [1], 'add', ['\\Seen']);
+      await store.expunge(inbox.id, [2]);
+      const changes = await store.changesSince(inbox.id, afterDeliveries);
+      const now = (await store.getMailboxById(inbox.id))!.highestModseq;
+      assert.ok(now > afterDeliveries);
+      assert.equal(changes.highestModseq, now);
+      assert.deepEqual(uidsOf(changes.changed), [1]);
+      assert.deepEqual(changes.changed[0]!.flags, ['\\Seen']);
+      assert.deepEqual(changes.expunged, [2]);
+
+      const all = await store.changesSince(inbox.id, start);
+      assert.deepEqual(uidsOf(all.changed), [1, 3, 4]);
+      assert.deepEqual(all.expunged, [2]);
+
+      const none = await store.changesSince(inbox.id, now);
+      assert.deepEqual(none, { highestModseq: now, changed: [], expunged: [], complete: true });
+      await rejectsWith(store.changesSince(999_999, 0), 'not-found');
+    });
+  });
+
+}
