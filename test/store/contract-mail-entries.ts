@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContractContext } from './contract.js';
-import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
+import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, sleep, uidsOf } from './helpers.js';
 
 export function runEntryContract(ctx: ContractContext): void {
   describe('append, flags, expunge, changes', () => {
@@ -144,4 +144,118 @@ export function runEntryContract(ctx: ContractContext): void {
     });
   });
 
+  describe('listing entries by UID range', () => {
+    it('lists a UID range, capped by a limit, and pages through a mailbox', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      for (let i = 1; i <= 12; i++) await deliverText(store, [alice.id], `m${i}`);
+      await store.expunge(inbox.id, [4, 5]);
+      const all = await store.listEntries(inbox.id);
+      assert.deepEqual(uidsOf(all), [1, 2, 3, 6, 7, 8, 9, 10, 11, 12]);
+      assert.deepEqual(await store.listEntries(inbox.id, {}), all);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { fromUid: 3, toUid: 7 })), [3, 6, 7]);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { fromUid: 4, toUid: 5 })), []);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { fromUid: 11 })), [11, 12]);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { toUid: 2 })), [1, 2]);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { fromUid: 2, limit: 3 })), [2, 3, 6]);
+      assert.deepEqual(await store.listEntries(inbox.id, { limit: 0 }), []);
+      assert.deepEqual(await store.listEntries(inbox.id, { fromUid: 9, toUid: 3 }), []);
+      assert.deepEqual(await store.listEntries(inbox.id, { fromUid: 100 }), []);
+
+      const paged: number[] = [];
+      for (let fromUid = 1; ; ) {
+        const page = await store.listEntries(inbox.id, { fromUid, limit: 4 });
+        if (page.length === 0) break;
+        paged.push(...uidsOf(page));
+        fromUid = page[page.length - 1]!.uid + 1;
+      }
+      assert.deepEqual(paged, uidsOf(all));
+      assert.deepEqual(await store.listEntries(999_999), []);
+      await rejectsWith(store.listEntries(inbox.id, { limit: -1 }), 'invalid');
+      await rejectsWith(store.listEntries(inbox.id, { fromUid: 1.5 }), 'invalid');
+    });
+  });
+
+  describe('conditional flag changes (UNCHANGEDSINCE)', () => {
+    it('changes only entries not modified since the given modseq and reports the others', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      for (let i = 0; i < 4; i++) await deliverText(store, [alice.id], `m${i}`);
+      const known = (await store.getMailboxById(inbox.id))!.highestModseq;
+      // Another session changes message 2 after the client read `known`.
+      await store.setFlags(inbox.id, [2], 'add', ['$Important']);
+
+      const result = await store.setFlags(inbox.id, [1, 2, 3, 77], 'add', ['\\Deleted'], { unchangedSince: known });
+      assert.deepEqual(uidsOf(result.updated), [1, 3]);
+      assert.deepEqual(result.modified, [2]);
+      const listed = await store.listEntries(inbox.id);
+      assert.deepEqual(listed.map((e) => e.flags), [['\\Deleted'], ['$Important'], ['\\Deleted'], []]);
+      assert.equal(result.updated[0]!.modseq, result.updated[1]!.modseq, 'one modseq for the whole command');
+
+      // unchangedSince 0: every entry has a modseq above it.
+      const zero = await store.setFlags(inbox.id, [4], 'add', ['\\Seen'], { unchangedSince: 0 });
+      assert.deepEqual(zero, { updated: [], modified: [4] });
+      await rejectsWith(store.setFlags(inbox.id, [1], 'add', ['x'], { unchangedSince: -1 }), 'invalid');
+    });
+
+    it('neither bumps nor reports entries whose flags would not change', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      for (let i = 0; i < 3; i++) await deliverText(store, [alice.id], `m${i}`);
+      await store.setFlags(inbox.id, [1, 2], 'add', ['\\Seen']);
+      const before = await store.listEntries(inbox.id);
+      const mailboxBefore = (await store.getMailboxById(inbox.id))!;
+
+      const noop = await store.setFlags(inbox.id, [1, 2], 'add', ['\\seen']);
+      assert.deepEqual(noop, { updated: [], modified: [] });
+      const alsoNoop = await store.setFlags(inbox.id, [3], 'remove', ['\\Flagged'], {
+        unchangedSince: mailboxBefore.highestModseq,
+      });
+      assert.deepEqual(alsoNoop, { updated: [], modified: [] });
+      assert.deepEqual(await store.listEntries(inbox.id), before);
+      assert.equal((await store.getMailboxById(inbox.id))!.highestModseq, mailboxBefore.highestModseq);
+
+      const some = await store.setFlags(inbox.id, [1, 2, 3], 'replace', ['\\Seen']);
+      assert.deepEqual(uidsOf(some.updated), [3], 'only the entry that changed');
+      assert.deepEqual(
+        (await store.changesSince(inbox.id, mailboxBefore.highestModseq)).changed.map((e) => e.uid),
+        [3],
+      );
+    });
+  });
+
+  describe('expunge records', () => {
+    it('prunes old expunge records and says when changes may be incomplete', async () => {
+      const { store } = ctx;
+      const { alice, bob, inbox } = await setupUsers(store);
+      for (let i = 0; i < 5; i++) await deliverText(store, [alice.id, bob.id], `m${i}`);
+      const bobInbox = (await store.getMailbox(bob.id, 'INBOX'))!;
+      const start = (await store.getMailboxById(inbox.id))!.highestModseq;
+      await store.expunge(inbox.id, [1]);
+      const afterFirst = (await store.getMailboxById(inbox.id))!.highestModseq;
+      await store.expunge(inbox.id, [2]);
+      const afterSecond = (await store.getMailboxById(inbox.id))!.highestModseq;
+      await store.expunge(bobInbox.id, [5]);
+      assert.equal((await store.changesSince(inbox.id, start)).complete, true);
+
+      assert.equal(await store.pruneExpunged(new Date(Date.now() - 60_000)), 0, 'nothing that old');
+      assert.deepEqual((await store.changesSince(inbox.id, start)).expunged, [1, 2]);
+      await sleep(20);
+      const cut = new Date();
+      await sleep(20);
+      await store.expunge(inbox.id, [3]);
+      assert.equal(await store.pruneExpunged(cut), 3);
+
+      const fromStart = await store.changesSince(inbox.id, start);
+      assert.deepEqual(fromStart.expunged, [3]);
+      assert.equal(fromStart.complete, false, 'UIDs 1 and 2 were expunged after `start` but forgotten');
+      assert.equal((await store.changesSince(inbox.id, afterFirst)).complete, false);
+      const fromSecond = await store.changesSince(inbox.id, afterSecond);
+      assert.equal(fromSecond.complete, true, 'nothing after this modseq was forgotten');
+      assert.deepEqual(fromSecond.expunged, [3]);
+      assert.equal((await store.changesSince(bobInbox.id, 0)).complete, false);
+      assert.equal(await store.pruneExpunged(new Date(Date.now() + 60_000)), 1);
+      await rejectsWith(store.pruneExpunged(new Date(Number.NaN)), 'invalid');
+    });
+  });
 }
