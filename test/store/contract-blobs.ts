@@ -1,6 +1,7 @@
 /** Store contract, BlobStore: bodies streamed in and out, delivery, structure, closing. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createMessageAnalyzer } from '../../src/mime/analyzer.js';
 import { contractSuite, type OpenStore } from './contract.js';
 import { bodyOf, deliverText, pseudoRandomBytes, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
 
@@ -198,6 +199,72 @@ export function runBlobContract(backend: string, open: OpenStore): void {
           assert.equal((await readAll(store.readBody(result.messageId))).toString(), `message ${i}`);
         }
         assert.equal((await store.getMailboxById(inbox.id))!.uidNext, 51);
+      });
+    });
+
+    describe('structure', () => {
+      it('keeps the structure and header fields worked out while the body streamed in', async () => {
+        const { store } = ctx;
+        const { alice } = await setupUsers(store);
+        const raw = Buffer.from(
+          'From: Ann <ann@remote.test>\r\nTo: alice@example.com\r\nSubject: Structure\r\n' +
+            'Message-ID: <s1@remote.test>\r\nDate: Mon, 6 May 2024 07:08:09 +0000\r\n\r\n' +
+            'line one\r\nline two\r\n',
+        );
+        // Written in small pieces, so the header block arrives split across chunks.
+        const body = await bodyOf(store, raw, 7);
+        const { messageId } = await store.deliver({
+          body,
+          internalDate: new Date(),
+          envelope: { mailFrom: 'ann@remote.test', rcptTo: ['alice@example.com'] },
+          userIds: [alice.id],
+        });
+        const analyzer = createMessageAnalyzer();
+        analyzer.write(raw);
+        const expected = analyzer.end();
+        const structure = await store.getStructure(messageId);
+        assert.deepEqual(structure, { root: expected.root, envelope: expected.envelope });
+        assert.equal(structure!.root.bodyEnd, raw.length);
+        assert.equal(raw.subarray(structure!.root.bodyStart).toString(), 'line one\r\nline two\r\n');
+        assert.equal(structure!.envelope.subject, 'Structure');
+        assert.equal(structure!.envelope.messageId, '<s1@remote.test>');
+        assert.deepEqual((await store.getMessage(messageId))!.headers, {
+          from: 'Ann <ann@remote.test>',
+          to: 'alice@example.com',
+          subject: 'Structure',
+          messageId: '<s1@remote.test>',
+          date: 'Mon, 6 May 2024 07:08:09 +0000',
+        });
+        assert.equal(await store.getStructure(messageId + 1000), null);
+      });
+
+      it('keeps the structure of an appended message; given header fields win over parsed ones', async () => {
+        const { store } = ctx;
+        const { alice } = await setupUsers(store);
+        const drafts = (await store.getMailbox(alice.id, 'Drafts'))!;
+        const raw = 'Subject: parsed\r\n\r\nhello';
+        const entry = await store.append(drafts.id, {
+          body: await bodyOf(store, raw),
+          internalDate: new Date(),
+          headers: { subject: 'given' },
+          flags: ['\\Draft'],
+        });
+        assert.deepEqual((await store.getMessage(entry.messageId))!.headers, { subject: 'given' });
+        const structure = (await store.getStructure(entry.messageId))!;
+        assert.equal(structure.root.bodyStart, raw.indexOf('hello'));
+        assert.equal(structure.root.bodyEnd, raw.length);
+      });
+
+      it('refuses more bytes once a body was handed to a delivery that failed', async () => {
+        const { store } = ctx;
+        await setupUsers(store);
+        const body = await bodyOf(store, 'Subject: x\r\n\r\nbody');
+        await rejectsWith(
+          store.deliver({ body, internalDate: new Date(), envelope: { mailFrom: '', rcptTo: [] }, userIds: [424_242] }),
+          'not-found',
+        );
+        await rejectsWith(body.write(Buffer.from('more')), 'invalid');
+        await body.abort();
       });
     });
 

@@ -156,6 +156,47 @@ describe('SqliteStore (file-specific)', () => {
     }
   });
 
+  it('indexes search text at delivery and drops it with the message', async () => {
+    const dir = await tempDir();
+    const store = await openStore({ dataDir: dir });
+    try {
+      const { alice, inbox } = await seed(store);
+      const long = `Subject: long\r\n\r\n${'x'.repeat(1100 * 1024)}`;
+      await deliverText(store, [alice.id], 'Subject: short\r\n\r\nhello');
+      await deliverText(store, [alice.id], long);
+      const db = new Database(join(dir, DATABASE_FILE), { readonly: true });
+      try {
+        const states = db.prepare('SELECT text_state FROM messages ORDER BY id').pluck().all();
+        assert.deepEqual(states, ['complete', 'truncated']);
+      } finally {
+        db.close();
+      }
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2);
+      assert.equal(countRows(dir, `SELECT COUNT(*) FROM message_text WHERE subject = 'short'`), 1);
+      assert.ok(countRows(dir, 'SELECT structure IS NOT NULL FROM messages LIMIT 1'));
+
+      const archive = (await store.getMailbox(alice.id, 'Archive'))!;
+      await store.copyEntries(inbox.id, [1, 2], archive.id);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2, 'a copy shares the text');
+      await store.expunge(inbox.id, [1, 2]);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2, 'still in Archive');
+      await store.expunge(archive.id, [1]);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 1);
+      await store.deleteMailbox(archive.id);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 0);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM messages'), 0);
+      assert.equal((await store.getUserById(alice.id))!.usedBytes, 0);
+
+      await deliverText(store, [alice.id], 'Subject: gone with the user\r\n\r\nbye');
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 1);
+      await store.removeUser('alice@example.com');
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 0);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM subscriptions'), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('discards the pending body of a crashed process when the store opens', async () => {
     const dir = await tempDir();
     const setup = await openStore({ dataDir: dir });
