@@ -1,6 +1,7 @@
 /** Store contract, MailStore part 2: entries, flags, expunge, changes, copy and move. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Store } from '../../src/store/types.js';
 import type { ContractContext } from './contract.js';
 import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, sleep, uidsOf } from './helpers.js';
 
@@ -256,6 +257,47 @@ export function runEntryContract(ctx: ContractContext): void {
       assert.equal((await store.changesSince(bobInbox.id, 0)).complete, false);
       assert.equal(await store.pruneExpunged(new Date(Date.now() + 60_000)), 1);
       await rejectsWith(store.pruneExpunged(new Date(Number.NaN)), 'invalid');
+    });
+  });
+}
+
+/** Alice's INBOX with `count` entries (all sharing one stored message), built by copying. */
+async function largeInbox(store: Store, count: number) {
+  const users = await setupUsers(store);
+  const { alice, inbox } = users;
+  await deliverText(store, [alice.id], 'Subject: many\r\n\r\nthe same body');
+  for (let have = 1; have < count; have *= 2) {
+    const uids = Array.from({ length: Math.min(have, count - have) }, (_, i) => i + 1);
+    await store.copyEntries(inbox.id, uids, inbox.id);
+  }
+  return users;
+}
+
+export function runLargeMailboxContract(ctx: ContractContext): void {
+  describe('a mailbox of 100,000 entries', () => {
+    it('lists, flags, searches and expunges them all', async () => {
+      const { store } = ctx;
+      const count = 100_000;
+      const { alice, inbox } = await largeInbox(store, count);
+      const all = await store.listEntries(inbox.id);
+      assert.equal(all.length, count);
+      assert.deepEqual(uidsOf(all.slice(0, 3)), [1, 2, 3]);
+      assert.equal(all[count - 1]!.uid, count);
+      assert.deepEqual(uidsOf(await store.listEntries(inbox.id, { fromUid: 99_998 })), [99_998, 99_999, 100_000]);
+
+      const uids = uidsOf(all);
+      const flagged = await store.setFlags(inbox.id, uids, 'add', ['\\Seen']);
+      assert.equal(flagged.updated.length, count);
+      const modseq = flagged.updated[0]!.modseq;
+      assert.equal((await store.changesSince(inbox.id, modseq - 1)).changed.length, count);
+      assert.equal((await store.searchText(inbox.id, 'body', 'same')).length, count);
+      assert.equal((await store.searchText(inbox.id, 'subject', 'y')).length, count);
+
+      const used = 'Subject: many\r\n\r\nthe same body'.length * count;
+      assert.equal((await store.getUserById(alice.id))!.usedBytes, used);
+      assert.equal((await store.expunge(inbox.id, uids)).length, count);
+      assert.equal((await store.getUserById(alice.id))!.usedBytes, 0);
+      assert.equal((await store.changesSince(inbox.id, modseq)).expunged.length, count);
     });
   });
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contractSuite, type OpenStore } from './contract.js';
-import { runEntryContract } from './contract-mail-entries.js';
+import { runEntryContract, runLargeMailboxContract } from './contract-mail-entries.js';
 import { runTransferContract } from './contract-mail-transfer.js';
 import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
 
@@ -238,5 +238,6 @@ export function runMailContract(backend: string, open: OpenStore): void {
 
     runEntryContract(ctx);
     runTransferContract(ctx);
+    runLargeMailboxContract(ctx);
   });
 }

@@ -55,7 +55,9 @@ export class Entries {
       bumpModseq: db
         .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
         .pluck(),
-      updateFlags: db.prepare('UPDATE mailbox_entries SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
+      updateFlags: db.prepare(
+        'UPDATE mailbox_entries SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))',
+      ),
       notePruned: db.prepare(
         `UPDATE mailboxes SET pruned_modseq = MAX(pruned_modseq,
            (SELECT MAX(x.modseq) FROM expunged x WHERE x.mailbox_id = mailboxes.id AND x.expunged_at < @before))
@@ -93,9 +95,7 @@ export class Entries {
       options.unchangedSince === undefined ? null : checkModseq(options.unchangedSince, 'unchangedSince');
     return this.queue.run((tx) => {
       this.mailboxes.requireInTx(mailboxId);
-      // One modseq for the whole command, taken only if some entry really changes.
-      let modseq: number | null = null;
-      const updated: MailboxEntry[] = [];
+      const changed: EntryRow[] = [];
       const modified: number[] = [];
       for (const row of this.rowsInTx(mailboxId, sorted)) {
         if (unchangedSince !== null && row.modseq > unchangedSince) {
@@ -105,14 +105,25 @@ export class Entries {
         const current = parseFlags(row.flags);
         const next = applyFlagOperation(current, op, wanted);
         if (sameFlags(current, next)) continue;
-        modseq ??= this.stmts.bumpModseq.get(mailboxId) as number;
         row.flags = next.join(' ');
-        row.modseq = modseq;
-        this.stmts.updateFlags.run(row.flags, modseq, mailboxId, row.uid);
-        updated.push(toEntry(row));
+        changed.push(row);
       }
-      if (modseq !== null) tx.touch(mailboxId);
-      return { updated, modified };
+      if (changed.length === 0) return { updated: [], modified };
+      // One modseq for the whole command, taken only because some entry really changes; one
+      // UPDATE per distinct resulting flag set (usually one for the whole command).
+      const modseq = this.stmts.bumpModseq.get(mailboxId) as number;
+      const byFlags = new Map<string, number[]>();
+      for (const row of changed) {
+        row.modseq = modseq;
+        const uids = byFlags.get(row.flags);
+        if (uids) uids.push(row.uid);
+        else byFlags.set(row.flags, [row.uid]);
+      }
+      for (const [flagText, uids] of byFlags) {
+        this.stmts.updateFlags.run(flagText, modseq, mailboxId, JSON.stringify(uids));
+      }
+      tx.touch(mailboxId);
+      return { updated: changed.map(toEntry), modified };
     });
   }
 

@@ -106,9 +106,13 @@ export class Messages {
       bumpModseq: db
         .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
         .pluck(),
-      deleteEntry: db.prepare('DELETE FROM mailbox_entries WHERE mailbox_id = ? AND uid = ?'),
-      recordExpunge: db.prepare(
-        'INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq, expunged_at) VALUES (?, ?, ?, ?)',
+      // UIDs as one JSON array: one statement however many entries go.
+      deleteEntries: db.prepare(
+        'DELETE FROM mailbox_entries WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))',
+      ),
+      recordExpunges: db.prepare(
+        `INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq, expunged_at)
+         SELECT @mailbox, value, @modseq, @now FROM json_each(@uids)`,
       ),
       shrinkMailbox: db.prepare(
         'UPDATE mailboxes SET message_count = message_count - ?, total_bytes = total_bytes - ? WHERE id = ?',
@@ -196,12 +200,12 @@ export class Messages {
   removeEntriesInTx(tx: TxContext, mailbox: Mailbox, rows: readonly EntryRow[], keepMessages = false): number[] {
     if (rows.length === 0) return [];
     const modseq = this.stmts.bumpModseq.get(mailbox.id) as number;
-    const now = Date.now();
+    const uids = JSON.stringify(rows.map((r) => r.uid));
+    this.stmts.deleteEntries.run(mailbox.id, uids);
+    this.stmts.recordExpunges.run({ mailbox: mailbox.id, modseq, now: Date.now(), uids });
     let bytes = 0;
     const messageIds = new Set<number>();
     for (const row of rows) {
-      this.stmts.deleteEntry.run(mailbox.id, row.uid);
-      this.stmts.recordExpunge.run(mailbox.id, row.uid, modseq, now);
       bytes += row.size;
       messageIds.add(row.message_id);
     }

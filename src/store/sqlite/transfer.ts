@@ -28,8 +28,10 @@ export class Transfers {
            message_count = message_count + @count, total_bytes = total_bytes + @bytes
          WHERE id = @id RETURNING uid_next - @count AS first_uid, highest_modseq AS modseq`,
       ),
-      insertEntry: db.prepare(
-        'INSERT INTO mailbox_entries (mailbox_id, uid, message_id, flags, modseq) VALUES (?, ?, ?, ?, ?)',
+      // The copies as one JSON array of [message id, flags]; the n-th takes UID first + n.
+      insertEntries: db.prepare(
+        `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, flags, modseq)
+         SELECT @id, @first + j.key, j.value ->> 0, j.value ->> 1, @modseq FROM json_each(@rows) j`,
       ),
     };
   }
@@ -71,11 +73,13 @@ export class Transfers {
         first_uid: number;
         modseq: number;
       };
-      rows.forEach((row, i) => {
-        const uid = slot.first_uid + i;
-        this.stmts.insertEntry.run(target.id, uid, row.message_id, row.flags, slot.modseq);
-        mapping.push([row.uid, uid]);
+      this.stmts.insertEntries.run({
+        id: target.id,
+        first: slot.first_uid,
+        modseq: slot.modseq,
+        rows: JSON.stringify(rows.map((row) => [row.message_id, row.flags])),
       });
+      rows.forEach((row, i) => mapping.push([row.uid, slot.first_uid + i]));
       this.messages.addUsedBytesInTx(target.userId, bytes);
       tx.touch(target.id);
     }
