@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMessageAnalyzer } from '../../src/mime/analyzer.js';
 import { contractSuite, type OpenStore } from './contract.js';
-import { bodyOf, deliverText, pseudoRandomBytes, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
+import {
+  bodyOf,
+  deliverBody,
+  deliverText,
+  pseudoRandomBytes,
+  readAll,
+  rejectsWith,
+  setupUsers,
+  uidsOf,
+} from './helpers.js';
 
 export function runBlobContract(backend: string, open: OpenStore): void {
   contractSuite(`BlobStore contract: ${backend}`, open, (ctx) => {
@@ -96,13 +105,7 @@ export function runBlobContract(backend: string, open: OpenStore): void {
         await body.abort();
         await rejectsWith(body.write(Buffer.from('more')), 'invalid');
         await rejectsWith(
-          store.deliver({
-            body,
-            internalDate: new Date(),
-            headers: {},
-            envelope: { mailFrom: '', rcptTo: [] },
-            userIds: [alice.id],
-          }),
+          deliverBody(store, body, [alice.id]),
           'invalid',
         );
         assert.deepEqual(await store.listEntries(inbox.id), []);
@@ -181,13 +184,7 @@ export function runBlobContract(backend: string, open: OpenStore): void {
         const bodies = await Promise.all(Array.from({ length: 50 }, (_, i) => bodyOf(store, `message ${i}`)));
         const results = await Promise.all(
           bodies.map((body) =>
-            store.deliver({
-              body,
-              internalDate: new Date(),
-              headers: {},
-              envelope: { mailFrom: '', rcptTo: [] },
-              userIds: [alice.id, bob.id],
-            }),
+            deliverBody(store, body, [alice.id, bob.id]),
           ),
         );
         const uids = results.map((r) => r.entries.find((e) => e.userId === alice.id)!.uid);
@@ -273,13 +270,7 @@ export function runBlobContract(backend: string, open: OpenStore): void {
         const { store } = ctx;
         const { alice } = await setupUsers(store);
         const body = await bodyOf(store, 'last words');
-        const pending = store.deliver({
-          body,
-          internalDate: new Date(),
-          headers: {},
-          envelope: { mailFrom: '', rcptTo: [] },
-          userIds: [alice.id],
-        });
+        const pending = deliverBody(store, body, [alice.id]);
         const lease = store.acquireLease('x', 'me', 1000);
         await store.close();
         const result = await pending;
@@ -293,13 +284,7 @@ export function runBlobContract(backend: string, open: OpenStore): void {
         const data = pseudoRandomBytes(600 * 1024, 9);
         const body = store.createBody();
         const written = body.write(data); // not awaited: chunks are still being stored
-        const pending = store.deliver({
-          body,
-          internalDate: new Date(),
-          headers: {},
-          envelope: { mailFrom: '', rcptTo: [] },
-          userIds: [alice.id],
-        });
+        const pending = deliverBody(store, body, [alice.id]);
         await store.close();
         await written;
         const result = await pending;

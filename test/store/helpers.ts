@@ -10,6 +10,12 @@ export async function bodyOf(store: Store, data: Buffer | string, pieceSize = 64
   return writer;
 }
 
+/** Delivers a body already written to the INBOX of `userIds`, with an empty envelope. */
+export function deliverBody(store: Store, body: BodyWriter, userIds: number[]) {
+  const envelope = { mailFrom: '', rcptTo: [] };
+  return store.deliver({ body, internalDate: new Date(), headers: {}, envelope, userIds });
+}
+
 /** Delivers `data` to the INBOX of `userIds`. */
 export async function deliverText(
   store: Store,

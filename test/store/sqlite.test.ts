@@ -16,7 +16,7 @@ import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
 import { runSearchContract } from './contract-search.js';
 import type { OpenStore } from './contract.js';
-import { bodyOf, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
+import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -288,13 +288,7 @@ describe('SqliteStore (file-specific)', () => {
       const before = store.writeStats();
       const results = await Promise.allSettled(
         [...bodies.map((body) =>
-          store.deliver({
-            body,
-            internalDate: new Date(),
-            headers: {},
-            envelope: { mailFrom: '', rcptTo: [] },
-            userIds: [alice.id],
-          }),
+          deliverBody(store, body, [alice.id]),
         ), deliverText(store, [999_999], 'fails alone')],
       );
       const after = store.writeStats();

@@ -20,8 +20,12 @@ import type { WriteQueue } from './write-queue.js';
 
 export const CHUNK_SIZE = 256 * 1024;
 
-/** Decoded body text kept in the search index per message; beyond it search reads the body. */
-export const SEARCH_TEXT_LIMIT = 1024 * 1024;
+/**
+ * Decoded body text kept in the search index per message; beyond it search reads the body.
+ * Trigram indexing costs grow faster than the text (about a second for 256 KiB of random
+ * characters on a slow machine, far less for prose), and it runs inside the write transaction.
+ */
+export const SEARCH_TEXT_LIMIT = 256 * 1024;
 
 /** Pending bodies of another host cannot be checked for liveness; drop them after this long. */
 const FOREIGN_PENDING_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -190,7 +194,8 @@ export class SqliteBodyWriter implements BodyWriter {
   }
 
   private describeState(): string {
-    return this.abortRequested ? 'aborted' : this.state;
+    if (this.abortRequested) return 'aborted';
+    return this.state === 'open' && this.analysisResult !== undefined ? 'already handed to a delivery' : this.state;
   }
 }
 

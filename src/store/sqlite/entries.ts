@@ -56,7 +56,8 @@ export class Entries {
         .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
         .pluck(),
       updateFlags: db.prepare(
-        'UPDATE mailbox_entries SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))',
+        `UPDATE mailbox_entries SET flags = ?, modseq = ?
+         WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
       ),
       notePruned: db.prepare(
         `UPDATE mailboxes SET pruned_modseq = MAX(pruned_modseq,

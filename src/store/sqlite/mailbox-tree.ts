@@ -56,7 +56,9 @@ export class MailboxTree {
       const source = this.mailboxes.getInTx(userId, from);
       if (!source) throw new StoreError('not-found', `no mailbox ${JSON.stringify(from)}`);
       if (from === 'INBOX') {
-        if (this.mailboxes.getInTx(userId, to)) throw new StoreError('conflict', `mailbox ${JSON.stringify(to)} exists`);
+        if (this.mailboxes.getInTx(userId, to)) {
+          throw new StoreError('conflict', `mailbox ${JSON.stringify(to)} exists`);
+        }
         const target = this.mailboxes.insertInTx(userId, to, null);
         const rows = this.entries.rowsInTx(source.id, this.stmts.uidsOf.all(source.id) as number[]);
         this.transfers.moveInTx(tx, source, rows, target);

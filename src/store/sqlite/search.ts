@@ -8,6 +8,10 @@
  * and a check on the stored text confirms each one. Text the index does not hold whole (body
  * text cut at the analyzer's limit, or messages stored before the index existed) is confirmed
  * by analysing the body again: slow, but only for those messages.
+ *
+ * The index folds case its own way (FTS5's Unicode folding), the confirming check with
+ * String.prototype.toLowerCase; they agree except for a few special characters (e.g. the
+ * Turkish dotted I), where a needle of 3 or more characters may miss a match.
  */
 import type Database from 'better-sqlite3';
 import type { MessageAnalysis } from '../../mime/analysis.js';
@@ -121,7 +125,8 @@ export class SearchIndex {
       : query.all(mailboxId, ...confirm);
     const found = new Set(rows);
     const bodyField = columns.includes('body');
-    for (const row of this.slowCandidates.all(mailboxId) as Array<{ uid: number; message_id: number; text_state: TextState }>) {
+    const slow = this.slowCandidates.all(mailboxId) as Array<{ uid: number; message_id: number; text_state: TextState }>;
+    for (const row of slow) {
       if (found.has(row.uid)) continue;
       // A truncated message's header text is whole: only body text needs the body read.
       if (row.text_state === 'truncated' && !bodyField) continue;
