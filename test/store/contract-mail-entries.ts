@@ -197,6 +197,10 @@ export function runEntryContract(ctx: ContractContext): void {
       const zero = await store.setFlags(inbox.id, [4], 'add', ['\\Seen'], { unchangedSince: 0 });
       assert.deepEqual(zero, { updated: [], modified: [4] });
       await rejectsWith(store.setFlags(inbox.id, [1], 'add', ['x'], { unchangedSince: -1 }), 'invalid');
+      // A client's 63-bit modseq is above every entry's: nothing is refused.
+      const huge = await store.setFlags(inbox.id, [4], 'add', ['\\Seen'], { unchangedSince: 2 ** 63 });
+      assert.deepEqual(uidsOf(huge.updated), [4]);
+      assert.deepEqual((await store.changesSince(inbox.id, 2 ** 63)).changed, []);
     });
 
     it('neither bumps nor reports entries whose flags would not change', async () => {

@@ -119,10 +119,14 @@ export function runTransferContract(ctx: ContractContext): void {
       const inboxBefore = (await store.getMailboxById(inbox.id))!;
       const sourceEntries = await store.listEntries(inbox.id);
       let woke = 0;
+      let targetWoke = 0;
       const watch = store.watchMailbox(inbox.id, () => woke++);
+      const targetWatch = store.watchMailbox(archive.id, () => targetWoke++);
 
       const result = await store.moveEntries(inbox.id, [4, 3, 7], archive.id);
       watch.close();
+      targetWatch.close();
+      assert.ok(targetWoke >= 1, 'the destination mailbox watchers are woken');
       assert.deepEqual(result, {
         uidValidity: archive.uidValidity,
         mapping: [

@@ -29,8 +29,11 @@ function checkBound(value: number | undefined, what: string, fallback: number): 
   return value;
 }
 
+/** A modseq from a client may exceed 2^53 (RFC 7162 allows 63 bits): compared as given. */
 function checkModseq(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new StoreError('invalid', `invalid ${what}: ${value}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new StoreError('invalid', `invalid ${what}: ${value}`);
+  }
   return value;
 }
 
