@@ -4,7 +4,10 @@ import type { MessageStructure } from '../mime/analysis.js';
  * The storage contract. Every service talks to storage only through this interface, so a
  * PostgreSQL backend (several stateless Wharf nodes sharing one database) can drop in.
  *
- * Rules every implementation keeps (the contract test suite in test/store/contract.ts checks them):
+ * The contract is split by kind of data (AccountStore, MailStore, BlobStore, SearchStore,
+ * CoordinationStore); `Store` is all of them together.
+ *
+ * Rules every implementation keeps (the contract suites in test/store/contract-*.ts check them):
  * - Everything is async; nothing here may rely on being in the same process as the caller.
  * - A promise that reports a delivery or an append resolves only after the body and its
  *   index entries are committed and fsync'd: an SMTP 250 / IMAP OK may be sent right after.
@@ -69,6 +72,7 @@ export interface Mailbox {
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
+  /** Whether the user's subscriptions hold this mailbox's name. */
   subscribed: boolean;
   /** Number of entries and their total size, kept current by the store. */
   messageCount: number;
@@ -133,7 +137,8 @@ export interface Envelope {
 export interface DeliveryRequest {
   body: BodyWriter;
   internalDate: Date;
-  headers: HeaderSummary;
+  /** Index fields; when omitted, those the store parsed from the body are used. */
+  headers?: HeaderSummary;
   envelope: Envelope;
   /** Users who get a copy in their INBOX. Each user gets exactly one entry even if listed twice. */
   userIds: number[];
@@ -147,7 +152,8 @@ export interface DeliveryResult {
 export interface AppendRequest {
   body: BodyWriter;
   internalDate: Date;
-  headers: HeaderSummary;
+  /** Index fields; when omitted, those the store parsed from the body are used. */
+  headers?: HeaderSummary;
   flags: string[];
 }
 
@@ -158,8 +164,14 @@ export interface MailboxChanges {
   highestModseq: number;
   /** Entries added or whose flags changed after the modseq (current state). */
   changed: MailboxEntry[];
-  /** UIDs expunged after the modseq. */
+  /** UIDs expunged after the modseq (as far as the expunge records still go back). */
   expunged: number[];
+  /**
+   * False when expunge records newer than the asked modseq may have been pruned
+   * (pruneExpunged), so `expunged` may miss UIDs: the caller must find out what vanished
+   * another way (e.g. compare with the UIDs it knows, or resynchronise fully).
+   */
+  complete: boolean;
 }
 
 export interface MailboxWatch {
@@ -191,10 +203,8 @@ export interface CopyResult {
 /** Fields of the full-text index (decoded text, RFC 2047 / transfer encoding / charset undone). */
 export type TextField = 'body' | 'text' | 'subject' | 'from' | 'to' | 'cc' | 'bcc';
 
-export interface Store {
-  /** Releases connections and stops watchers. */
-  close(): Promise<void>;
-
+/** Domains, users (with password hashes and quotas), aliases and recipient resolution. */
+export interface AccountStore {
   // ---- domains -------------------------------------------------------------------------
   addDomain(name: string): Promise<Domain>;
   /** Removes a domain; fails with StoreError('conflict') while it still has users or aliases. */
@@ -203,7 +213,10 @@ export interface Store {
   isLocalDomain(name: string): Promise<boolean>;
 
   // ---- users ---------------------------------------------------------------------------
-  /** Creates the user and its default mailboxes in one transaction. The domain must exist. */
+  /**
+   * Creates the user and its default mailboxes in one transaction, subscribed to each of
+   * them. The domain must exist.
+   */
   addUser(input: { address: string; passwordHash: string; quotaBytes?: number | null }): Promise<User>;
   getUser(address: string): Promise<User | null>;
   getUserById(id: number): Promise<User | null>;
@@ -212,7 +225,7 @@ export interface Store {
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   setQuota(address: string, quotaBytes: number | null): Promise<void>;
   listUsers(domain?: string): Promise<User[]>;
-  /** Removes the user with all its mailboxes and entries (bodies shared with others stay). */
+  /** Removes the user with all its mailboxes, entries and subscriptions (bodies shared with others stay). */
   removeUser(address: string): Promise<void>;
 
   // ---- aliases -------------------------------------------------------------------------
@@ -223,66 +236,71 @@ export interface Store {
   listAliases(domain?: string): Promise<Alias[]>;
   /** Resolves an envelope recipient: user, then alias, then the domain's catch-all. */
   resolveRecipient(address: string): Promise<RecipientResolution>;
+}
 
+/**
+ * Mailboxes and their entries: UIDs, flags, modseqs, copy/move, expunge records and
+ * subscriptions. Quota accounting (User.usedBytes) follows every entry added or removed here.
+ */
+export interface MailStore {
   // ---- mailboxes -----------------------------------------------------------------------
   listMailboxes(userId: number): Promise<Mailbox[]>;
   getMailbox(userId: number, name: string): Promise<Mailbox | null>;
   getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  /** Creates a mailbox (not subscribed: IMAP CREATE does not subscribe). */
   createMailbox(userId: number, name: string, role?: MailboxRole | null): Promise<Mailbox>;
   /**
    * Deletes one mailbox with its entries (not its children: IMAP DELETE leaves inferior
-   * names alone). INBOX cannot be deleted ('invalid'); user's usedBytes shrinks.
+   * names alone, nor its subscription). INBOX cannot be deleted ('invalid'); user's usedBytes shrinks.
    */
   deleteMailbox(mailboxId: number): Promise<void>;
   /**
    * Renames a mailbox and every mailbox below it ('old/...' becomes 'new/...'), keeping their
-   * UIDVALIDITY. Renaming INBOX is IMAP's special case: its entries move to a new mailbox
-   * `newName` (fresh UIDVALIDITY, UIDs 1..n) and INBOX stays, empty. 'conflict' if the new
-   * name exists, 'not-found' if the old one does not.
+   * UIDVALIDITY, and moves the subscriptions of those names with them. Renaming INBOX is
+   * IMAP's special case: its entries move to a new mailbox `newName` (fresh UIDVALIDITY,
+   * UIDs 1..n in the old UID order, flags kept) and INBOX stays, empty; INBOX's children and
+   * subscriptions stay. 'conflict' if a target name exists, 'not-found' if the old one does
+   * not, 'invalid' when renaming a mailbox below itself. Missing parent names of `newName`
+   * are not created (the hierarchy is implied by the names).
+   * Resolves with the renamed mailbox (for INBOX: the new one).
    */
   renameMailbox(userId: number, oldName: string, newName: string): Promise<Mailbox>;
   /** Subscriptions are names, independent of whether the mailbox exists (RFC 9051 6.3.7). */
   setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  /** Subscribed names, sorted. */
   listSubscriptions(userId: number): Promise<string[]>;
 
-  // ---- messages ------------------------------------------------------------------------
-  /** Starts a new body. Bodies can be large: they are never held whole in memory. */
-  createBody(): BodyWriter;
+  // ---- entries -------------------------------------------------------------------------
   /**
    * Stores the body once and adds an entry to each user's INBOX, atomically: either every
-   * recipient has it or none does. Resolves only after it is durable on disk.
+   * recipient has it or none does. Resolves only after it is durable on disk. The MIME
+   * structure and search text computed while the body streamed in are stored with it.
    */
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
-  /** Adds a message to one mailbox (IMAP APPEND); durable when it resolves. */
+  /** Adds a message to one mailbox (IMAP APPEND); durable when it resolves; 'quota' when over quota. */
   append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry>;
-  /** Entries of a mailbox in ascending UID order: all of them, or a UID range. */
+  /**
+   * Entries of a mailbox in ascending UID order: all of them, or a UID range (inclusive),
+   * at most `limit` of them. Page through a large mailbox with `fromUid` = last UID + 1.
+   */
   listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]>;
   /**
-   * Copies entries (same stored body, new UIDs in the destination, flags kept, \Recent
-   * semantics are the session's) atomically; quota is checked ('quota') on the user's total.
+   * Copies entries (same stored body, new UIDs in the destination allocated in ascending
+   * source-UID order, flags kept; \Recent semantics are the session's) atomically. UIDs not in
+   * the source are skipped. Quota is checked as for append ('quota') on the destination
+   * user's total.
    */
   copyEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
-  /** Copy and expunge from the source in one transaction (IMAP MOVE, RFC 6851). */
+  /**
+   * Copy and expunge from the source in one transaction (IMAP MOVE, RFC 6851): the source
+   * UIDs are recorded as expunged with a new modseq of the source mailbox.
+   */
   moveEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
-  /** The MIME structure and envelope computed when the message was stored. */
-  getStructure(messageId: number): Promise<MessageStructure | null>;
   /**
-   * UIDs in the mailbox whose decoded `field` contains `needle`, case-insensitively, exactly
-   * as a substring (the index narrows the candidates, a check on the text confirms).
-   */
-  searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]>;
-  /** Forgets expunge records older than `before` (QRESYNC can then no longer report them). */
-  pruneExpunged(before: Date): Promise<number>;
-  getMessage(messageId: number): Promise<StoredMessage | null>;
-  /**
-   * Streams a stored body, optionally only bytes [start, end) of it. The stream yields
-   * Buffers; the whole body is never loaded at once.
-   */
-  readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer>;
-  /**
-   * Changes flags of the given UIDs. With `unchangedSince`, entries whose modseq is above it
-   * are left alone and reported in `modified`. Entries whose flags did not change keep their
-   * modseq and are not in `updated`.
+   * Changes flags of the given UIDs (UIDs not in the mailbox are skipped). With
+   * `unchangedSince` (RFC 7162 3.1.3), entries whose modseq is above it are left alone and
+   * reported in `modified`. Entries whose flags did not change keep their modseq and are not
+   * in `updated`. All entries changed by one call share one new modseq.
    */
   setFlags(
     mailboxId: number,
@@ -293,14 +311,51 @@ export interface Store {
   ): Promise<FlagUpdate>;
   /** Removes the given UIDs from the mailbox; returns the UIDs actually removed. */
   expunge(mailboxId: number, uids: number[]): Promise<number[]>;
+  /** What changed after `modseq`; see MailboxChanges.complete for pruned expunge records. */
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
+  /**
+   * Forgets expunge records made before `before` (QRESYNC can then no longer report them:
+   * changesSince answers complete = false for a modseq below the newest forgotten one).
+   * Returns the number of records removed.
+   */
+  pruneExpunged(before: Date): Promise<number>;
+}
+
+/** Message bodies and what was learnt about them while they streamed in. */
+export interface BlobStore {
+  /**
+   * Starts a new body. Bodies can be large: they are never held whole in memory. The MIME
+   * structure and search text are computed from the chunks as they are written.
+   */
+  createBody(): BodyWriter;
+  getMessage(messageId: number): Promise<StoredMessage | null>;
+  /**
+   * Streams a stored body, optionally only bytes [start, end) of it. The stream yields
+   * Buffers; the whole body is never loaded at once.
+   */
+  readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer>;
+  /** The MIME structure and envelope computed when the message was stored; null if no such message. */
+  getStructure(messageId: number): Promise<MessageStructure | null>;
+}
+
+/** The full-text index, filled when a message is stored. */
+export interface SearchStore {
+  /**
+   * UIDs (ascending) in the mailbox whose decoded `field` contains `needle`, case-insensitively
+   * (each character lower-cased on its own; no other folding), exactly as a substring: the index
+   * narrows the candidates, a check on the text confirms. An empty needle matches every entry
+   * that has the field (a message without a Subject header does not match SUBJECT "").
+   */
+  searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]>;
+}
+
+/** What lets several sessions and processes share the store: change notifications and leases. */
+export interface CoordinationStore {
   /**
    * Calls `onChange` (at least once, possibly coalesced) after any committed change to the
    * mailbox, made by this process or another sharing the store.
    */
   watchMailbox(mailboxId: number, onChange: () => void): MailboxWatch;
-
-  // ---- leases (e.g. the POP3 maildrop lock) ----------------------------------------------
   /**
    * Takes the named lease for `owner` if it is free or expired; true if taken. A lease
    * expires after ttlMs unless renewed, so a crashed node cannot hold a maildrop forever.
@@ -308,6 +363,15 @@ export interface Store {
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+}
+
+/**
+ * The whole storage contract. Services may take only the facets they use (e.g. an
+ * authenticator only AccountStore); whoever opens the store holds a Store.
+ */
+export interface Store extends AccountStore, MailStore, BlobStore, SearchStore, CoordinationStore {
+  /** Releases connections and stops watchers. */
+  close(): Promise<void>;
 }
 
 export type StoreErrorCode = 'not-found' | 'conflict' | 'invalid' | 'quota';

@@ -1,6 +1,6 @@
 /** Small helpers shared by the store test suites (backend-agnostic). */
 import assert from 'node:assert/strict';
-import type { BodyWriter, HeaderSummary, Store, StoreErrorCode } from '../../src/store/types.js';
+import type { BodyWriter, HeaderSummary, MailboxEntry, Store, StoreErrorCode } from '../../src/store/types.js';
 
 /** A writer holding `data`, written in pieces of `pieceSize` bytes. */
 export async function bodyOf(store: Store, data: Buffer | string, pieceSize = 64 * 1024): Promise<BodyWriter> {
@@ -8,6 +8,12 @@ export async function bodyOf(store: Store, data: Buffer | string, pieceSize = 64
   const writer = store.createBody();
   for (let off = 0; off < buf.length; off += pieceSize) await writer.write(buf.subarray(off, off + pieceSize));
   return writer;
+}
+
+/** Delivers a body already written to the INBOX of `userIds`, with an empty envelope. */
+export function deliverBody(store: Store, body: BodyWriter, userIds: number[]) {
+  const envelope = { mailFrom: '', rcptTo: [] };
+  return store.deliver({ body, internalDate: new Date(), headers: {}, envelope, userIds });
 }
 
 /** Delivers `data` to the INBOX of `userIds`. */
@@ -69,3 +75,15 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
     await sleep(10);
   }
 }
+
+/** A domain with three users; `inbox` is alice's INBOX. */
+export async function setupUsers(store: Store) {
+  await store.addDomain('example.com');
+  const alice = await store.addUser({ address: 'alice@example.com', passwordHash: 'h' });
+  const bob = await store.addUser({ address: 'bob@example.com', passwordHash: 'h' });
+  const carol = await store.addUser({ address: 'carol@example.com', passwordHash: 'h' });
+  const inbox = (await store.getMailbox(alice.id, 'INBOX'))!;
+  return { alice, bob, carol, inbox };
+}
+
+export const uidsOf = (entries: MailboxEntry[]) => entries.map((e) => e.uid);

@@ -10,8 +10,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, SqliteStore, openStore, type Store } from '../../src/store/index.js';
-import { runStoreContract } from './contract.js';
-import { bodyOf, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
+import { runAccountContract } from './contract-accounts.js';
+import { runBlobContract } from './contract-blobs.js';
+import { runCoordinationContract } from './contract-coordination.js';
+import { runMailContract } from './contract-mail.js';
+import { runSearchContract } from './contract-search.js';
+import type { OpenStore } from './contract.js';
+import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -23,7 +28,7 @@ after(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-runStoreContract('sqlite', async () => {
+const openSqlite: OpenStore = async () => {
   const dir = await tempDir();
   const store = await openStore({ dataDir: dir });
   return {
@@ -33,7 +38,12 @@ runStoreContract('sqlite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+runAccountContract('sqlite', openSqlite);
+runMailContract('sqlite', openSqlite);
+runBlobContract('sqlite', openSqlite);
+runSearchContract('sqlite', openSqlite);
+runCoordinationContract('sqlite', openSqlite);
 
 /** Counts rows with a separate connection, the way an operator's sqlite3 shell would. */
 function countRows(dir: string, sql: string): number {
@@ -62,7 +72,7 @@ describe('SqliteStore (file-specific)', () => {
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
-        assert.deepEqual(versions, [1]);
+        assert.deepEqual(versions, [1, 2, 3, 4]);
       } finally {
         db.close();
       }
@@ -72,7 +82,7 @@ describe('SqliteStore (file-specific)', () => {
     // Reopening does not re-apply migrations.
     const again = await openStore({ dataDir: dir });
     await again.close();
-    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 1);
+    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 4);
   });
 
   it('keeps everything across a close and reopen', async () => {
@@ -141,6 +151,47 @@ describe('SqliteStore (file-specific)', () => {
       assert.equal(countRows(dir, 'SELECT COUNT(*) FROM messages'), 0);
       assert.equal(countRows(dir, 'SELECT COUNT(*) FROM bodies'), 0);
       assert.equal(countRows(dir, 'SELECT COUNT(*) FROM body_chunks'), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('indexes search text at delivery and drops it with the message', async () => {
+    const dir = await tempDir();
+    const store = await openStore({ dataDir: dir });
+    try {
+      const { alice, inbox } = await seed(store);
+      const long = `Subject: long\r\n\r\n${'x'.repeat(1100 * 1024)}`;
+      await deliverText(store, [alice.id], 'Subject: short\r\n\r\nhello');
+      await deliverText(store, [alice.id], long);
+      const db = new Database(join(dir, DATABASE_FILE), { readonly: true });
+      try {
+        const states = db.prepare('SELECT text_state FROM messages ORDER BY id').pluck().all();
+        assert.deepEqual(states, ['complete', 'truncated']);
+      } finally {
+        db.close();
+      }
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2);
+      assert.equal(countRows(dir, `SELECT COUNT(*) FROM message_text WHERE subject = 'short'`), 1);
+      assert.ok(countRows(dir, 'SELECT structure IS NOT NULL FROM messages LIMIT 1'));
+
+      const archive = (await store.getMailbox(alice.id, 'Archive'))!;
+      await store.copyEntries(inbox.id, [1, 2], archive.id);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2, 'a copy shares the text');
+      await store.expunge(inbox.id, [1, 2]);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 2, 'still in Archive');
+      await store.expunge(archive.id, [1]);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 1);
+      await store.deleteMailbox(archive.id);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 0);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM messages'), 0);
+      assert.equal((await store.getUserById(alice.id))!.usedBytes, 0);
+
+      await deliverText(store, [alice.id], 'Subject: gone with the user\r\n\r\nbye');
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 1);
+      await store.removeUser('alice@example.com');
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 0);
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM subscriptions'), 0);
     } finally {
       await store.close();
     }
@@ -237,13 +288,7 @@ describe('SqliteStore (file-specific)', () => {
       const before = store.writeStats();
       const results = await Promise.allSettled(
         [...bodies.map((body) =>
-          store.deliver({
-            body,
-            internalDate: new Date(),
-            headers: {},
-            envelope: { mailFrom: '', rcptTo: [] },
-            userIds: [alice.id],
-          }),
+          deliverBody(store, body, [alice.id]),
         ), deliverText(store, [999_999], 'fails alone')],
       );
       const after = store.writeStats();

@@ -11,6 +11,7 @@ import { normalizeDomain, parseAddress, parseAliasSource, stripSubaddress, tryPa
 import type { Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import type { Db } from './schema.js';
+import type { Subscriptions } from './subscriptions.js';
 import type { WriteQueue } from './write-queue.js';
 
 /** Alias chains longer than this are cut (they are almost certainly a misconfiguration). */
@@ -52,6 +53,7 @@ export class Accounts {
     private readonly queue: WriteQueue,
     private readonly mailboxes: Mailboxes,
     private readonly messages: Messages,
+    private readonly subscriptions: Subscriptions,
   ) {
     this.stmts = {
       domain: db.prepare('SELECT name, created_at FROM domains WHERE name = ?'),
@@ -149,7 +151,10 @@ export class Accounts {
         throw new StoreError('conflict', `${address} is already an alias`);
       }
       const row = this.stmts.insertUser.get(address, domain, input.passwordHash, quota, Date.now()) as UserRow;
-      for (const { name, role } of DEFAULT_MAILBOXES) this.mailboxes.insertInTx(row.id, name, role);
+      for (const { name, role } of DEFAULT_MAILBOXES) {
+        this.mailboxes.insertInTx(row.id, name, role);
+        this.subscriptions.addInTx(row.id, name);
+      }
       return toUser(row);
     });
   }
@@ -204,7 +209,7 @@ export class Accounts {
       const messageIds = this.stmts.userMessages.all(user.id) as number[];
       // Watchers of the user's mailboxes (e.g. an IDLE session) learn that they are gone.
       for (const id of this.stmts.userMailboxes.all(user.id) as number[]) tx.touch(id);
-      this.stmts.deleteUser.run(user.id); // cascades to mailboxes, entries and expunged rows
+      this.stmts.deleteUser.run(user.id); // cascades to mailboxes, entries, expunged rows, subscriptions
       for (const id of messageIds) this.messages.deleteIfUnusedInTx(id);
     });
   }

@@ -17,6 +17,11 @@ interface MailboxRow {
   total_bytes: number;
 }
 
+const MAILBOX_SELECT = `SELECT m.id, m.user_id, m.name, m.role, m.uid_validity, m.uid_next, m.highest_modseq,
+    m.message_count, m.total_bytes,
+    EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed
+  FROM mailboxes m`;
+
 const ROLES: ReadonlySet<string> = new Set(['inbox', 'sent', 'drafts', 'trash', 'junk', 'archive']);
 
 function toMailbox(r: MailboxRow): Mailbox {
@@ -42,13 +47,13 @@ export class Mailboxes {
     private readonly queue: WriteQueue,
   ) {
     this.stmts = {
-      byUser: db.prepare('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY id'),
-      byName: db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?'),
-      byId: db.prepare('SELECT * FROM mailboxes WHERE id = ?'),
+      byUser: db.prepare(`${MAILBOX_SELECT} WHERE m.user_id = ? ORDER BY m.id`),
+      byName: db.prepare(`${MAILBOX_SELECT} WHERE m.user_id = ? AND m.name = ?`),
+      byId: db.prepare(`${MAILBOX_SELECT} WHERE m.id = ?`),
       userExists: db.prepare('SELECT 1 FROM users WHERE id = ?').pluck(),
-      insert: db.prepare(
-        'INSERT INTO mailboxes (user_id, name, role, uid_validity) VALUES (?, ?, ?, ?) RETURNING *',
-      ),
+      insert: db
+        .prepare('INSERT INTO mailboxes (user_id, name, role, uid_validity) VALUES (?, ?, ?, ?) RETURNING id')
+        .pluck(),
       lastUidValidity: db.prepare(`SELECT value FROM meta WHERE key = 'last_uid_validity'`).pluck(),
       setLastUidValidity: db.prepare(
         `INSERT INTO meta (key, value) VALUES ('last_uid_validity', ?)
@@ -78,6 +83,12 @@ export class Mailboxes {
     return row ? toMailbox(row) : null;
   }
 
+  /** Synchronous read used inside write transactions (name already normalised). */
+  getInTx(userId: number, name: string): Mailbox | null {
+    const row = this.stmts.byName.get(userId, name) as MailboxRow | undefined;
+    return row ? toMailbox(row) : null;
+  }
+
   /** Synchronous read used inside write transactions; throws not-found. */
   requireInTx(mailboxId: number): Mailbox {
     const row = this.stmts.byId.get(mailboxId) as MailboxRow | undefined;
@@ -104,8 +115,8 @@ export class Mailboxes {
     if (this.stmts.byName.get(userId, name)) {
       throw new StoreError('conflict', `mailbox ${JSON.stringify(name)} already exists`);
     }
-    const row = this.stmts.insert.get(userId, name, role, this.nextUidValidityInTx()) as MailboxRow;
-    return toMailbox(row);
+    const id = this.stmts.insert.get(userId, name, role, this.nextUidValidityInTx()) as number;
+    return this.requireInTx(id);
   }
 
   /**

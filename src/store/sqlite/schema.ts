@@ -15,7 +15,7 @@ interface Migration {
   sql: string;
 }
 
-const MIGRATIONS: Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'initial schema',
@@ -133,6 +133,57 @@ const MIGRATIONS: Migration[] = [
         owner      TEXT NOT NULL,
         expires_at INTEGER NOT NULL
       );
+    `,
+  },
+  {
+    version: 2,
+    description: 'subscriptions as names of their own',
+    sql: `
+      -- IMAP subscriptions are names, kept whether or not such a mailbox exists.
+      CREATE TABLE subscriptions (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (user_id, name)
+      ) WITHOUT ROWID;
+      INSERT INTO subscriptions (user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed <> 0;
+      ALTER TABLE mailboxes DROP COLUMN subscribed;
+    `,
+  },
+  {
+    version: 3,
+    description: 'expunge record times, for pruning',
+    sql: `
+      ALTER TABLE expunged ADD COLUMN expunged_at INTEGER NOT NULL DEFAULT 0;
+      -- Records made before this migration count as made now, so the first prune keeps them.
+      UPDATE expunged SET expunged_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
+      CREATE INDEX expunged_time ON expunged(expunged_at);
+      -- The highest modseq among pruned expunge records: changesSince from below it is incomplete.
+      ALTER TABLE mailboxes ADD COLUMN pruned_modseq INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 4,
+    description: 'MIME structure and the full-text search index',
+    sql: `
+      -- JSON of the MessageStructure computed while the body streamed in; NULL for messages
+      -- stored before this migration (their structure is computed when asked for).
+      ALTER TABLE messages ADD COLUMN structure TEXT;
+      -- What message_text holds for the message: 'complete' text, text 'truncated' at the
+      -- analyzer's limit (search reads the body to confirm), or nothing ('missing', messages
+      -- stored before this migration: search reads their bodies).
+      ALTER TABLE messages ADD COLUMN text_state TEXT NOT NULL DEFAULT 'missing'
+        CHECK (text_state IN ('missing', 'complete', 'truncated'));
+
+      -- Decoded text by message id (rowid). The trigram tokenizer (case-insensitive) lets a
+      -- MATCH narrow any substring of 3 or more characters; the stored columns confirm it.
+      CREATE VIRTUAL TABLE message_text USING fts5(
+        subject, from_addr, to_addr, cc_addr, bcc_addr, headers, body,
+        tokenize = 'trigram'
+      );
+      -- Fires for every way a message goes, including the cascade from its body.
+      CREATE TRIGGER message_text_forget AFTER DELETE ON messages BEGIN
+        DELETE FROM message_text WHERE rowid = old.id;
+      END;
     `,
   },
 ];

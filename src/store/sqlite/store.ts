@@ -5,7 +5,9 @@
  * return resolved promises. All writes go through the WriteQueue, which commits everything
  * queued during one event-loop turn in a single transaction (one fsync for many deliveries).
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
- * messages (entries, flags, expunge), bodies (chunked body storage), watch and leases.
+ * mailbox-tree (delete, rename), subscriptions, messages (storing messages and entries),
+ * entries (listing, flags, expunge, changes), transfer (copy, move), bodies (chunked body
+ * storage and its analysis), search (full-text index), watch and leases.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import type {
@@ -32,25 +34,30 @@ import type {
 } from '../types.js';
 import { Accounts } from './accounts.js';
 import { BodyStore } from './bodies.js';
+import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
 import { openDatabase, type Db } from './schema.js';
+import { SearchIndex } from './search.js';
+import { Subscriptions } from './subscriptions.js';
+import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
 import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
-/** Placeholder for contract methods whose SQLite implementation is still being written. */
-function notYet(name: string): Promise<never> {
-  return Promise.reject(new Error(`store: ${name} is not implemented yet`));
-}
-
 export class SqliteStore implements Store {
   private readonly queue: WriteQueue;
   private readonly bodies: BodyStore;
   private readonly mailboxes: Mailboxes;
+  private readonly subscriptions: Subscriptions;
+  private readonly search: SearchIndex;
   private readonly messages: Messages;
+  private readonly entries: Entries;
+  private readonly transfers: Transfers;
+  private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
   private readonly watchers: Watchers;
@@ -83,8 +90,21 @@ export class SqliteStore implements Store {
     this.queue = new WriteQueue(db, (touched) => this.watchers.notifyCommitted(touched), this.walSync);
     this.bodies = new BodyStore(db, this.queue);
     this.mailboxes = new Mailboxes(db, this.queue);
-    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes);
-    this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages);
+    this.subscriptions = new Subscriptions(db, this.queue);
+    this.search = new SearchIndex(db, this.bodies);
+    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search);
+    this.entries = new Entries(db, this.queue, this.mailboxes, this.messages);
+    this.transfers = new Transfers(db, this.queue, this.mailboxes, this.messages, this.entries);
+    this.tree = new MailboxTree(
+      db,
+      this.queue,
+      this.mailboxes,
+      this.messages,
+      this.entries,
+      this.transfers,
+      this.subscriptions,
+    );
+    this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
     this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
   }
@@ -185,18 +205,57 @@ export class SqliteStore implements Store {
     return this.mailboxes.create(userId, name, role ?? null);
   }
 
-  // ---- messages ------------------------------------------------------------------------
-  createBody(): BodyWriter {
-    return this.bodies.createWriter();
+  deleteMailbox(mailboxId: number): Promise<void> {
+    return this.tree.delete(mailboxId);
   }
+  renameMailbox(userId: number, oldName: string, newName: string): Promise<Mailbox> {
+    return this.tree.rename(userId, oldName, newName);
+  }
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    return this.subscriptions.set(userId, name, subscribed);
+  }
+  listSubscriptions(userId: number): Promise<string[]> {
+    return this.subscriptions.list(userId);
+  }
+
+  // ---- entries -------------------------------------------------------------------------
   deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     return this.track(this.messages.deliver(request));
   }
   append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
     return this.track(this.messages.append(mailboxId, request));
   }
-  listEntries(mailboxId: number, _range?: EntryRange): Promise<MailboxEntry[]> {
-    return this.messages.listEntries(mailboxId);
+  listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]> {
+    return this.entries.list(mailboxId, range);
+  }
+  copyEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.transfers.copy(fromMailboxId, uids, toMailboxId);
+  }
+  moveEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.transfers.move(fromMailboxId, uids, toMailboxId);
+  }
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    options?: { unchangedSince?: number },
+  ): Promise<FlagUpdate> {
+    return this.entries.setFlags(mailboxId, uids, op, flags, options);
+  }
+  expunge(mailboxId: number, uids: number[]): Promise<number[]> {
+    return this.entries.expunge(mailboxId, uids);
+  }
+  changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
+    return this.entries.changesSince(mailboxId, modseq);
+  }
+  pruneExpunged(before: Date): Promise<number> {
+    return this.entries.pruneExpunged(before);
+  }
+
+  // ---- bodies --------------------------------------------------------------------------
+  createBody(): BodyWriter {
+    return this.bodies.createWriter();
   }
   getMessage(messageId: number): Promise<StoredMessage | null> {
     return this.messages.getMessage(messageId);
@@ -204,53 +263,20 @@ export class SqliteStore implements Store {
   readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer> {
     return this.bodies.read(messageId, range);
   }
-  setFlags(
-    mailboxId: number,
-    uids: number[],
-    op: FlagOperation,
-    flags: string[],
-    _options?: { unchangedSince?: number },
-  ): Promise<FlagUpdate> {
-    return this.messages.setFlags(mailboxId, uids, op, flags).then((updated) => ({ updated, modified: [] }));
+  getStructure(messageId: number): Promise<MessageStructure | null> {
+    return this.messages.getStructure(messageId);
   }
-  deleteMailbox(_mailboxId: number): Promise<void> {
-    return notYet('deleteMailbox');
+
+  // ---- search --------------------------------------------------------------------------
+  searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
+    return this.search.search(mailboxId, field, needle);
   }
-  renameMailbox(_userId: number, _oldName: string, _newName: string): Promise<Mailbox> {
-    return notYet('renameMailbox');
-  }
-  setSubscribed(_userId: number, _name: string, _subscribed: boolean): Promise<void> {
-    return notYet('setSubscribed');
-  }
-  listSubscriptions(_userId: number): Promise<string[]> {
-    return notYet('listSubscriptions');
-  }
-  copyEntries(_from: number, _uids: number[], _to: number): Promise<CopyResult> {
-    return notYet('copyEntries');
-  }
-  moveEntries(_from: number, _uids: number[], _to: number): Promise<CopyResult> {
-    return notYet('moveEntries');
-  }
-  getStructure(_messageId: number): Promise<MessageStructure | null> {
-    return notYet('getStructure');
-  }
-  searchText(_mailboxId: number, _field: TextField, _needle: string): Promise<number[]> {
-    return notYet('searchText');
-  }
-  pruneExpunged(_before: Date): Promise<number> {
-    return notYet('pruneExpunged');
-  }
-  expunge(mailboxId: number, uids: number[]): Promise<number[]> {
-    return this.messages.expunge(mailboxId, uids);
-  }
-  changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
-    return this.messages.changesSince(mailboxId, modseq);
-  }
+
+  // ---- coordination --------------------------------------------------------------------
   watchMailbox(mailboxId: number, onChange: () => void): MailboxWatch {
     return this.watchers.watch(mailboxId, onChange);
   }
 
-  // ---- leases --------------------------------------------------------------------------
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.leases.acquire(name, owner, ttlMs);
   }
