@@ -5,29 +5,24 @@
  * ends. Updates from other sessions are announced at the points the RFC allows: before a
  * command's tagged reply, and at once while IDLE.
  */
-import type { Socket } from 'node:net';
-import tls, { type TLSSocket } from 'node:tls';
-import { LineReader } from '../net/line-reader.js';
+import { passwordsAllowed } from '../net/password-policy.js';
+import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
 import type { MailboxView } from './mailbox-view.js';
-import { ImapCommandReader, type ReadResult } from './protocol/command-reader.js';
-import { ImapSyntaxError } from './protocol/types.js';
+import { ImapCommandReader } from './protocol/command-reader.js';
+import { ImapSyntaxError, type ReadResult } from './protocol/types.js';
 import { ResponseWriter } from './response-writer.js';
-import { SocketSink } from './socket-sink.js';
 
 export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
 /** Extensions a client can ENABLE (RFC 5161). */
 export type Enableable = 'IMAP4REV2' | 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT';
 
-const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1';
-}
+/** The autologout timer ran out while waiting for the client (RFC 9051 5.4). */
+class AutologoutError extends Error {}
 
 export class ImapSession implements Session {
   state: ImapState = 'not-authenticated';
@@ -38,37 +33,53 @@ export class ImapSession implements Session {
   condstoreActive = false;
   /** Result of the last SEARCH RETURN (SAVE), as UIDs (RFC 5182). */
   savedSearch: number[] = [];
-  secure: boolean;
   /** Set by LOGOUT: the session closes right after the tagged OK. */
   logoutAfterReply = false;
   readonly out: ResponseWriter;
-  reader: ImapCommandReader;
+  readonly reader: ImapCommandReader;
 
-  private socket: Socket | TLSSocket;
-  private lineReader: LineReader;
-  private sink: SocketSink;
+  private readonly transport: WireTransport;
   private closing = false;
   private busy = false;
   private shuttingDown = false;
   private idling: (() => void) | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
   private errors = 0;
   private commandWindowStart = 0;
   private commandsInWindow = 0;
-  private readonly closed: Promise<void>;
 
   constructor(
     readonly ctx: ServiceContext,
     readonly conn: Connection,
   ) {
-    this.socket = conn.socket;
-    this.secure = conn.secure;
-    this.sink = new SocketSink(conn.socket);
-    this.out = new ResponseWriter(this.sink);
-    this.lineReader = new LineReader(conn.socket, ctx.config.imap.maxLineBytes);
-    this.reader = this.makeReader();
-    this.closed = new Promise<void>((resolve) => conn.socket.once('close', () => resolve()));
+    const config = ctx.config.imap;
+    this.transport = new WireTransport(conn.socket, {
+      maxLineBytes: config.maxLineBytes,
+      secure: conn.secure,
+      stallTimeoutMs: config.idleTimeoutMs,
+    });
+    this.out = new ResponseWriter(this.transport);
+    // Every wait for the client runs the autologout timer; IDLE's wait for DONE re-arms it.
+    const timed = <T>(value: T | typeof TIMED_OUT): T => {
+      if (value === TIMED_OUT) throw new AutologoutError('autologout');
+      return value;
+    };
+    const source = {
+      nextLine: async () => timed(await this.transport.readLine(config.idleTimeoutMs)),
+      nextBytes: async (max: number) => timed(await this.transport.readBytes(max, config.idleTimeoutMs)),
+    };
+    this.reader = new ImapCommandReader(source, {
+      sendContinuation: () => {
+        this.out.continuation('Ready for literal data');
+        this.transport.flush();
+      },
+      limits: { maxCommandBytes: config.maxLineBytes, maxLiteralBytes: config.maxLineBytes },
+    });
     void this.run();
+  }
+
+  /** TLS from the first byte, or after STARTTLS. */
+  get secure(): boolean {
+    return this.transport.secure;
   }
 
   get log() {
@@ -98,7 +109,7 @@ export class ImapSession implements Session {
 
   /** A password may be sent here: TLS, loopback, or the operator allowed it (RFC 8314). */
   get passwordAllowed(): boolean {
-    return this.secure || isLoopback(this.conn.remoteAddress) || this.ctx.config.auth.allowInsecure;
+    return passwordsAllowed({ secure: this.secure, remoteAddress: this.conn.remoteAddress }, this.ctx.config.auth);
   }
 
   capabilityList(): string[] {
@@ -131,19 +142,15 @@ export class ImapSession implements Session {
     return this.view;
   }
 
-  /** Sends what is queued now (before a TLS handshake or while waiting for a literal). */
+  /** Sends what is queued now (before a TLS handshake or while waiting for the client). */
   flush(): void {
-    this.sink.flush();
+    this.transport.flush();
   }
 
   /** Reads one raw line (AUTHENTICATE responses, IDLE's DONE); null when the client is gone. */
   async readRawLine(): Promise<Buffer | null> {
-    this.armIdleTimer();
-    try {
-      return await this.reader.readRawLine();
-    } finally {
-      this.disarmIdleTimer();
-    }
+    this.transport.flush();
+    return this.reader.readRawLine();
   }
 
   /**
@@ -154,11 +161,13 @@ export class ImapSession implements Session {
   async idle(): Promise<'done' | 'bad' | 'closed'> {
     const view = this.view;
     this.out.continuation('idling');
+    this.transport.flush();
     const wake = () => {
       void (async () => {
         if (!this.view) return;
         await this.view.refresh();
         this.view.flush(this.out, true);
+        this.transport.flush();
       })().catch((err) => this.log.warn('idle update failed', { error: err as Error }));
     };
     this.idling = wake;
@@ -177,67 +186,50 @@ export class ImapSession implements Session {
     this.idling?.();
   }
 
-  /** STARTTLS: the client's plaintext pipelined after the command is discarded (RFC 9051 11.1). */
-  async startTls(): Promise<void> {
-    const tlsSocket = new tls.TLSSocket(this.socket as Socket, {
-      isServer: true,
-      secureContext: this.ctx.tls.secureContext,
-    });
-    const timer = setTimeout(() => tlsSocket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
-    tlsSocket.once('secure', () => clearTimeout(timer));
-    tlsSocket.on('error', (err) => this.log.debug('tls error', { error: err.message }));
-    const dropped = this.lineReader.switchTo(tlsSocket);
-    this.socket = tlsSocket;
-    this.sink = new SocketSink(tlsSocket);
-    this.out.setSink(this.sink);
-    this.reader = this.makeReader();
-    this.secure = true;
-    this.log.info('tls started', { droppedBytes: dropped });
+  /**
+   * STARTTLS after its tagged OK was queued: whatever the client pipelined in the clear after
+   * the command is discarded unread (RFC 9051 11.1). False when the handshake failed.
+   */
+  async startTls(): Promise<boolean> {
+    const dropped = await this.transport.upgradeToTls(this.ctx.tls.secureContext, TLS_HANDSHAKE_TIMEOUT_MS);
+    if (dropped === null) {
+      this.log.info('tls handshake failed');
+      this.closing = true;
+      return false;
+    }
+    if (dropped > 0) this.log.warn('discarded input pipelined after STARTTLS', { bytes: dropped });
+    this.log.info('tls started');
+    return true;
   }
 
   /** Ends the session with an optional last untagged line (e.g. `BYE ...`). */
   close(lastLine?: string): void {
-    if (this.closing) return;
+    if (this.closing && this.transport.isClosing) return;
     this.closing = true;
     this.state = 'logout';
-    this.clearIdleTimer();
-    if (lastLine) this.sink.write(`${lastLine}\r\n`);
-    this.sink.end();
+    this.transport.close(lastLine ? `${lastLine}\r\n` : undefined);
   }
 
   shutdown(): Promise<void> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
-      if (!this.busy || this.idling) this.close('* BYE Server shutting down');
-      const force = setTimeout(() => this.socket.destroy(), this.ctx.config.shutdownGraceMs);
+      if (!this.busy || this.idling) {
+        this.transport.cancelRead();
+        this.close('* BYE Server shutting down');
+      }
+      const force = setTimeout(() => this.transport.destroy(), this.ctx.config.shutdownGraceMs);
       force.unref();
-      void this.closed.then(() => clearTimeout(force));
+      void this.transport.closed.then(() => clearTimeout(force));
     }
-    return this.closed;
-  }
-
-  private makeReader(): ImapCommandReader {
-    return new ImapCommandReader(this.lineReader, {
-      sendContinuation: (text: string) => {
-        this.out.continuation(text);
-        this.sink.flush();
-      },
-      maxLineBytes: this.config.maxLineBytes,
-      maxLiteralBytes: this.config.maxLineBytes,
-    });
+    return this.transport.closed;
   }
 
   private async run(): Promise<void> {
     try {
       this.out.status(null, 'OK', 'Wharf IMAP4rev2 server ready', `CAPABILITY ${this.capabilityList().join(' ')}`);
       while (!this.closing) {
-        this.armIdleTimer();
-        let command: ReadResult | null;
-        try {
-          command = await this.reader.next();
-        } finally {
-          this.disarmIdleTimer();
-        }
+        if (this.transport.pendingInput === 0) this.transport.flush();
+        const command = await this.reader.next();
         if (!command || this.closing) break;
         this.busy = true;
         try {
@@ -247,19 +239,21 @@ export class ImapSession implements Session {
           this.busy = false;
         }
         if (this.shuttingDown) this.close('* BYE Server shutting down');
-        else this.sink.flush();
       }
     } catch (err) {
-      this.log.error('imap session failed', { error: err as Error });
-      if (!this.closing) this.socket.destroy();
+      if (err instanceof AutologoutError) {
+        this.log.info('autologout', { user: this.user?.address });
+        this.close('* BYE Autologout; idle for too long');
+      } else if (!(err instanceof ConnectionClosedError) && !this.transport.isClosing) {
+        this.log.error('imap session failed', { error: err as Error });
+        this.transport.destroy();
+      }
     } finally {
       this.closing = true;
       this.state = 'logout';
-      this.clearIdleTimer();
       this.view?.close();
       this.view = null;
-      this.lineReader.detach();
-      if (!this.socket.destroyed) this.sink.end();
+      if (!this.transport.isClosing) this.transport.close();
     }
   }
 
@@ -299,6 +293,7 @@ export class ImapSession implements Session {
         return;
       }
       this.log.error('command failed', { command: name, error: err as Error });
+      if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
       this.out.status(tag, 'NO', 'Internal server error, try again later', 'SERVERBUG');
     }
   }
@@ -328,31 +323,8 @@ export class ImapSession implements Session {
     }
     this.commandsInWindow++;
     if (this.commandsInWindow > this.config.maxCommandsPerSecond) {
-      this.sink.flush();
+      this.transport.flush();
       await new Promise((r) => setTimeout(r, 1000 - (now - this.commandWindowStart)));
     }
-  }
-
-  /** One autologout timer per session, only armed while waiting for the client. */
-  private armIdleTimer(): void {
-    if (this.closing) return;
-    if (this.idleTimer) {
-      this.idleTimer.refresh();
-      return;
-    }
-    this.idleTimer = setTimeout(() => {
-      this.log.info('autologout', { user: this.user?.address });
-      this.close('* BYE Autologout; idle for too long');
-    }, this.config.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private disarmIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
-
-  private clearIdleTimer(): void {
-    this.disarmIdleTimer();
   }
 }

@@ -2,7 +2,7 @@
 import { Arguments } from '../arguments.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import type { ImapSession } from '../session.js';
-import { decodePlainResponse } from '../sasl.js';
+import { createSaslMechanism, runSaslExchange, verifyCredentials } from '../../net/sasl/index.js';
 import { NOT_AUTHENTICATED, argsOf, type CommandSpec, type Done } from './types.js';
 
 async function finishLogin(s: ImapSession, username: string, password: string): Promise<Done> {
@@ -24,27 +24,35 @@ export const login: CommandSpec = {
   },
 };
 
+/** AUTHENTICATE with SASL-IR (RFC 4959); the mechanisms and their rules are net/sasl's. */
 export const authenticate: CommandSpec = {
   states: NOT_AUTHENTICATED,
   async run(s, c) {
     const args = new Arguments(argsOf(c), 'AUTHENTICATE');
-    const mechanism = args.atom('mechanism').toUpperCase();
-    const initial = args.remaining > 0 ? args.atom('initial response') : null;
+    const name = args.atom('mechanism');
+    const initial = args.remaining > 0 ? args.atom('initial response') : undefined;
     args.end();
-    if (mechanism !== 'PLAIN') throw new ImapNo(`Unsupported mechanism ${mechanism.slice(0, 20)}`, 'CANNOT');
-    if (!s.passwordAllowed) throw new ImapNo('Use STARTTLS first', 'PRIVACYREQUIRED');
-    let response = initial;
-    if (response === null) {
-      s.out.continuation('');
-      s.flush();
-      const line = await s.readRawLine();
-      if (line === null) throw new ImapBad('Connection closed');
-      response = line.toString('latin1');
+    const mechanism = createSaslMechanism(name, s.passwordAllowed ? ['PLAIN'] : []);
+    if (!mechanism) {
+      if (!s.passwordAllowed) throw new ImapNo('Use STARTTLS first', 'PRIVACYREQUIRED');
+      throw new ImapNo(`Unsupported mechanism ${name.slice(0, 20)}`, 'CANNOT');
     }
-    if (response.trim() === '*') throw new ImapBad('Authentication cancelled');
-    const decoded = decodePlainResponse(response.trim() === '=' ? '' : response.trim());
-    if ('error' in decoded) throw new ImapBad(decoded.error);
-    return finishLogin(s, decoded.authcid, decoded.password);
+    const outcome = await runSaslExchange(mechanism, initial, {
+      challenge: async (base64) => {
+        s.out.continuation(base64);
+        const line = await s.readRawLine();
+        return line === null ? null : { bytes: line, tooLong: false };
+      },
+    });
+    if (!outcome.ok) {
+      if (outcome.reason === 'ended') throw new ImapBad('Connection closed');
+      if (outcome.reason === 'cancelled') throw new ImapBad('Authentication cancelled');
+      throw new ImapNo('Authentication failed', 'AUTHENTICATIONFAILED');
+    }
+    const user = await verifyCredentials(s.ctx.auth, outcome.credentials, s.conn.remoteAddress);
+    if (!user) throw new ImapNo('Authentication failed', 'AUTHENTICATIONFAILED');
+    s.login(user);
+    return { code: `CAPABILITY ${s.capabilityList().join(' ')}`, text: 'Logged in' };
   },
 };
 
@@ -55,7 +63,6 @@ export const starttls: CommandSpec = {
     if (s.secure) throw new ImapBad('TLS is already active');
     // The tagged OK must leave in the clear before the handshake starts.
     s.out.status(c.tag, 'OK', 'Begin TLS negotiation now');
-    s.flush();
     await s.startTls();
     return { silent: true };
   },

@@ -184,21 +184,20 @@ export class MessageFetcher {
     const decoder = createTransferDecoder(part.encoding);
     let position = 0;
     let sent = 0;
-    const emit = (bytes: Buffer) => {
+    const emit = async (bytes: Buffer) => {
       const from = Math.max(0, start - position);
       const to = Math.min(bytes.length, start + length - position);
       position += bytes.length;
       if (to > from) {
-        out.raw(bytes.subarray(from, to));
+        await out.rawWait(bytes.subarray(from, to));
         sent += to - from;
       }
     };
     for await (const chunk of this.ctx.store.readBody(this.entry.messageId, { start: part.bodyStart, end: part.bodyEnd })) {
-      emit(decoder.push(chunk));
-      await out.drained();
+      await emit(decoder.push(chunk));
       if (sent >= length) break;
     }
-    if (sent < length) emit(decoder.end());
+    if (sent < length) await emit(decoder.end());
     if (sent !== length) throw new Error(`decoded part of message ${this.entry.messageId} is not its recorded size`);
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * A 20 MB attachment: stored by streaming, fetched by section without the server holding it
+ * (the heap and array buffers of this process, server included, grow far less than 20 MB).
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { User } from '../../src/store/types.js';
+import { ImapClient, startImapHarness, type ImapHarness } from './harness.js';
+
+const ATTACHMENT_BYTES = 20 * 1024 * 1024;
+
+/** Streams a multipart message with a base64 attachment of `size` decoded bytes. */
+async function deliverLarge(h: ImapHarness, user: User, size: number): Promise<void> {
+  const writer = h.store.createBody();
+  await writer.write(
+    Buffer.from(
+      'From: alice@example.net\r\nTo: big@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\n' +
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n' +
+        '--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+    ),
+  );
+  const line = Buffer.from(`${Buffer.alloc(57, 0xab).toString('base64')}\r\n`);
+  const block = Buffer.concat(Array.from({ length: 1024 }, () => line));
+  for (let done = 0; done < size; done += 57 * 1024) await writer.write(block);
+  await writer.write(Buffer.from('--b--\r\n'));
+  await h.store.deliver({
+    body: writer,
+    internalDate: new Date(),
+    headers: {},
+    envelope: { mailFrom: 'alice@example.net', rcptTo: [user.address] },
+    userIds: [user.id],
+  });
+}
+
+/** Sends one command and counts the response bytes without keeping them. */
+function drain(port: number, commands: string[], finalTag: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(commands.join('')));
+    let total = 0;
+    let tail = '';
+    socket.on('data', (d: Buffer) => {
+      total += d.length;
+      tail = (tail + d.subarray(Math.max(0, d.length - 200)).toString('latin1')).slice(-400);
+      const m = new RegExp(`\\r\\n${finalTag} (OK|NO|BAD)[^\\r]*\\r\\n$`).exec(tail);
+      if (m) {
+        socket.destroy();
+        if (m[1] !== 'OK') reject(new Error(tail));
+        else resolve(total);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('a 20 MB attachment', () => {
+  let h: ImapHarness;
+  let user: User;
+
+  before(async () => {
+    h = await startImapHarness();
+    user = await h.addUser('big', 'pw');
+    await deliverLarge(h, user, ATTACHMENT_BYTES);
+  });
+  after(() => h.close());
+
+  it('reports its decoded size and streams BODY[2] and BINARY[2] without holding them', async () => {
+    const c = await ImapClient.connect(h.plain.port);
+    await c.login('big', 'pw');
+    await c.command('EXAMINE INBOX');
+    const size = await c.command('FETCH 1 (BINARY.SIZE[2] BODY.PEEK[1])');
+    const decoded = Number(/BINARY\.SIZE\[2\] (\d+)/.exec(size.untagged[0]!)?.[1]);
+    assert.ok(decoded >= ATTACHMENT_BYTES, `decoded size ${decoded}`);
+    c.close();
+
+    global.gc?.();
+    const before = process.memoryUsage();
+    let peak = 0;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
+    }, 20);
+    const login = 'a LOGIN big pw\r\nb EXAMINE INBOX\r\n';
+    const bodyBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2])\r\n'], 'c');
+    const binaryBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BINARY.PEEK[2])\r\n'], 'c');
+    clearInterval(sampler);
+    assert.ok(bodyBytes > ATTACHMENT_BYTES * 1.3, `BODY[2] is the base64 text (${bodyBytes} bytes)`);
+    assert.ok(binaryBytes > ATTACHMENT_BYTES && binaryBytes < ATTACHMENT_BYTES * 1.1, `BINARY[2] is decoded (${binaryBytes})`);
+    assert.ok(peak < 12 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while streaming`);
+  });
+});
