@@ -96,6 +96,8 @@ class Analyzer implements MessageAnalyzer {
   /** Body mode: the previous line's break, kept until we know no delimiter follows. */
   private heldEol = 0;
   private heldCR = false;
+  /** The held line break is a part's empty header block, not body content. */
+  private heldIsBlankHeader = false;
   /** Header mode: the length of the last header line's break (it belongs to a delimiter). */
   private lastHeaderEol = 0;
   /** After a delimiter line: open a new part (true) or continue the epilogue (false). */
@@ -243,6 +245,11 @@ class Analyzer implements MessageAnalyzer {
     } else {
       end = this.lineStart - this.heldEol;
       lfEnd = this.lfAtLineStart - (this.heldEol > 0 ? 1 : 0);
+      if (this.heldIsBlankHeader) {
+        this.current.part.bodyStart = end;
+        this.current.lfAtBodyStart = lfEnd;
+        this.heldIsBlankHeader = false;
+      }
       if (this.heldCR) this.content(Buffer.from([CR]));
     }
     this.heldEol = 0;
@@ -282,9 +289,16 @@ class Analyzer implements MessageAnalyzer {
     const op = this.current;
     const blank = complete && (probe.length === 1 || (probe.length === 2 && probe[0] === CR));
     if (blank) {
+      const first = op.headerBytes === 0;
       this.appendHeader(op, probe);
       this.finishHeader(op, this.offset, this.offset);
       this.lineRole = 'body';
+      if (first && op.mimeChild && this.current === op) {
+        // A part that starts with an empty line followed by a delimiter is empty: that line
+        // break is the delimiter's (RFC 2046 5.1.1), as Dovecot reads it too.
+        this.heldEol = probe.length;
+        this.heldIsBlankHeader = true;
+      }
       return;
     }
     this.headerBytes(probe, complete);
@@ -326,6 +340,7 @@ class Analyzer implements MessageAnalyzer {
     op.lfAtBodyStart = lfAtBodyStart;
     this.heldEol = 0;
     this.heldCR = false;
+    this.heldIsBlankHeader = false;
     const fields = parseHeaderFields(block);
     if (op === this.root) {
       this.rootFields = fields;
@@ -448,6 +463,10 @@ class Analyzer implements MessageAnalyzer {
 
   /** Releases a held line break into the body (no delimiter followed it). */
   private flushHeld(): void {
+    if (this.heldIsBlankHeader) {
+      this.heldIsBlankHeader = false;
+      this.heldEol = 0;
+    }
     if (this.heldEol > 0) {
       this.content(this.heldEol === 2 ? CRLF : LF_BYTE);
       this.heldEol = 0;
