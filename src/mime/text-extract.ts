@@ -43,6 +43,8 @@ export class TextBudget {
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+/** Latin-1 letters by entity name (&eacute; &Uuml; ...), the ones mail HTML uses most. */
+const ACCENTS: Record<string, string> = { grave: '\u0300', acute: '\u0301', circ: '\u0302', tilde: '\u0303', uml: '\u0308', ring: '\u030a', cedil: '\u0327' };
 
 /**
  * A crude streaming HTML-to-text filter: drops tags, comments and the content of <script> and
@@ -97,7 +99,10 @@ function decodeEntity(name: string): string | null {
     const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
     return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : null;
   }
-  return ENTITIES[name.toLowerCase()] ?? null;
+  if (ENTITIES[name.toLowerCase()]) return ENTITIES[name.toLowerCase()];
+  if (name === 'szlig') return 'ß';
+  const accent = /^([a-zA-Z])(grave|acute|circ|tilde|uml|ring|cedil)$/.exec(name);
+  return accent ? (accent[1] + ACCENTS[accent[2]]).normalize('NFC') : null;
 }
 
 /** The text sink of one text/* part. */
@@ -125,6 +130,8 @@ export class PartText {
   }
 
   private emit(text: string): void {
-    this.budget.add(this.html ? this.html.push(text) : text);
+    // Line ends as "\n"; a CR split from its LF by a chunk end is simply dropped too.
+    const plain = text.replace(/\r/g, '');
+    this.budget.add(this.html ? this.html.push(plain) : plain);
   }
 }
