@@ -153,7 +153,8 @@ function createQuotedPrintableDecoder(): TransferDecoder {
       if (isWsp(c)) {
         let j = i;
         while (j < data.length && isWsp(data[j])) j++;
-        if (j >= data.length && !final) break;
+        // Undecidable until the next chunk: the run may end the line.
+        if (!final && (j >= data.length || (data[j] === 0x0d && j + 1 >= data.length))) break;
         const atEol = j >= data.length || data[j] === 0x0a || (data[j] === 0x0d && data[j + 1] === 0x0a);
         if (!atEol) {
           data.copy(out, n, i, j);
