@@ -115,8 +115,9 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
     }
     if (pos === start) return null;
     const joinDotted = (parts: string[]) => parts.join('').replace(/\s+/g, '');
-    // Display-name words are joined with single spaces (quoted strings unquoted).
-    const name = phrase.length > 0 ? phrase.filter((p) => p !== '.').join(' ') : comment;
+    // Display-name words are joined with single spaces (quoted strings unquoted); an obsolete
+    // '.' in a phrase sticks to the word before it ("Joe Q. Public").
+    const name = phrase.length > 0 ? phrase.reduce((acc, w) => (w === '.' || acc === '' ? acc + w : `${acc} ${w}`), '') : comment;
     let localPart = joinDotted(local);
     if (!angle && !sawAt && phrase.length === 0 && local.length > 1 && !local.includes('.')) {
       // "Joe Public" without an address: treat as a display name with no mailbox.
@@ -126,7 +127,8 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
       name: name && name.length > 0 ? name : null,
       adl,
       mailbox: localPart === '' ? 'MISSING_MAILBOX' : localPart,
-      host: domain.length > 0 ? joinDotted(domain) : 'MISSING_DOMAIN',
+      // Dovecot's placeholders for what a broken address lacks.
+      host: angle ? 'SYNTAX_ERROR' : domain.length > 0 ? joinDotted(domain) : 'MISSING_DOMAIN',
     };
   };
 
@@ -134,6 +136,8 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
     const t = tokens[pos];
     if (t.kind === 'special' && t.text === ',') {
       pos++;
+      // An empty element between two commas is reported as an address missing both halves.
+      if (tokens[pos]?.text === ',') out.push({ name: null, adl: null, mailbox: 'MISSING_MAILBOX', host: 'MISSING_DOMAIN' });
       continue;
     }
     if (t.kind === 'special' && t.text === ';') {

@@ -2,7 +2,7 @@
  * The ENVELOPE fetch item (RFC 9051 7.5.2) in the exact form Dovecot writes it.
  */
 import type { Envelope, EnvelopeAddress } from '../../mime/analysis.js';
-import { nstring } from './strings.js';
+import { humanString, nstring } from './strings.js';
 
 function formatAddresses(list: EnvelopeAddress[] | null): string {
   if (list === null || list.length === 0) return 'NIL';
@@ -14,7 +14,7 @@ export function formatEnvelope(env: Envelope): string {
     '(' +
     [
       nstring(env.date),
-      nstring(env.subject),
+      humanString(env.subject),
       formatAddresses(env.from),
       formatAddresses(env.sender),
       formatAddresses(env.replyTo),

@@ -23,3 +23,21 @@ export function quoteString(s: string): string {
 export function nstring(s: string | null | undefined): string {
   return s === null || s === undefined ? 'NIL' : quoteString(s);
 }
+
+/**
+ * A string meant for people (the ENVELOPE subject), as Dovecot writes it: line breaks removed,
+ * runs of spaces and tabs collapsed to one space, leading and trailing white space dropped,
+ * NUL shown as 0x80; when any of that changed the value (or it has a quoted-special or 8-bit
+ * text) it goes out as a literal.
+ */
+export function humanString(s: string | null): string {
+  if (s === null) return 'NIL';
+  const cleaned = s
+    .replace(/[\r\n]/g, '')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '')
+    .replace(/\0/g, '\x80');
+  if (cleaned === s && quotable(s)) return `"${s}"`;
+  if (cleaned === '') return '""';
+  return `{${Buffer.byteLength(cleaned)}}\r\n${cleaned}`;
+}
