@@ -8,7 +8,6 @@ import type { MimePart } from '../../mime/analysis.js';
 import { formatEnvelope } from './envelope.js';
 import { nstring, quoteString } from './strings.js';
 
-const DEFAULT_CHARSET = '"charset" "us-ascii"';
 /** What Dovecot writes for a multipart without any part (RFC 9051 requires at least one). */
 const EMPTY_PART = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
 
@@ -65,8 +64,9 @@ function formatPart(part: MimePart, extensible: boolean): string {
     typeFields = `${quoteString(type)} ${quoteString(subtype)}`;
   }
   let params = [...reported.params];
+  // Dovecot adds the RFC 2045 default charset to a text part that names none.
   if (text && !params.some(([n]) => n.toLowerCase() === 'charset')) params = [...params, ['charset', 'us-ascii']];
-  const paramText = params.length === 0 ? 'NIL' : params.length === 1 && text && reported.params.length === 0 ? `(${DEFAULT_CHARSET})` : `(${paramList(params)})`;
+  const paramText = params.length === 0 ? 'NIL' : `(${paramList(params)})`;
   let out = `(${typeFields} ${paramText} ${nstring(part.id)} ${nstring(part.description)} ${quoteString(part.encoding)} ${part.bodyEnd - part.bodyStart}`;
   if (text) out += ` ${part.bodyLines}`;
   else if (isEncapsulated(part)) {
