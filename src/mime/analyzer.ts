@@ -118,6 +118,12 @@ class Analyzer implements MessageAnalyzer {
         const want = PROBE - this.probeBytes;
         const lf = chunk.indexOf(LF, pos);
         if (lf >= 0 && lf - pos < want) {
+          if (this.probeBytes === 0) {
+            // The whole line is in this chunk: no copy (nothing keeps the probe past the call).
+            this.lineProbe(chunk.subarray(pos, lf + 1), true);
+            pos = lf + 1;
+            continue;
+          }
           this.addProbe(chunk.subarray(pos, lf + 1));
           pos = lf + 1;
           this.lineProbe(this.takeProbe(), true);
@@ -223,6 +229,8 @@ class Analyzer implements MessageAnalyzer {
 
   private matchDelimiter(probe: Buffer): { multipart: OpenPart; close: boolean } | null {
     if (this.boundaries.length === 0 || probe.length < 2 || probe[0] !== DASH || probe[1] !== DASH) return null;
+    // Past the part cap the current part takes in the rest: the tree stays bounded.
+    if (this.partCount >= MAX_PARTS) return null;
     let best: OpenPart | null = null;
     for (const mp of this.boundaries) {
       const d = mp.delimiter!;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { MimePart } from '../../src/mime/analysis.js';
-import { analyzeMessage, createMessageAnalyzer, MAX_DEPTH, MAX_HEADER_BYTES } from '../../src/mime/analyzer.js';
+import { analyzeMessage, createMessageAnalyzer, MAX_DEPTH, MAX_HEADER_BYTES, MAX_PARTS } from '../../src/mime/analyzer.js';
 import { parseHeaderSummary } from '../../src/mime/header-summary.js';
 import { FIXTURES } from './dovecot-fixtures.js';
 
@@ -140,6 +140,15 @@ describe('createMessageAnalyzer', () => {
     message += `--b${levels - 1}\r\nContent-Type: text/plain\r\n\r\ndeep\r\n`;
     const { root } = analyzeMessage(Buffer.from(message));
     assert.equal(depthOf(root), MAX_DEPTH + 1);
+  });
+
+  it('stops making parts at the part cap; the last part takes in the rest', () => {
+    const message = Buffer.from('Content-Type: multipart/mixed; boundary=p\r\n\r\n' + '--p\r\n\r\nx\r\n'.repeat(MAX_PARTS + 50) + '--p--\r\n');
+    const { root } = analyzeMessage(message);
+    assert.equal(root.children!.length, MAX_PARTS - 1);
+    const last = root.children![MAX_PARTS - 2];
+    assert.equal(last.bodyEnd, message.length);
+    assert.equal(root.bodyEnd, message.length);
   });
 
   it('ends an oversized header block at the cap and reads on', () => {
