@@ -39,6 +39,11 @@ describe('createMessageAnalyzer', () => {
     }
   });
 
+  it('produces a JSON-serialisable analysis (the store keeps it as is)', () => {
+    const analysis = analyzeMessage(fixture('02-nested.eml'));
+    assert.deepEqual(JSON.parse(JSON.stringify(analysis)), analysis);
+  });
+
   it('reports offsets of a bare-LF message in the original bytes', () => {
     const message = Buffer.from('Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nhello\n--b--\n');
     const { root } = analyzeMessage(message);
