@@ -12,7 +12,8 @@ import type { Envelope, MessageAnalysis, MessageAnalyzer, MimePart } from './ana
 import { createTransferDecoder, decodeEncodedWords, type TransferDecoder } from './decode.js';
 import { buildEnvelope } from './envelope.js';
 import { parseHeaderSummary } from './header-summary.js';
-import { firstField, parseContentType, parseDisposition, parseHeaderFields, parseLanguages, parseToken, type HeaderField } from './header-fields.js';
+import { parseHeaderFields, type HeaderField } from './header-fields.js';
+import { newPart, readContentFields } from './part-fields.js';
 import { PartText, TextBudget } from './text-extract.js';
 
 /** A header block larger than this ends there; the rest of the part counts as body. */
@@ -49,26 +50,6 @@ interface OpenPart {
   text: PartText | null;
   /** The encapsulated message's root, for a message part. */
   inner: OpenPart | null;
-}
-
-function newPart(headerStart: number): MimePart {
-  return {
-    headerStart,
-    bodyStart: headerStart,
-    bodyEnd: headerStart,
-    bodyLines: 0,
-    type: 'text',
-    subtype: 'plain',
-    params: {},
-    id: null,
-    description: null,
-    md5: null,
-    location: null,
-    encoding: '7bit',
-    disposition: null,
-    language: null,
-    decodedSize: 0,
-  };
 }
 
 class Analyzer implements MessageAnalyzer {
@@ -361,36 +342,7 @@ class Analyzer implements MessageAnalyzer {
 
   private applyContentFields(op: OpenPart, fields: HeaderField[]): void {
     const part = op.part;
-    const isMime = op.mimeChild || firstField(fields, 'mime-version') !== undefined || firstField(fields, 'content-type') !== undefined;
-    const get = (name: string) => (isMime ? firstField(fields, name) : undefined);
-    const ctValue = get('content-type');
-    const ct = ctValue === undefined ? null : parseContentType(ctValue);
-    if (ct) {
-      part.type = ct.type.toLowerCase();
-      part.subtype = ct.subtype.toLowerCase();
-      part.params = ct.params;
-    } else if (op.parent?.digest) {
-      part.type = 'message';
-      part.subtype = 'rfc822';
-    }
-    const cte = get('content-transfer-encoding');
-    part.encoding = (cte !== undefined ? parseToken(cte) : null) ?? '7bit';
-    part.id = get('content-id') ?? null;
-    part.description = get('content-description') ?? null;
-    part.md5 = get('content-md5') ?? null;
-    part.location = get('content-location') ?? null;
-    const lang = get('content-language');
-    part.language = lang === undefined ? null : parseLanguages(lang);
-    const dispValue = get('content-disposition');
-    const disp = dispValue === undefined ? null : parseDisposition(dispValue);
-    part.disposition = disp ? { type: disp.type.toLowerCase(), params: disp.params } : null;
-    part.reported = {
-      type: ct?.type ?? null,
-      subtype: ct?.subtype ?? null,
-      params: ct?.reportedParams ?? [],
-      disposition: disp ? { type: disp.type, params: disp.reportedParams } : null,
-    };
-
+    readContentFields(part, fields, op.mimeChild, op.parent?.digest ?? false);
     const nestable = op.depth < MAX_DEPTH && this.partCount < MAX_PARTS;
     if (part.type === 'multipart' && nestable) {
       op.kind = 'multipart';
