@@ -27,7 +27,10 @@ export interface MimePart {
   description: string | null;
   md5: string | null;
   location: string | null;
-  /** Content-Transfer-Encoding as given (upper-cased for output by IMAP), default 7BIT. */
+  /**
+   * Content-Transfer-Encoding as given (original case, which is what Dovecot reports in
+   * BODYSTRUCTURE), default "7bit". Compare case-insensitively.
+   */
   encoding: string;
   disposition: { type: string; params: MimeParams } | null;
   language: string[] | null;
@@ -37,6 +40,21 @@ export interface MimePart {
   children?: MimePart[];
   /** The encapsulated message of a message/rfc822 (or message/global) part. */
   message?: { envelope: Envelope; root: MimePart };
+  /**
+   * Content-Type and Content-Disposition exactly as written, for BODYSTRUCTURE: IMAP servers
+   * (Dovecot) report the original case, RFC 2231 continuations joined but an extended value
+   * left %-encoded under the name "name*", plain parameters first. Absent in data stored
+   * before this field existed.
+   */
+  reported?: ReportedContentFields;
+}
+
+export interface ReportedContentFields {
+  /** Media type and subtype as written; null when there is no readable Content-Type. */
+  type: string | null;
+  subtype: string | null;
+  params: [string, string][];
+  disposition: { type: string; params: [string, string][] } | null;
 }
 
 /** An address as IMAP's ENVELOPE lists it (RFC 9051 7.5.2); group syntax uses host null. */

@@ -3,6 +3,7 @@
  * the message streams past, without ever holding more than a bounded prefix of it.
  */
 import type { HeaderSummary } from '../store/types.js';
+import { decodeHeaderBytes } from './header-fields.js';
 
 /** Header fields the store indexes, by lower-cased field name. */
 const SUMMARY_FIELDS: Readonly<Record<string, keyof HeaderSummary>> = {
@@ -20,17 +21,6 @@ const SUMMARY_FIELDS: Readonly<Record<string, keyof HeaderSummary>> = {
 
 /** How much of a message is examined for its header block by default. */
 export const DEFAULT_HEADER_LIMIT = 64 * 1024;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Header bytes as text: UTF-8 when valid (RFC 6532), otherwise byte-for-byte (Latin-1). */
-function decodeHeaderBytes(bytes: Buffer): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
-}
 
 /**
  * Parses a header block (the bytes before the first empty line; a trailing part of the body
