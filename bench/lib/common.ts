@@ -326,6 +326,12 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
+/** Flushes earlier runs' dirty pages so they do not slow the next measurement, then pauses. */
+export async function settle(): Promise<void> {
+  await run('sync', []).catch(() => undefined);
+  await sleep(1000);
+}
+
 export function runSyncQuiet(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore', timeout: 15_000 });
 }
@@ -364,6 +370,12 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The p-th percentile (0..100) of an ascending array, nearest-rank; NaN when empty. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Integer option from --flag / env / default, validated to lie in [min, max]. */
