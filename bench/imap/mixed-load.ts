@@ -20,7 +20,7 @@ export const MIX = [
   { kind: 'fetch-headers', weight: 25 },
   { kind: 'fetch-body', weight: 20 },
   { kind: 'search-unseen', weight: 8 },
-  { kind: 'search-text', weight: 3 },
+  { kind: 'search-text', weight: 1 },
   { kind: 'store-seen', weight: 15 },
   { kind: 'append', weight: 8 },
   { kind: 'expunge', weight: 4 },

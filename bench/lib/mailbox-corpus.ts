@@ -85,6 +85,11 @@ function htmlOf(lines: string[]): string[] {
   return out;
 }
 
+/** A multipart body's preamble and the headers of its first part, a text/plain one. */
+function multipartOpening(boundary: string): string[] {
+  return ['This is a multi-part message in MIME format.', '', `--${boundary}`, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 7bit', ''];
+}
+
 /**
  * Message `seq` (1-based) of the benchmark mailbox addressed to `to`: complete, CRLF line
  * endings, ending in CRLF. The same (seq, to) always gives the same bytes.
@@ -132,12 +137,7 @@ export function mailboxMessage(seq: number, to: string): string {
     h.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
     const text = textBody(seq, (size - 1000) / 2.1, rnd, withWord);
     body = [
-      'This is a multi-part message in MIME format.',
-      '',
-      `--${boundary}`,
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 7bit',
-      '',
+      ...multipartOpening(boundary),
       ...text,
       `--${boundary}`,
       'Content-Type: text/html; charset=utf-8',
@@ -152,12 +152,7 @@ export function mailboxMessage(seq: number, to: string): string {
     const attachBytes = Math.max(256, Math.floor(((size - 1400 - textBytes) * 3) / 4));
     const file = `${pick(['manifest', 'invoice', 'roster', 'report'], rnd)}-${seq}.pdf`;
     body = [
-      'This is a multi-part message in MIME format.',
-      '',
-      `--${boundary}`,
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 7bit',
-      '',
+      ...multipartOpening(boundary),
       ...textBody(seq, textBytes, rnd, withWord),
       `--${boundary}`,
       `Content-Type: application/pdf; name="${file}"`,
