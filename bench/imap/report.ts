@@ -17,7 +17,6 @@ export interface Results {
 }
 
 export interface ReportParams {
-  scenarios: string[];
   durationS: number;
   warmupS: number;
   clients: number;
@@ -104,8 +103,8 @@ function bigReport(rows: Named<BigSummary>[], p: ReportParams): string[] {
 
 export function printReport(results: Results, p: ReportParams): void {
   const lines: string[] = [];
-  if (p.scenarios.includes('mixed')) lines.push(...mixedReport(results.mixed, p));
-  if (p.scenarios.includes('memory')) lines.push(...memoryReport(results.memory, p));
-  if (p.scenarios.includes('big')) lines.push(...bigReport(results.big, p));
+  if (results.mixed.length > 0) lines.push(...mixedReport(results.mixed, p));
+  if (results.memory.length > 0) lines.push(...memoryReport(results.memory, p));
+  if (results.big.length > 0) lines.push(...bigReport(results.big, p));
   process.stdout.write(lines.join('\n') + '\n');
 }

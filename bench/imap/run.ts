@@ -154,7 +154,7 @@ runMain(async () => {
   if (only !== 'dovecot') await side('wharf');
   if (only !== 'wharf') await side('dovecot');
 
-  printReport(results, { ...p, scenarios: [...scenarios] });
+  printReport(results, p);
   for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
   const failed = failures.length > 0 || results.mixed.some((r) => r.summary.ops === 0);
   if (values.keep || failed) log(`kept work directory ${work}`);

@@ -109,7 +109,6 @@ export function mailboxMessage(seq: number, to: string): string {
   const subject = `${reply ? 'Re: ' : ''}${pick(SUBJECTS, rnd)} #${1000 + (seq % 9000)}`;
 
   const h: string[] = [
-    `Return-Path: <${from}>`,
     `Received: from mx.${host} (mx.${host} [192.0.2.${1 + (seq % 250)}])`,
     `\tby mail.bench.test with ESMTPS id ${seq.toString(16).padStart(8, '0')}`,
     `\tfor <${to}>; ${date}`,
