@@ -61,7 +61,7 @@ export class ImapConnection {
   private partLiterals: Buffer[] = [];
   private literalLeft = -1;
   private pending: Pending[] = [];
-  private continuationWaiters: ((err: Error | null, text?: string) => void)[] = [];
+  private continuationWaiters: ((err: Error | null) => void)[] = [];
   private greetingWaiter: ((err: Error | null, line?: string) => void) | null = null;
   private greetingLine: string | null = null;
   private failure: Error | null = null;
@@ -149,7 +149,7 @@ export class ImapConnection {
     }
     if (line.startsWith('+')) {
       const w = this.continuationWaiters.shift();
-      w?.(null, line);
+      w?.(null);
       return;
     }
     const sp = line.indexOf(' ');
@@ -182,31 +182,26 @@ export class ImapConnection {
     g?.(err);
   }
 
-  /** Waits for a `{ignore,resolve}` style callback with the connection's timeout. */
-  private bounded<T>(what: string, register: (cb: (err: Error | null, v?: T) => void) => void): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<T>((res, rej) => {
-      const timer = setTimeout(() => {
-        this.sock.destroy();
-        rej(new Error(`no ${what} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      register((err, v) => {
-        clearTimeout(timer);
-        if (err) rej(err);
-        else res(v as T);
-      });
-    });
-  }
-
   /** The server greeting ("* OK ..."); throws on "* BYE" or "* PREAUTH" refusal shapes. */
   async greeting(): Promise<string> {
-    const line =
-      this.greetingLine ??
-      (await this.bounded<string>('greeting', (cb) => {
-        this.greetingWaiter = cb;
-      }));
+    const line = this.greetingLine ?? (await this.waitGreeting());
     if (!line.startsWith('* OK')) throw new ImapError(`greeting -> ${line}`);
     return line;
+  }
+
+  private waitGreeting(): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<string>((res, rej) => {
+      const timer = setTimeout(() => {
+        this.sock.destroy();
+        rej(new Error(`no greeting within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.greetingWaiter = (err, line) => {
+        clearTimeout(timer);
+        if (err) rej(err);
+        else res(line!);
+      };
+    });
   }
 
   private nextTag(): string {
@@ -259,21 +254,44 @@ export class ImapConnection {
     const data = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     const tag = this.nextTag();
     const done = this.expect(tag, true);
-    const go = this.bounded<string>('continuation for APPEND', (cb) => this.continuationWaiters.push(cb));
     this.sock.write(`${tag} APPEND ${quote(mailbox)}${flags ? ` (${flags})` : ''} {${data.length}}\r\n`, 'latin1');
-    try {
-      await go;
-    } catch (err) {
-      // A refusal comes as the tagged reply instead of "+".
-      const r = await Promise.race([done, new Promise<null>((res) => setTimeout(() => res(null), 100))]).catch(() => null);
-      if (r) throw new ImapError(`APPEND -> ${r.status} ${r.text}`, r);
-      throw err;
-    }
+    const refused = await this.continuation(done, 'APPEND');
+    if (refused) throw new ImapError(`APPEND -> ${refused.status} ${refused.text}`, refused);
     this.sock.write(data);
     this.sock.write(CRLF);
     const r = await done;
     if (r.status !== 'OK') throw new ImapError(`APPEND -> ${r.status} ${r.text}`, r);
     return r;
+  }
+
+  /**
+   * Waits for the server's "+" to a command just sent (tagged `done`). Resolves null on "+",
+   * or with the tagged reply when that came instead (a refusal).
+   */
+  private continuation(done: Promise<TaggedReply>, what: string): Promise<TaggedReply | null> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | null, v: TaggedReply | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const i = this.continuationWaiters.indexOf(onPlus);
+        if (i >= 0) this.continuationWaiters.splice(i, 1);
+        if (err) reject(err);
+        else resolve(v);
+      };
+      const onPlus = (err: Error | null) => finish(err, null);
+      const timer = setTimeout(() => {
+        this.sock.destroy();
+        finish(new Error(`no continuation for ${what} within ${this.timeoutMs} ms`), null);
+      }, this.timeoutMs);
+      this.continuationWaiters.push(onPlus);
+      done.then(
+        (r) => finish(null, r),
+        (err: Error) => finish(err, null),
+      );
+    });
   }
 
   /**
@@ -284,9 +302,9 @@ export class ImapConnection {
     const tag = this.nextTag();
     const finished = this.expect(tag, false);
     finished.catch(() => undefined); // reported by done(), if anyone calls it
-    const go = this.bounded<string>('continuation for IDLE', (cb) => this.continuationWaiters.push(cb));
     this.sock.write(`${tag} IDLE\r\n`, 'latin1');
-    await go;
+    const refused = await this.continuation(finished, 'IDLE');
+    if (refused) throw new ImapError(`IDLE -> ${refused.status} ${refused.text}`, refused);
     return {
       done: async () => {
         this.sock.write('DONE\r\n', 'latin1');
