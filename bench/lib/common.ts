@@ -4,7 +4,7 @@
  * and bounded waiting.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -351,6 +351,36 @@ export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(`${what} must run as root: the peer server's master process needs it`);
   }
+}
+
+/**
+ * Raises a numeric kernel setting (/proc/sys/NAME) to at least `min`, when it is lower and we
+ * may; the old value is put back at cleanup. Never lowers anything.
+ */
+export async function raiseSysctl(name: string, min: number): Promise<void> {
+  const file = join('/proc/sys', name);
+  let old: number;
+  try {
+    old = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return; // not Linux, or not visible here
+  }
+  if (!(old < min)) return;
+  try {
+    writeFileSync(file, String(min));
+  } catch (err) {
+    log(`cannot raise ${name} from ${old} to ${min} (${String(err)}); the peer may run with less than it needs`);
+    return;
+  }
+  log(`raised ${name} from ${old} to ${min} for this run`);
+  const restore = () => {
+    try {
+      writeFileSync(file, String(old));
+    } catch {
+      // best effort
+    }
+  };
+  onCleanup(`restore ${name}`, async () => restore(), restore);
 }
 
 /** uid and gid of an account, via id(1). */

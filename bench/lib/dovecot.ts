@@ -15,7 +15,7 @@ import { chownSync, utimesSync, writeFileSync } from 'node:fs';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { accountIds, canConnect, ensurePackages, killGroup, log, onCleanup, startProcess, stopProcess, waitFor } from './common.js';
+import { accountIds, canConnect, ensurePackages, killGroup, log, onCleanup, raiseSysctl, startProcess, stopProcess, waitFor } from './common.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -105,6 +105,10 @@ ${pop3Port ? pop3Config(pop3Port) : ''}${imapPort ? imapConfig(imapPort, opts.ma
   }
   await writeFile(passwd, lines.join(''), { mode: 0o640 });
   await chown(passwd, 0, authUser.gid);
+
+  // Each IDLE session of Dovecot's watches its mailbox with an inotify instance of its own, as
+  // the mail user; past the kernel's per-user cap (often 128) Dovecot falls back to polling.
+  if (imapPort) await raiseInotifyLimits((opts.maxConnections ?? 100) + 256);
 
   const server = startProcess(DOVECOT, ['-F', '-c', confFile], { logFile: join(dir, 'dovecot-fg.log') });
   const stop = onCleanup(
@@ -211,4 +215,10 @@ protocol imap {
   mail_max_userip_connections = ${processes}
 }
 `;
+}
+
+/** Raises the kernel's inotify caps to fit `instances` watching processes (restored at the end). */
+async function raiseInotifyLimits(instances: number): Promise<void> {
+  await raiseSysctl('fs/inotify/max_user_instances', instances);
+  await raiseSysctl('fs/inotify/max_user_watches', instances * 16);
 }
