@@ -4,7 +4,7 @@
  * and bounded waiting.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -326,6 +326,12 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
+/** Flushes earlier runs' dirty pages so they do not slow the next measurement, then pauses. */
+export async function settle(): Promise<void> {
+  await run('sync', []).catch(() => undefined);
+  await sleep(1000);
+}
+
 export function runSyncQuiet(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore', timeout: 15_000 });
 }
@@ -347,6 +353,36 @@ export function requireRoot(what: string): void {
   }
 }
 
+/**
+ * Raises a numeric kernel setting (/proc/sys/NAME) to at least `min`, when it is lower and we
+ * may; the old value is put back at cleanup. Never lowers anything.
+ */
+export async function raiseSysctl(name: string, min: number): Promise<void> {
+  const file = join('/proc/sys', name);
+  let old: number;
+  try {
+    old = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return; // not Linux, or not visible here
+  }
+  if (!(old < min)) return;
+  try {
+    writeFileSync(file, String(min));
+  } catch (err) {
+    log(`cannot raise ${name} from ${old} to ${min} (${String(err)}); the peer may run with less than it needs`);
+    return;
+  }
+  log(`raised ${name} from ${old} to ${min} for this run`);
+  const restore = () => {
+    try {
+      writeFileSync(file, String(old));
+    } catch {
+      // best effort
+    }
+  };
+  onCleanup(`restore ${name}`, async () => restore(), restore);
+}
+
 /** uid and gid of an account, via id(1). */
 export async function accountIds(user: string): Promise<{ uid: number; gid: number }> {
   const uid = Number((await run('id', ['-u', user])).stdout.trim());
@@ -364,6 +400,12 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The p-th percentile (0..100) of an ascending array, nearest-rank; NaN when empty. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Integer option from --flag / env / default, validated to lie in [min, max]. */

@@ -1,4 +1,4 @@
-/** Runs the SMTP load generator (bench/lib/smtp-load) as a separate process and parses its summary. */
+/** Runs load generators as separate processes and parses their summaries. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { libDir, LOOPBACK, onCleanup } from './common.js';
@@ -45,16 +45,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
     '--label', o.label,
   ];
   if (o.from) args.push('--from', o.from);
+  // The generator stops itself; the limit is only a backstop.
+  return runGenerator<LoadSummary>(args, o.label, (o.durationS + o.warmupS) * 1000 + 300_000);
+}
+
+/**
+ * Runs a load generator (`node ARGS...`) as a separate process, so the client's work never
+ * shares an event loop with the runner, and returns the JSON summary on the last line of its
+ * stdout. Its stderr (progress) goes to ours. Killed after `limitMs`, on Ctrl-C and on errors.
+ */
+export async function runGenerator<T>(args: string[], label: string, limitMs: number): Promise<T> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  // The generator stops itself; this is only a backstop.
-  const limitMs = (o.durationS + o.warmupS) * 1000 + 300_000;
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
   const closed = new Promise<number | null>((res) => child.once('close', (c) => res(c)));
-  // On Ctrl-C or an error in the runner, the generator must not keep sending.
+  // On Ctrl-C or an error in the runner, the generator must not keep going.
   const stop = onCleanup(
-    `load generator (${o.label})`,
+    `load generator (${label})`,
     async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
@@ -67,8 +75,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
   await stop();
   const last = out.trim().split('\n').pop() ?? '';
   try {
-    return JSON.parse(last) as LoadSummary;
+    return JSON.parse(last) as T;
   } catch {
-    throw new Error(`load generator (${o.label}) exited ${code} without a summary`);
+    throw new Error(`load generator (${label}) exited ${code} without a summary`);
   }
 }

@@ -17,7 +17,7 @@ const WORDS = (
 ).split(' ');
 
 /** Deterministic PRNG (mulberry32) so every run sends the same corpus. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -31,7 +31,7 @@ function prng(seed: number): () => number {
 const CORPUS_LINES = 16_384; // about 1 MB of text
 let corpus: string[] | null = null;
 
-function corpusLines(): string[] {
+export function corpusLines(): string[] {
   if (corpus) return corpus;
   const rnd = prng(0x5eed);
   const lines: string[] = [];
@@ -61,7 +61,7 @@ export interface MessageOptions {
   clientHost?: string;
 }
 
-function rfc2822Date(d: Date): string {
+export function rfc2822Date(d: Date): string {
   // e.g. "Sat, 22 Nov 2025 22:31:07 +0000"
   const s = d.toUTCString(); // "Sat, 22 Nov 2025 22:31:07 GMT"
   return s.replace(/GMT$/, '+0000');

@@ -175,3 +175,25 @@ export async function openSession(host: string, port: number, helo: string, time
   }
   return c;
 }
+
+/**
+ * Delivers every message to one recipient over `sessions` parallel SMTP sessions (each message
+ * once, in about the order given). Used to fill a Wharf mailbox through its own delivery path.
+ */
+export async function deliverMessages(port: number, from: string, to: string, messages: Iterable<string>, sessions = 4): Promise<number> {
+  const it = messages[Symbol.iterator]();
+  let sent = 0;
+  const worker = async () => {
+    const c = await openSession('127.0.0.1', port, 'client.sender.example');
+    try {
+      for (let next = it.next(); !next.done; next = it.next()) {
+        await c.send(from, to, next.value);
+        sent++;
+      }
+    } finally {
+      await c.quit();
+    }
+  };
+  await Promise.all(Array.from({ length: sessions }, worker));
+  return sent;
+}

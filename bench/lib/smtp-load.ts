@@ -15,6 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { percentile } from './common.js';
 import { makeMessage } from './message.js';
 import { openSession, SmtpError, type SmtpConnection } from './smtp-client.js';
 
@@ -130,11 +131,6 @@ async function session(id: number): Promise<void> {
   if (conn) await conn.quit();
 }
 
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 async function main(): Promise<void> {
   process.stderr.write(`[smtp-load] ${label}: ${sessions} sessions -> ${host}:${port}, ${size} B messages, warm-up ${warmupS} s, measuring ${durationS} s\n`);
   const progress = setInterval(() => {
@@ -168,7 +164,7 @@ function report(aborted: boolean): void {
     ackedAfterWindow: ackedAfter,
     ackedTotal: ackedWarmup + ackedInWindow + ackedAfter,
     messagesPerSecond: measured > 0 ? ackedInWindow / (measured / 1000) : 0,
-    latencyMs: { p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
+    latencyMs: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
     errors: errorsTotal,
     errorsInWindow,
     errorSamples: Object.fromEntries(errorSamples),

@@ -11,6 +11,10 @@ import { canConnect, freePort, log, onCleanup, repoRoot, run, startProcess, stop
 export interface WharfInstance {
   smtpPort: number;
   pop3Port: number;
+  /** The IMAP port (0 unless started with `imap`). */
+  imapPort: number;
+  /** The server process (one Node.js process). */
+  pid: number;
   dataDir: string;
   logFile: string;
   stop(): Promise<void>;
@@ -20,7 +24,6 @@ const OTHER_PORTS = [
   'WHARF_SUBMISSION_PORT',
   'WHARF_SUBMISSIONS_PORT',
   'WHARF_POP3S_PORT',
-  'WHARF_IMAP_PORT',
   'WHARF_IMAPS_PORT',
   'WHARF_FTP_PORT',
   'WHARF_FTPS_PORT',
@@ -34,7 +37,13 @@ export function wharfMain(): string {
   return main;
 }
 
-export async function startWharf(opts: { dir: string; domain: string; users: { address: string; password: string }[] }): Promise<WharfInstance> {
+export async function startWharf(opts: {
+  dir: string;
+  domain: string;
+  users: { address: string; password: string }[];
+  /** Serve IMAP on a free loopback port too, and wait for it to listen. */
+  imap?: boolean;
+}): Promise<WharfInstance> {
   const main = wharfMain();
   const dataDir = join(opts.dir, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -45,12 +54,14 @@ export async function startWharf(opts: { dir: string; domain: string; users: { a
 
   const smtpPort = await freePort();
   const pop3Port = await freePort();
+  const imapPort = opts.imap ? await freePort() : 0;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     WHARF_HOST: LOOPBACK,
     WHARF_HOSTNAME: 'wharf.bench.localhost',
     WHARF_SMTP_PORT: String(smtpPort),
     WHARF_POP3_PORT: String(pop3Port),
+    WHARF_IMAP_PORT: String(imapPort), // 0 (ephemeral) unless IMAP is wanted
   };
   for (const name of OTHER_PORTS) env[name] = '0'; // ephemeral: never clashes with anything
   const logFile = join(opts.dir, 'wharf.log');
@@ -81,10 +92,16 @@ export async function startWharf(opts: { dir: string; domain: string; users: { a
       if (server.child.exitCode !== null) throw new Error(`wharf serve exited ${server.child.exitCode}; see ${logFile}`);
       return (await canConnect(smtpPort, 500)) && (await canConnect(pop3Port, 500));
     });
+    if (imapPort) {
+      await waitFor(`Wharf IMAP on 127.0.0.1:${imapPort} (WHARF_IMAP_PORT)`, 15_000, async () => {
+        if (server.child.exitCode !== null) throw new Error(`wharf serve exited ${server.child.exitCode}; see ${logFile}`);
+        return canConnect(imapPort, 500);
+      });
+    }
   } catch (err) {
     await stop();
     throw err;
   }
   log(`Wharf listening (${listening.join(', ') || `smtp:${smtpPort}, pop3:${pop3Port}`}); data ${dataDir}`);
-  return { smtpPort, pop3Port, dataDir, logFile, stop };
+  return { smtpPort, pop3Port, imapPort, pid: server.child.pid!, dataDir, logFile, stop };
 }

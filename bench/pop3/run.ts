@@ -16,10 +16,10 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, median, removeDir, requireRoot, run, runMain, runSide, sleep, waitFor } from '../lib/common.js';
+import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, median, removeDir, requireRoot, runMain, runSide, settle, waitFor } from '../lib/common.js';
 import { makeMessage } from '../lib/message.js';
 import { Pop3Connection } from '../lib/pop3-client.js';
-import { openSession } from '../lib/smtp-client.js';
+import { deliverMessages } from '../lib/smtp-client.js';
 import { startDovecot } from '../lib/dovecot.js';
 import { startWharf } from '../lib/wharf.js';
 
@@ -79,7 +79,7 @@ runMain(async () => {
     await mkdir(dir);
     const wharf = await startWharf({ dir, domain: DOMAIN, users: [{ address: USER.address, password: USER.password }] });
     log(`loading ${count} messages into Wharf over SMTP`);
-    await deliverOverSmtp(wharf.smtpPort, messages);
+    await deliverMessages(wharf.smtpPort, SENDER, USER.address, messages);
     const stored = await waitFor(`Wharf mailbox to hold ${count} messages`, 60_000, async () => {
       const n = await statCount(wharf.pop3Port);
       return n >= count ? n : undefined;
@@ -109,27 +109,6 @@ runMain(async () => {
   if (failures.length > 0) process.exitCode = 1;
 });
 
-async function settle(): Promise<void> {
-  await run('sync', []).catch(() => undefined);
-  await sleep(1000);
-}
-
-/** Sends the messages to Wharf's SMTP service over a few parallel sessions. */
-async function deliverOverSmtp(port: number, messages: string[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    const c = await openSession('127.0.0.1', port, 'client.sender.example');
-    try {
-      while (next < messages.length) {
-        const msg = messages[next++]!;
-        await c.send(SENDER, USER.address, msg);
-      }
-    } finally {
-      await c.quit();
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
-}
 
 async function statCount(port: number): Promise<number> {
   const c = await Pop3Connection.open('127.0.0.1', port);

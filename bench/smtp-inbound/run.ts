@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, removeDir, requireRoot, run, runMain, runSide, sleep, waitFor } from '../lib/common.js';
+import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, removeDir, requireRoot, runMain, runSide, settle, waitFor } from '../lib/common.js';
 import { runLoad, type LoadSummary } from '../lib/load-runner.js';
 import { startPostfix } from '../lib/postfix.js';
 import { startWharf } from '../lib/wharf.js';
@@ -120,11 +120,6 @@ runMain(async () => {
   if (failed) process.exitCode = 1;
 });
 
-/** Flushes earlier runs' dirty pages so they do not slow the next server down, then pauses. */
-async function settle(): Promise<void> {
-  await run('sync', []).catch(() => undefined);
-  await sleep(1000);
-}
 
 /** Total messages in the users' Wharf mailboxes, by POP3 STAT. */
 async function countWharf(port: number, users: { address: string; password: string }[]): Promise<number> {
