@@ -72,6 +72,11 @@ export class ArgCursor {
   }
 }
 
+/** A header field name: printable ASCII except ':' (RFC 5322 2.2). */
+export function isHeaderFieldName(text: string): boolean {
+  return /^[!-9;-~]+$/.test(text);
+}
+
 /** A decimal number with no sign; `nonZero` for nz-number. */
 export function parseNumber(text: string, what: string, nonZero = false): number {
   if (!/^[0-9]{1,16}$/.test(text)) throw new ImapSyntaxError(`${what}: not a number`);

@@ -2,7 +2,7 @@
  * FETCH's arguments (RFC 9051 6.4.5, BINARY of RFC 3516, CONDSTORE/QRESYNC modifiers of
  * RFC 7162): a sequence set, one item or macro or a list of items, and optional modifiers.
  */
-import { ArgCursor, parseNumber } from './args.js';
+import { ArgCursor, isHeaderFieldName, parseNumber } from './args.js';
 import { parseSequenceSet } from './sequence-set.js';
 import { type FetchCommand, type FetchItem, ImapSyntaxError, type Partial, type Section, type Token } from './types.js';
 
@@ -28,8 +28,6 @@ const MACROS: Readonly<Record<string, readonly string[]>> = {
 
 /** name, optional [section], optional <partial>. */
 const ITEM = /^([A-Za-z0-9.]+)(?:\[([^\]]*)\])?(?:<([^>]*)>)?$/;
-/** A header field name: printable ASCII except ':' (RFC 5322 2.2). */
-const FIELD_NAME = /^[!-9;-~]+$/;
 const MAX_PART = 0xffffffff;
 
 /**
@@ -160,7 +158,7 @@ function parseFieldList(text: string): string[] {
   let end = 0;
   while ((m = re.exec(text)) !== null) {
     const name = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
-    if (!FIELD_NAME.test(name)) throw new ImapSyntaxError('FETCH: invalid header field name');
+    if (!isHeaderFieldName(name)) throw new ImapSyntaxError('FETCH: invalid header field name');
     fields.push(name.toUpperCase());
     end = re.lastIndex;
   }
