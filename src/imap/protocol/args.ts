@@ -4,8 +4,10 @@
  */
 import { ImapSyntaxError, type Token } from './types.js';
 
-/** Largest mod-sequence and number64 value that stays exact in a JS number. */
+/** Largest number that stays exact in a JS number. */
 const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
+/** number64 and mod-sequence-value: 2^63-1. */
+const MAX_NUMBER64 = 2n ** 63n - 1n;
 
 export class ArgCursor {
   private pos = 0;
@@ -54,7 +56,7 @@ export class ArgCursor {
     return t.items;
   }
 
-  /** An unsigned decimal number (number64 / mod-sequence), at most 2^53-1. */
+  /** An unsigned decimal number (number64 / mod-sequence); see parseNumber. */
   number(expected: string): number {
     return parseNumber(this.atom(expected), `${this.what}: ${expected}`);
   }
@@ -77,11 +79,14 @@ export function isHeaderFieldName(text: string): boolean {
   return /^[!-9;-~]+$/.test(text);
 }
 
-/** A decimal number with no sign; `nonZero` for nz-number. */
+/**
+ * A decimal number with no sign, up to 2^63-1 (number64, mod-sequence-value); `nonZero` for
+ * nz-number. Values past 2^53-1 are clamped to it: the server's own numbers never get that
+ * large, so a comparison with a clamped value comes out the same.
+ */
 export function parseNumber(text: string, what: string, nonZero = false): number {
-  if (!/^[0-9]{1,16}$/.test(text)) throw new ImapSyntaxError(`${what}: not a number`);
-  const n = Number(text);
-  if (n > MAX_NUMBER) throw new ImapSyntaxError(`${what}: number too large`);
+  if (!/^[0-9]{1,19}$/.test(text) || BigInt(text) > MAX_NUMBER64) throw new ImapSyntaxError(`${what}: not a valid number`);
+  const n = Math.min(Number(text), MAX_NUMBER);
   if (nonZero && n === 0) throw new ImapSyntaxError(`${what}: must not be zero`);
   return n;
 }

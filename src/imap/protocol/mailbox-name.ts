@@ -86,10 +86,11 @@ export function normaliseInbox(name: string): string {
 }
 
 /**
- * A mailbox argument (astring) as the name it stands for: modified UTF-7 undone unless `utf8`
- * (IMAP4rev2 or UTF8=ACCEPT enabled, names travel as UTF-8), INBOX normalised.
+ * A mailbox or pattern argument as text: modified UTF-7 undone unless `utf8` (IMAP4rev2 or
+ * UTF8=ACCEPT enabled, names travel as UTF-8). No INBOX normalisation (LIST references and
+ * patterns are normalised when matched).
  */
-export function mailboxFromToken(token: Token, utf8: boolean): string {
+export function mailboxTextFromToken(token: Token, utf8: boolean): string {
   if (token.kind === 'list') throw new ImapSyntaxError('Expected a mailbox name');
   let text: string;
   if (token.kind === 'atom') {
@@ -101,7 +102,12 @@ export function mailboxFromToken(token: Token, utf8: boolean): string {
       throw new ImapSyntaxError('Mailbox name is not valid UTF-8');
     }
   }
-  return normaliseInbox(utf8 ? text : decodeModifiedUtf7(text));
+  return utf8 ? text : decodeModifiedUtf7(text);
+}
+
+/** A mailbox argument as the name it stands for: decoded (see above), INBOX normalised. */
+export function mailboxFromToken(token: Token, utf8: boolean): string {
+  return normaliseInbox(mailboxTextFromToken(token, utf8));
 }
 
 /** A name for responses: modified UTF-7 unless `utf8`. Quoting is the encoder's job. */

@@ -5,6 +5,7 @@
  */
 import { ArgCursor, isHeaderFieldName, parseNumber, tokenText } from './args.js';
 import { parseSearchDate } from './date-time.js';
+import { parseFlag } from './flags.js';
 import { isSequenceSet, parseSequenceSet } from './sequence-set.js';
 import { ImapSyntaxError, type SearchCommand, type SearchKey, type SearchReturnOption, type Token } from './types.js';
 
@@ -127,10 +128,10 @@ function parseKey(c: ArgCursor, depth: number): SearchKey {
   }
 }
 
-/** A flag-keyword: an atom, not a system flag. */
+/** A flag-keyword: a flag that is not a system flag. */
 function keyword(text: string): string {
-  if (text.startsWith('\\') || /[\]%*]/.test(text)) throw new ImapSyntaxError('SEARCH: invalid keyword');
-  return text;
+  if (text.startsWith('\\')) throw new ImapSyntaxError('SEARCH: invalid keyword');
+  return parseFlag(text);
 }
 
 /**

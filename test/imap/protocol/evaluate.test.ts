@@ -2,20 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateSearch, type SearchContext, type SearchMessage } from '../../../src/imap/protocol/evaluate.js';
 import { parseSearch } from '../../../src/imap/protocol/search.js';
-import type { Token } from '../../../src/imap/protocol/types.js';
-
-function atoms(text: string): Token[] {
-  const stack: Token[][] = [[]];
-  for (const part of text.match(/\(|\)|"[^"]*"|[^\s()]+/g) ?? []) {
-    if (part === '(') stack.push([]);
-    else if (part === ')') {
-      const items = stack.pop() as Token[];
-      stack[stack.length - 1].push({ kind: 'list', items });
-    } else if (part.startsWith('"')) stack[stack.length - 1].push({ kind: 'string', value: Buffer.from(part.slice(1, -1)), literal: false });
-    else stack[stack.length - 1].push({ kind: 'atom', value: part });
-  }
-  return stack[0];
-}
+import { tokens } from './tokens.js';
 
 const day = (iso: string) => new Date(iso);
 
@@ -63,7 +50,7 @@ function context(calls: Calls, extra: Partial<SearchContext> = {}): SearchContex
 
 async function uids(program: string, extra: Partial<SearchContext> = {}): Promise<number[]> {
   const calls: Calls = { text: [], header: 0, sent: 0 };
-  const found = await evaluateSearch(parseSearch(atoms(program)).key, context(calls, extra));
+  const found = await evaluateSearch(parseSearch(tokens(program)).key, context(calls, extra));
   return found.map((m) => m.uid);
 }
 
@@ -119,7 +106,7 @@ describe('search evaluation', () => {
   it('asks the text index once per distinct key and looks up headers only for candidates', async () => {
     const calls: Calls = { text: [], header: 0, sent: 0 };
     const program = 'SEEN OR BODY budget (BODY budget FROM bob) FROM alice';
-    const found = await evaluateSearch(parseSearch(atoms(program)).key, context(calls));
+    const found = await evaluateSearch(parseSearch(tokens(program)).key, context(calls));
     assert.deepEqual(found.map((m) => m.uid), []);
     assert.deepEqual(calls.text.filter((c) => c.startsWith('body')), ['body:budget']);
     // FROM alice ran after SEEN and the body test narrowed the candidates to one message.
@@ -134,7 +121,7 @@ describe('search evaluation', () => {
         return where === 'subject' ? new Set([30]) : null;
       },
     });
-    const found = await evaluateSearch(parseSearch(atoms('SUBJECT report')).key, ctx);
+    const found = await evaluateSearch(parseSearch(tokens('SUBJECT report')).key, ctx);
     assert.deepEqual(found.map((m) => m.uid), [30]);
     assert.equal(calls.header, 0);
   });

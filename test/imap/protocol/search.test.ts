@@ -1,23 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSearch } from '../../../src/imap/protocol/search.js';
-import { ImapSyntaxError, type SearchKey, type Token } from '../../../src/imap/protocol/types.js';
-
-/** Tokens of a search line, as the command reader would produce them (no literals needed here). */
-function tokens(text: string): Token[] {
-  const out: Token[][] = [[]];
-  const re = /\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^\s()"]+))/gy;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null && m[0] !== '') {
-    if (m[1]) out.push([]);
-    else if (m[2]) {
-      const items = out.pop() as Token[];
-      out[out.length - 1].push({ kind: 'list', items });
-    } else if (m[3] !== undefined) out[out.length - 1].push({ kind: 'string', value: Buffer.from(m[3]), literal: false });
-    else out[out.length - 1].push({ kind: 'atom', value: m[4] });
-  }
-  return out[0];
-}
+import { ImapSyntaxError, type SearchKey } from '../../../src/imap/protocol/types.js';
+import { tokens } from './tokens.js';
 
 const seen = (present: boolean): SearchKey => ({ op: 'flag', flag: '\\Seen', present });
 
