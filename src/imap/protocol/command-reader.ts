@@ -87,6 +87,10 @@ export class ImapCommandReader {
       await this.input.skipRest(first);
       return { kind: 'bad', tag: tagOf(first), message: err.message };
     }
+    if (first.length > this.limits.maxCommandBytes) {
+      await this.input.skipRest(first);
+      return { kind: 'bad', tag: head.tag, message: 'Command too long' };
+    }
     const tokens = new ArgTokenizer(this.limits);
     if (head.name === 'APPEND') {
       this.append = new AppendReader(this.input, tokens, first, head.argsOffset);
