@@ -91,6 +91,21 @@ export function parseNumber(text: string, what: string, nonZero = false): number
   return n;
 }
 
+/**
+ * A list of keywords from a fixed vocabulary (RETURN options, status items), upper-cased,
+ * duplicates dropped; anything else is a syntax error reported as `error`.
+ */
+export function parseWordList<T extends string>(tokens: readonly Token[], vocabulary: readonly T[], error: string): T[] {
+  const out: T[] = [];
+  for (const t of tokens) {
+    const word = t.kind === 'atom' ? t.value.toUpperCase() : '';
+    const known = vocabulary.find((v) => v === word);
+    if (!known) throw new ImapSyntaxError(error);
+    if (!out.includes(known)) out.push(known);
+  }
+  return out;
+}
+
 /** An atom or string token as text; lists are refused. */
 export function tokenText(token: Token, errorMessage: string): string {
   if (token.kind === 'atom') return token.value;

@@ -3,7 +3,7 @@
  * CHARSET, then search keys that are ANDed. MODSEQ is RFC 7162's; NEW, OLD and RECENT are kept
  * for IMAP4rev1 clients.
  */
-import { ArgCursor, isHeaderFieldName, parseNumber, tokenText } from './args.js';
+import { ArgCursor, isHeaderFieldName, parseNumber, parseWordList, tokenText } from './args.js';
 import { parseSearchDate } from './date-time.js';
 import { parseFlag } from './flags.js';
 import { isSequenceSet, parseSequenceSet } from './sequence-set.js';
@@ -54,14 +54,7 @@ export function parseSearch(args: Token[]): SearchCommand {
 
 /** ESEARCH RETURN options (RFC 4731 3.1); an empty list stays empty (it means ALL). */
 export function parseReturnOptions(tokens: Token[]): SearchReturnOption[] {
-  const out: SearchReturnOption[] = [];
-  for (const t of tokens) {
-    const word = t.kind === 'atom' ? t.value.toUpperCase() : '';
-    const option = RETURN_OPTIONS.find((o) => o === word);
-    if (!option) throw new ImapSyntaxError('SEARCH: invalid RETURN option');
-    if (!out.includes(option)) out.push(option);
-  }
-  return out;
+  return parseWordList(tokens, RETURN_OPTIONS, 'SEARCH: invalid RETURN option');
 }
 
 /** One or more search keys up to the end of the arguments, ANDed. */

@@ -23,27 +23,23 @@ export interface SortableMessage {
 
 type Criteria = SortCommand['criteria'];
 
+/** The fields compared as text, casemapped once per message before sorting. */
+const TEXT_FIELDS = ['subject', 'from', 'to', 'cc', 'displayFrom', 'displayTo'] as const;
+type TextField = (typeof TEXT_FIELDS)[number];
+
 interface Keyed {
   message: SortableMessage;
-  subject: string;
-  from: string;
-  to: string;
-  cc: string;
-  displayFrom: string;
-  displayTo: string;
+  text: Record<TextField, string>;
 }
 
 /** The messages in SORT order; ties fall back to sequence-number order, never reversed. */
 export function sortMessages<T extends SortableMessage>(messages: readonly T[], criteria: Criteria): T[] {
-  const keyed: Keyed[] = messages.map((message) => ({
-    message,
-    subject: casemap(baseSubject(message.subject).subject),
-    from: casemap(message.from),
-    to: casemap(message.to),
-    cc: casemap(message.cc),
-    displayFrom: casemap(message.displayFrom),
-    displayTo: casemap(message.displayTo),
-  }));
+  const keyed: Keyed[] = messages.map((message) => {
+    const text = {} as Record<TextField, string>;
+    for (const field of TEXT_FIELDS) text[field] = casemap(message[field]);
+    text.subject = casemap(baseSubject(message.subject).subject);
+    return { message, text };
+  });
   keyed.sort((a, b) => {
     for (const { key, reverse } of criteria) {
       const order = compareBy(key, a, b);
@@ -54,6 +50,15 @@ export function sortMessages<T extends SortableMessage>(messages: readonly T[], 
   return keyed.map((k) => k.message as T);
 }
 
+const TEXT_KEYS: Readonly<Record<string, TextField>> = {
+  SUBJECT: 'subject',
+  FROM: 'from',
+  TO: 'to',
+  CC: 'cc',
+  DISPLAYFROM: 'displayFrom',
+  DISPLAYTO: 'displayTo',
+};
+
 function compareBy(key: Criteria[number]['key'], a: Keyed, b: Keyed): number {
   switch (key) {
     case 'ARRIVAL':
@@ -62,17 +67,9 @@ function compareBy(key: Criteria[number]['key'], a: Keyed, b: Keyed): number {
       return (a.message.sentDate ?? a.message.arrival) - (b.message.sentDate ?? b.message.arrival);
     case 'SIZE':
       return a.message.size - b.message.size;
-    case 'SUBJECT':
-      return compareCodePoints(a.subject, b.subject);
-    case 'FROM':
-      return compareCodePoints(a.from, b.from);
-    case 'TO':
-      return compareCodePoints(a.to, b.to);
-    case 'CC':
-      return compareCodePoints(a.cc, b.cc);
-    case 'DISPLAYFROM':
-      return compareCodePoints(a.displayFrom, b.displayFrom);
-    case 'DISPLAYTO':
-      return compareCodePoints(a.displayTo, b.displayTo);
+    default: {
+      const field = TEXT_KEYS[key];
+      return compareCodePoints(a.text[field], b.text[field]);
+    }
   }
 }

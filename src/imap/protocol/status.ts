@@ -1,5 +1,5 @@
 /** STATUS's arguments (RFC 9051 6.3.11; SIZE and DELETED are rev2's, HIGHESTMODSEQ RFC 7162's, APPENDLIMIT RFC 7889's). */
-import { ArgCursor } from './args.js';
+import { ArgCursor, parseWordList } from './args.js';
 import { mailboxFromToken } from './mailbox-name.js';
 import { ImapSyntaxError, type StatusCommand, type StatusItem, type Token } from './types.js';
 
@@ -26,12 +26,5 @@ export function parseStatus(args: Token[], utf8: boolean): StatusCommand {
 /** A status item list (also LIST's RETURN (STATUS (...)), RFC 5819); at least one item. */
 export function parseStatusItems(tokens: Token[]): StatusItem[] {
   if (tokens.length === 0) throw new ImapSyntaxError('STATUS: empty item list');
-  const items: StatusItem[] = [];
-  for (const t of tokens) {
-    const word = t.kind === 'atom' ? t.value.toUpperCase() : '';
-    const item = STATUS_ITEMS.find((i) => i === word);
-    if (!item) throw new ImapSyntaxError('STATUS: invalid item');
-    if (!items.includes(item)) items.push(item);
-  }
-  return items;
+  return parseWordList(tokens, STATUS_ITEMS, 'STATUS: invalid item');
 }
