@@ -13,6 +13,8 @@ const ASTRING_ATOM = /^[!#$&'+,\-./0-9:;<=>?@A-Z[\]^_`a-z|}~]+$/;
 const QUOTABLE_ASCII = /^[\t\x20-\x7e]*$/;
 /** With UTF-8 enabled: anything but NUL, CR, LF and other controls than tab. */
 const QUOTABLE_UTF8 = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Longer strings go as literals, so no response line gets unreasonably long. */
+const MAX_QUOTED = 4096;
 
 function quote(value: string): string {
   return `"${value.replace(/[\\"]/g, '\\$&')}"`;
@@ -24,7 +26,8 @@ function literal(value: string): string {
 
 /** A string (never an atom): quoted when it can be, else a literal. */
 export function encodeString(value: string, utf8: boolean): string {
-  return (utf8 ? QUOTABLE_UTF8 : QUOTABLE_ASCII).test(value) ? quote(value) : literal(value);
+  const quotable = value.length <= MAX_QUOTED && (utf8 ? QUOTABLE_UTF8 : QUOTABLE_ASCII).test(value);
+  return quotable ? quote(value) : literal(value);
 }
 
 /** An astring: a bare atom when safe (and not "NIL", which a client might misread), else a string. */
@@ -43,8 +46,8 @@ export function encodeNstring(value: string | null, utf8: boolean): string {
  * with `utf8`), else a literal of the exact bytes.
  */
 export function encodeStringBytes(value: Buffer, utf8: boolean): Buffer {
-  let quotable = true;
-  for (const b of value) {
+  let quotable = value.length <= MAX_QUOTED;
+  for (const b of quotable ? value : []) {
     if (b === 0x09 || (b >= 0x20 && b < 0x7f)) continue;
     if (b >= 0x80 && utf8) continue;
     quotable = false;

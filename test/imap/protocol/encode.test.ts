@@ -26,9 +26,12 @@ describe('response strings', () => {
     ['été', true, '"été"'],
     ['line\r\nbreak', true, '{11}\r\nline\r\nbreak'],
     ['bell\x07', true, '{5}\r\nbell\x07'],
+    ['x'.repeat(5000), false, 'x'.repeat(5000)],
+    [' '.repeat(4096), false, `"${' '.repeat(4096)}"`],
+    [' '.repeat(4097), false, `{4097}\r\n${' '.repeat(4097)}`],
   ];
   for (const [value, utf8, wire] of astrings) {
-    it(`astring ${JSON.stringify(value)}${utf8 ? ' (UTF-8)' : ''} is ${JSON.stringify(wire)}`, () => {
+    it(`astring ${JSON.stringify(value.slice(0, 20))} (${value.length})${utf8 ? ' (UTF-8)' : ''} is ${JSON.stringify(wire.slice(0, 24))}`, () => {
       assert.equal(encodeAstring(value, utf8), wire);
     });
   }
@@ -45,6 +48,7 @@ describe('response strings', () => {
     assert.deepEqual(encodeStringBytes(Buffer.from([0x61, 0xe9]), true), Buffer.from([...Buffer.from('{2}\r\n'), 0x61, 0xe9]));
     assert.equal(encodeStringBytes(Buffer.from('été'), true).toString(), '"été"');
     assert.equal(encodeStringBytes(Buffer.from('a\nb'), true).toString(), '{3}\r\na\nb');
+    assert.equal(encodeStringBytes(Buffer.alloc(5000, 0x61), true).subarray(0, 8).toString(), '{5000}\r\n');
   });
 
   it('flag lists and date-times', () => {
