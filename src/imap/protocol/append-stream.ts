@@ -41,7 +41,7 @@ export class AppendReader implements AppendStream {
       if (this.done) return null;
     }
     for (;;) {
-      if (this.needLine && !(await this.readContinuationLine())) return null;
+      if (this.needLine) await this.readContinuationLine();
       let scanned;
       try {
         scanned = this.tokens.scan(this.line, this.offset);
@@ -81,7 +81,8 @@ export class AppendReader implements AppendStream {
     this.done = true;
   }
 
-  private async readContinuationLine(): Promise<boolean> {
+  /** The line after a message literal; throws ImapSyntaxError if the command cannot go on. */
+  private async readContinuationLine(): Promise<void> {
     this.needLine = false;
     const next = await this.input.nextLine();
     if (!next) {
@@ -100,7 +101,6 @@ export class AppendReader implements AppendStream {
       await this.input.skipRest(next.bytes);
       throw new ImapSyntaxError('Command too long');
     }
-    return true;
   }
 
   private async offer(marker: LiteralMarker): Promise<AppendMessage> {

@@ -112,6 +112,16 @@ describe('ImapCommandReader: commands', () => {
     });
   }
 
+  it('skips the non-synchronising literal at the end of a malformed line', async () => {
+    const h = harness();
+    h.socket.end('t FETCH ) {5+}\r\nhello {2+}\r\n()\r\nu FETCH ) {5}\r\nn2 NOOP\r\n');
+    assert.equal((await bad(h.reader)).tag, 't');
+    // A synchronising literal is never sent without a continuation.
+    assert.equal((await bad(h.reader)).tag, 'u');
+    assert.equal((await command(h.reader)).tag, 'n2');
+    assert.equal(h.continuations(), 0);
+  });
+
   it('ignores empty lines and returns null at end of stream', async () => {
     const h = harness();
     h.socket.end('\r\n\r\na NOOP\r\n');
@@ -146,7 +156,9 @@ describe('ImapCommandReader: commands', () => {
 
   it('refuses a synchronising literal over the limit before reading its bytes', async () => {
     const h = harness({ maxLiteralBytes: 100 });
-    h.socket.write('a LOGIN {101}\r\nb NOOP\r\n');
+    // The stream ends after what a client would send: a reader that waited for the literal's
+    // bytes would take "b NOOP" as part of it and then see the end of the stream.
+    h.socket.end('a LOGIN {101}\r\nb NOOP\r\n');
     assert.deepEqual(await bad(h.reader), { tag: 'a', message: 'Literal too large' });
     assert.equal(h.continuations(), 0);
     // The client never got a continuation, so what follows is the next command.
@@ -232,7 +244,7 @@ describe('ImapCommandReader: APPEND', () => {
 
   it('a rejected synchronising message ends the command without a continuation', async () => {
     const h = harness();
-    h.socket.write('a APPEND INBOX {999999}\r\nb NOOP\r\n');
+    h.socket.end('a APPEND INBOX {999999}\r\nb NOOP\r\n');
     const stream = await appendStream(h.reader);
     const msg = await stream.nextMessage();
     assert.equal(msg?.size, 999999);
@@ -283,6 +295,22 @@ describe('ImapCommandReader: APPEND', () => {
       assert.equal((await command(h.reader)).tag, 'b');
     });
   }
+
+  it('refuses a mailbox literal over the argument limit without reading it', async () => {
+    const h = harness({ maxLiteralBytes: 10 });
+    h.socket.end('a APPEND {11}\r\nb NOOP\r\n');
+    const stream = await appendStream(h.reader);
+    await assert.rejects(stream.nextMessage(), /Literal too large/);
+    assert.equal(h.continuations(), 0);
+    assert.equal((await command(h.reader)).tag, 'b');
+  });
+
+  it('the next command skips an APPEND the session never read', async () => {
+    const h = harness();
+    h.socket.write('a APPEND INBOX (\\Seen) {3+}\r\nabc {2+}\r\nde\r\nb NOOP\r\n');
+    await appendStream(h.reader);
+    assert.equal((await command(h.reader)).tag, 'b');
+  });
 
   it('LITERAL-: refuses a non-synchronising message over 4096 bytes after discarding it', async () => {
     const h = harness({ maxNonSyncLiteralBytes: 4096 });
