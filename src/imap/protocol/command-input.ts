@@ -8,8 +8,11 @@ import { type ArgTokenizer, type LiteralMarker, trailingLiteral } from './tokeni
 import { ImapSyntaxError } from './types.js';
 
 export interface CommandLimits {
-  /** Longest command (its lines and literals together), APPEND's message literals excepted. */
-  maxCommandBytes: number;
+  /**
+   * Longest command line, and longest command (its lines and literals together), APPEND's
+   * message literals excepted.
+   */
+  maxLineBytes: number;
   /** Largest literal accepted as an argument (APPEND's messages excepted). */
   maxLiteralBytes: number;
   /** Deepest list nesting. */
@@ -41,10 +44,15 @@ const CHUNK_BYTES = 64 * 1024;
 export class CommandInput {
   constructor(
     private readonly lines: LineReader,
-    /** Sends "+ Ready for literal data" (or similar) to the client. */
-    readonly sendContinuation: () => void | Promise<void>,
+    /** Sends a continuation request ("+ <text>") to the client. */
+    private readonly continuation: (text: string) => void | Promise<void>,
     readonly limits: CommandLimits,
   ) {}
+
+  /** Asks the client for a synchronising literal's bytes. */
+  async sendContinuation(): Promise<void> {
+    await this.continuation('Ready for literal data');
+  }
 
   /** Why a non-synchronising message literal must be refused under LITERAL-, or null. */
   nonSyncRefusal(marker: LiteralMarker): string | null {
@@ -65,7 +73,7 @@ export class CommandInput {
     const refusal =
       marker.size > this.limits.maxLiteralBytes
         ? 'Literal too large'
-        : total + marker.size > this.limits.maxCommandBytes
+        : total + marker.size > this.limits.maxLineBytes
           ? 'Command too long'
           : this.nonSyncRefusal(marker);
     if (refusal) return (await this.skipLiteralAndRest(marker)) ? { kind: 'refused', message: refusal } : { kind: 'closed' };
@@ -85,7 +93,7 @@ export class CommandInput {
     if (!next) return { kind: 'closed' };
     if (next.tooLong) return { kind: 'refused', message: 'Command line too long' };
     const newTotal = total + marker.size + next.bytes.length;
-    if (newTotal > this.limits.maxCommandBytes) {
+    if (newTotal > this.limits.maxLineBytes) {
       await this.skipRest(next.bytes);
       return { kind: 'refused', message: 'Command too long' };
     }

@@ -13,9 +13,10 @@ import { ArgTokenizer } from './tokenizer.js';
 import { ImapSyntaxError, type ReadResult } from './types.js';
 
 export { type CommandLimits, LITERAL_MINUS_MAX } from './command-input.js';
+export type { AppendMessage, AppendStream, ReadResult } from './types.js';
 
 export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
-  maxCommandBytes: 64 * 1024,
+  maxLineBytes: 64 * 1024,
   maxLiteralBytes: 64 * 1024,
   maxDepth: 32,
   maxTokens: 10_000,
@@ -31,6 +32,14 @@ function isTag(text: string): boolean {
 /** Command names are atoms; extensions use letters, digits and '-'. */
 const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
 
+export interface CommandReaderOptions extends Partial<CommandLimits> {
+  /**
+   * Sends a continuation request, "+ <text>\r\n", for a synchronising literal that passed the
+   * limits (and for each APPEND message the session accepts).
+   */
+  sendContinuation: (text: string) => void | Promise<void>;
+}
+
 interface CommandHead {
   tag: string;
   name: string;
@@ -43,7 +52,8 @@ export class ImapCommandReader {
   private readonly limits: CommandLimits;
   private append: AppendReader | null = null;
 
-  constructor(lines: LineReader, sendContinuation: () => void | Promise<void>, limits: Partial<CommandLimits> = {}) {
+  constructor(lines: LineReader, options: CommandReaderOptions) {
+    const { sendContinuation, ...limits } = options;
     this.limits = { ...DEFAULT_COMMAND_LIMITS, ...limits };
     this.input = new CommandInput(lines, sendContinuation, this.limits);
   }
@@ -87,7 +97,7 @@ export class ImapCommandReader {
       await this.input.skipRest(first);
       return { kind: 'bad', tag: tagOf(first), message: err.message };
     }
-    if (first.length > this.limits.maxCommandBytes) {
+    if (first.length > this.limits.maxLineBytes) {
       await this.input.skipRest(first);
       return { kind: 'bad', tag: head.tag, message: 'Command too long' };
     }

@@ -1,4 +1,4 @@
-/** Test helper: command arguments as the command reader's tokenizer produces them. */
+/** For tests: command arguments as the command reader's tokenizer produces them. */
 import { ArgTokenizer } from '../../../src/imap/protocol/tokenizer.js';
 import type { Token } from '../../../src/imap/protocol/types.js';
 
