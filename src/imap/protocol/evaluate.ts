@@ -4,8 +4,8 @@
  * run first within an AND, so per-message lookups (headers, sent dates) are only made for
  * messages still in the running; each full-text key is asked of the index once per search.
  */
-import { calendarDay } from './date-time.js';
-import { resolveSequenceSet, resolveUidSet } from './sequence-set.js';
+import { calendarDay, sentDay } from './date-time.js';
+import { sequenceSetMatcher } from './sequence-set.js';
 import type { SearchKey } from './types.js';
 
 export interface SearchMessage {
@@ -22,16 +22,20 @@ export interface SearchMessage {
 export type TextWhere = 'body' | 'text' | string;
 
 export interface SearchContext {
-  /** The view's messages in sequence-number order (so UIDs ascend too). */
+  /** The messages to search, in sequence-number order (so UIDs ascend too). */
   messages: readonly SearchMessage[];
+  /** The largest message number in the view ('*'); default: the last message's. */
+  maxSeq?: number;
+  /** The largest UID in the mailbox ('*' in UID sets); default: the last message's. */
+  maxUid?: number;
   /** The UIDs saved by SEARCH RETURN (SAVE) (RFC 5182), for `$`. */
-  saved?: readonly number[];
+  savedUids?: readonly number[];
   /**
    * The zone, in minutes east of UTC, whose calendar days BEFORE/ON/SINCE compare internal
    * dates in. Default: the server's local zone at each date.
    */
   timezoneOffsetMinutes?: number;
-  /** The Date header's own calendar day, 'YYYY-MM-DD' (see sentDay), or null without one. */
+  /** The Date header's value as sent, or null without one; its own calendar day is compared. */
   sentDate(uid: number): Promise<string | null>;
   /** The decoded value of a header field (all occurrences joined), or null if absent. */
   headerValue(uid: number, field: string): Promise<string | null>;
@@ -45,11 +49,11 @@ export interface SearchContext {
 
 type Mask = boolean[];
 
-/** The messages matching `key`, in view order. */
-export async function evaluateSearch(key: SearchKey, ctx: SearchContext): Promise<SearchMessage[]> {
+/** The UIDs of the messages matching `key`, ascending. */
+export async function evaluateSearch(key: SearchKey, ctx: SearchContext): Promise<number[]> {
   const evaluator = new Evaluator(ctx);
   const mask = await evaluator.evaluate(key, ctx.messages.map(() => true));
-  return ctx.messages.filter((_, i) => mask[i]);
+  return ctx.messages.filter((_, i) => mask[i]).map((m) => m.uid);
 }
 
 /** Lower numbers are cheaper; used to order the keys of an AND. */
@@ -105,13 +109,15 @@ class Evaluator {
         return within.map((w, i) => w && !inner[i]);
       }
       case 'seq': {
-        const saved = key.set.kind === 'saved' ? this.savedSeqs() : undefined;
-        const wanted = new Set(resolveSequenceSet(key.set, messages.length, saved));
-        return this.test(within, (m) => wanted.has(m.seq));
+        // `$` is a set of UIDs whichever way it is used.
+        if (key.set.kind === 'saved') return this.savedTest(within);
+        const inSet = sequenceSetMatcher(key.set, this.ctx.maxSeq ?? messages[messages.length - 1]?.seq ?? 0);
+        return this.test(within, (m) => inSet(m.seq));
       }
       case 'uid': {
-        const wanted = new Set(resolveUidSet(key.set, messages.map((m) => m.uid), this.ctx.saved));
-        return this.test(within, (m) => wanted.has(m.uid));
+        if (key.set.kind === 'saved') return this.savedTest(within);
+        const inSet = sequenceSetMatcher(key.set, this.ctx.maxUid ?? messages[messages.length - 1]?.uid ?? 0);
+        return this.test(within, (m) => inSet(m.uid));
       }
       case 'flag': {
         const flag = key.flag.toLowerCase();
@@ -126,7 +132,8 @@ class Evaluator {
       case 'date':
         if (key.which === 'internal') return this.test(within, (m) => compareDay(this.internalDay(m), key.cmp, key.day));
         return this.testAsync(within, async (m) => {
-          const day = await this.ctx.sentDate(m.uid);
+          const header = await this.ctx.sentDate(m.uid);
+          const day = header === null ? null : sentDay(header);
           return day !== null && compareDay(day, key.cmp, key.day);
         });
       case 'text': {
@@ -171,10 +178,9 @@ class Evaluator {
     return calendarDay(m.internalDate, offset);
   }
 
-  /** `$` as message numbers: the saved UIDs still in the view. */
-  private savedSeqs(): number[] {
-    const saved = new Set(this.ctx.saved ?? []);
-    return this.ctx.messages.filter((m) => saved.has(m.uid)).map((m) => m.seq);
+  private savedTest(within: Mask): Mask {
+    const saved = new Set(this.ctx.savedUids ?? []);
+    return this.test(within, (m) => saved.has(m.uid));
   }
 }
 

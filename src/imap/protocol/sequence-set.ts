@@ -65,6 +65,24 @@ export function resolveSequenceSet(set: SequenceSet, max: number, saved?: readon
 }
 
 /**
+ * A membership test for `set`, with '*' standing for `star` (the largest message number or
+ * UID in use) and `$` for `saved`. Cheap per call: ranges are merged once, then searched.
+ */
+export function sequenceSetMatcher(set: SequenceSet, star: number, saved?: readonly number[]): (n: number) => boolean {
+  if (set.kind === 'saved') {
+    const wanted = new Set(saved ?? []);
+    return (n) => wanted.has(n);
+  }
+  if (star === 0) return () => false;
+  const merged = intervals(set, star);
+  const starts = merged.map((iv) => iv[0]);
+  return (n) => {
+    const i = lowerBound(starts, n + 1) - 1;
+    return i >= 0 && n <= merged[i][1];
+  };
+}
+
+/**
  * True when `set` names a message number above `max` (other than via '*'): RFC 9051 6.4
  * lets the server answer BAD for such a set.
  */

@@ -14,9 +14,9 @@ const messages: SearchMessage[] = [
 ];
 
 const headers: Record<number, Record<string, string>> = {
-  10: { from: 'Alice <alice@example.com>', subject: 'Lunch', date: '2024-01-01' },
-  20: { from: 'Bob <bob@example.com>', subject: 'Re: Lunch', 'x-prio': 'high' },
-  30: { from: 'alice@example.com', subject: 'Report', date: '2023-12-31' },
+  10: { from: 'Alice <alice@example.com>', subject: 'Lunch', date: 'Mon, 1 Jan 2024 23:30:00 -0800' },
+  20: { from: 'Bob <bob@example.com>', subject: 'Re: Lunch', 'x-prio': 'high', date: 'garbage' },
+  30: { from: 'alice@example.com', subject: 'Report', date: '31 Dec 2023 00:10 +1400' },
   45: { from: 'Carol', subject: '' },
 };
 
@@ -50,8 +50,7 @@ function context(calls: Calls, extra: Partial<SearchContext> = {}): SearchContex
 
 async function uids(program: string, extra: Partial<SearchContext> = {}): Promise<number[]> {
   const calls: Calls = { text: [], header: 0, sent: 0 };
-  const found = await evaluateSearch(parseSearch(tokens(program)).key, context(calls, extra));
-  return found.map((m) => m.uid);
+  return evaluateSearch(parseSearch(tokens(program)).key, context(calls, extra));
 }
 
 describe('search evaluation', () => {
@@ -99,15 +98,22 @@ describe('search evaluation', () => {
   });
 
   it('resolves $ to the saved UIDs', async () => {
-    assert.deepEqual(await uids('$', { saved: [20, 45, 99] }), [20, 45]);
-    assert.deepEqual(await uids('UID $', { saved: [10] }), [10]);
+    assert.deepEqual(await uids('$', { savedUids: [20, 45, 99] }), [20, 45]);
+    assert.deepEqual(await uids('UID $', { savedUids: [10] }), [10]);
+  });
+
+  it('takes * from the view when the searched messages are a subset of it', async () => {
+    const subset = { messages: messages.slice(0, 2), maxSeq: 4, maxUid: 45 };
+    assert.deepEqual(await uids('*', subset), []);
+    assert.deepEqual(await uids('UID 40:*', subset), []);
+    assert.deepEqual(await uids('UID 1:*', subset), [10, 20]);
   });
 
   it('asks the text index once per distinct key and looks up headers only for candidates', async () => {
     const calls: Calls = { text: [], header: 0, sent: 0 };
     const program = 'SEEN OR BODY budget (BODY budget FROM bob) FROM alice';
     const found = await evaluateSearch(parseSearch(tokens(program)).key, context(calls));
-    assert.deepEqual(found.map((m) => m.uid), []);
+    assert.deepEqual(found, []);
     assert.deepEqual(calls.text.filter((c) => c.startsWith('body')), ['body:budget']);
     // FROM alice ran after SEEN and the body test narrowed the candidates to one message.
     assert.equal(calls.header, 1);
@@ -122,7 +128,7 @@ describe('search evaluation', () => {
       },
     });
     const found = await evaluateSearch(parseSearch(tokens('SUBJECT report')).key, ctx);
-    assert.deepEqual(found.map((m) => m.uid), [30]);
+    assert.deepEqual(found, [30]);
     assert.equal(calls.header, 0);
   });
 });

@@ -6,6 +6,7 @@ import {
   parseSequenceSet,
   resolveSequenceSet,
   resolveUidSet,
+  sequenceSetMatcher,
   sequenceSetExceeds,
 } from '../../../src/imap/protocol/sequence-set.js';
 import { ImapSyntaxError } from '../../../src/imap/protocol/types.js';
@@ -66,6 +67,13 @@ describe('sequence sets', () => {
       assert.throws(() => parseSequenceSet(text), ImapSyntaxError);
     });
   }
+
+  it('tests membership with * as given', () => {
+    const inSet = sequenceSetMatcher(parseSequenceSet('9:7,2,20:*'), 25);
+    assert.deepEqual([1, 2, 3, 7, 8, 9, 10, 19, 20, 25, 26].filter(inSet), [2, 7, 8, 9, 20, 25]);
+    assert.equal(sequenceSetMatcher(parseSequenceSet('*'), 0)(1), false);
+    assert.equal(sequenceSetMatcher(parseSequenceSet('$'), 5, [3])(3), true);
+  });
 
   it('detects message numbers beyond the mailbox', () => {
     assert.equal(sequenceSetExceeds(parseSequenceSet('1:*'), 3), false);
