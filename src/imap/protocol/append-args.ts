@@ -1,6 +1,6 @@
 /** The arguments before each APPEND message literal (RFC 9051 6.3.12, RFC 3502). */
 import { ArgCursor } from './args.js';
-import { type DateTime, parseDateTime } from './date-time.js';
+import { type DateTime, parseDateTimeWithZone } from './date-time.js';
 import { parseFlags } from './flags.js';
 import { mailboxFromToken } from './mailbox-name.js';
 import { ImapSyntaxError, type Token } from './types.js';
@@ -21,7 +21,7 @@ export function parseAppendArgs(args: Token[], first: boolean, utf8: boolean): A
   const date = c.peek();
   if (date) {
     if (date.kind !== 'string' || date.literal) throw new ImapSyntaxError('APPEND: expected a quoted date-time');
-    options.date = parseDateTime(c.astring('date-time'));
+    options.date = parseDateTimeWithZone(c.astring('date-time'));
   }
   c.end();
   return options;

@@ -39,7 +39,7 @@ export interface DateTime {
 }
 
 /** date-time without its quotes: "01-Jan-2020 10:00:00 +0000" (day may be " 1" or "1"). */
-export function parseDateTime(text: string): DateTime {
+export function parseDateTimeWithZone(text: string): DateTime {
   const m = /^ ?([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})$/.exec(text);
   const invalid = () => new ImapSyntaxError(`Invalid date-time: ${text.slice(0, 40)}`);
   if (!m) throw invalid();
@@ -50,6 +50,16 @@ export function parseDateTime(text: string): DateTime {
   const offsetMinutes = (m[7] === '-' ? -1 : 1) * (zh * 60 + zm);
   const utc = Date.UTC(year, month0, day, hour, minute, Math.min(second, 59)) - offsetMinutes * 60_000;
   return { date: new Date(utc), offsetMinutes };
+}
+
+/** The instant of a date-time (see parseDateTimeWithZone), or null if it is not one. */
+export function parseDateTime(text: string): Date | null {
+  try {
+    return parseDateTimeWithZone(text).date;
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return null;
+    throw err;
+  }
 }
 
 /** date-time without quotes, e.g. "01-Jan-2020 10:00:00 +0000", in the given zone. */

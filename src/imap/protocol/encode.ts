@@ -5,7 +5,7 @@
  */
 import { formatDateTime } from './date-time.js';
 
-export { formatDateTime };
+export { formatDateTime, parseDateTime } from './date-time.js';
 
 /** ASTRING-CHAR: ATOM-CHAR or ']' (no CTL, space, ( ) { % * " \). */
 const ASTRING_ATOM = /^[!#$&'+,\-./0-9:;<=>?@A-Z[\]^_`a-z|}~]+$/;
@@ -25,27 +25,27 @@ function literal(value: string): string {
 }
 
 /** A string (never an atom): quoted when it can be, else a literal. */
-export function encodeString(value: string, utf8: boolean): string {
+export function formatString(value: string, utf8 = false): string {
   const quotable = value.length <= MAX_QUOTED && (utf8 ? QUOTABLE_UTF8 : QUOTABLE_ASCII).test(value);
   return quotable ? quote(value) : literal(value);
 }
 
 /** An astring: a bare atom when safe (and not "NIL", which a client might misread), else a string. */
-export function encodeAstring(value: string, utf8: boolean): string {
+export function formatAstring(value: string, utf8 = false): string {
   if (ASTRING_ATOM.test(value) && value.toUpperCase() !== 'NIL') return value;
-  return encodeString(value, utf8);
+  return formatString(value, utf8);
 }
 
 /** An nstring: NIL for null. */
-export function encodeNstring(value: string | null, utf8: boolean): string {
-  return value === null ? 'NIL' : encodeString(value, utf8);
+export function formatNString(value: string | null, utf8 = false): string {
+  return value === null ? 'NIL' : formatString(value, utf8);
 }
 
 /**
  * Raw bytes as a string: quoted when they are quotable text (valid UTF-8 counts as text only
  * with `utf8`), else a literal of the exact bytes.
  */
-export function encodeStringBytes(value: Buffer, utf8: boolean): Buffer {
+export function formatStringBytes(value: Buffer, utf8: boolean): Buffer {
   let quotable = value.length <= MAX_QUOTED;
   for (const b of quotable ? value : []) {
     if (b === 0x09 || (b >= 0x20 && b < 0x7f)) continue;

@@ -110,8 +110,13 @@ export function mailboxFromToken(token: Token, utf8: boolean): string {
   return normaliseInbox(mailboxTextFromToken(token, utf8));
 }
 
+/** A mailbox argument's text (atom or decoded string) as a name: modified UTF-7 undone unless `utf8`. */
+export function decodeMailboxName(raw: string, utf8: boolean): string {
+  return utf8 ? raw : decodeModifiedUtf7(raw);
+}
+
 /** A name for responses: modified UTF-7 unless `utf8`. Quoting is the encoder's job. */
-export function mailboxToWire(name: string, utf8: boolean): string {
+export function encodeMailboxName(name: string, utf8: boolean): string {
   return utf8 ? name : encodeModifiedUtf7(name);
 }
 
@@ -121,7 +126,7 @@ const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBF
  * Why `name` cannot be a mailbox name, or null if it can. A trailing separator (CREATE "a/")
  * counts as an empty component; strip it first where RFC 9051 6.3.4 allows it.
  */
-export function mailboxNameProblem(name: string): string | null {
+export function validateMailboxName(name: string): string | null {
   if (name === '') return 'Mailbox name is empty';
   if (/[\0\r\n]/.test(name)) return 'Mailbox name contains NUL, CR or LF';
   if (UNPAIRED_SURROGATE.test(name)) return 'Mailbox name contains an unpaired surrogate';
@@ -143,8 +148,13 @@ export function mailboxNameProblem(name: string): string | null {
  * pattern times the name, however many wildcards the pattern has.
  */
 export function listMatcher(reference: string, pattern: string): (name: string) => boolean {
-  const full = normaliseInbox(reference + pattern);
-  return (name) => globMatch(full, name);
+  const full = reference + pattern;
+  return (name) => matchMailboxPattern(full, name);
+}
+
+/** Whether `name` matches a full LIST pattern (reference and pattern already joined). */
+export function matchMailboxPattern(pattern: string, name: string): boolean {
+  return globMatch(normaliseInbox(pattern), name);
 }
 
 function globMatch(pattern: string, name: string): boolean {

@@ -5,8 +5,8 @@ import {
   encodeModifiedUtf7,
   listMatcher,
   mailboxFromToken,
-  mailboxNameProblem,
-  mailboxToWire,
+  validateMailboxName,
+  encodeMailboxName,
   normaliseInbox,
 } from '../../../src/imap/protocol/mailbox-name.js';
 import { ImapSyntaxError } from '../../../src/imap/protocol/types.js';
@@ -42,8 +42,8 @@ describe('modified UTF-7', () => {
     assert.throws(() => mailboxFromToken({ kind: 'string', value: Buffer.from('Entwürfe'), literal: false }, false), ImapSyntaxError);
     assert.throws(() => mailboxFromToken({ kind: 'string', value: Buffer.from([0xff]), literal: true }, true), ImapSyntaxError);
     assert.throws(() => mailboxFromToken({ kind: 'list', items: [] }, true), ImapSyntaxError);
-    assert.equal(mailboxToWire('Entwürfe', false), 'Entw&APw-rfe');
-    assert.equal(mailboxToWire('Entwürfe', true), 'Entwürfe');
+    assert.equal(encodeMailboxName('Entwürfe', false), 'Entw&APw-rfe');
+    assert.equal(encodeMailboxName('Entwürfe', true), 'Entwürfe');
   });
 
   it('normalises only a whole INBOX level', () => {
@@ -57,7 +57,7 @@ describe('modified UTF-7', () => {
 describe('mailbox name validation', () => {
   const good = ['INBOX', 'a/b/c', 'Entwürfe', 'a.b', '...', 'x'.repeat(255), `${'y'.repeat(200)}/`.repeat(4) + 'z'];
   for (const name of good) {
-    it(`accepts ${JSON.stringify(name.slice(0, 40))}`, () => assert.equal(mailboxNameProblem(name), null));
+    it(`accepts ${JSON.stringify(name.slice(0, 40))}`, () => assert.equal(validateMailboxName(name), null));
   }
   const bad: Array<[string, RegExp]> = [
     ['', /empty/],
@@ -76,7 +76,7 @@ describe('mailbox name validation', () => {
     [`${'y'.repeat(250)}/`.repeat(4) + 'zzzz', /1000/],
   ];
   for (const [name, reason] of bad) {
-    it(`refuses ${JSON.stringify(name.slice(0, 40))}`, () => assert.match(mailboxNameProblem(name) ?? '', reason));
+    it(`refuses ${JSON.stringify(name.slice(0, 40))}`, () => assert.match(validateMailboxName(name) ?? '', reason));
   }
 });
 
