@@ -33,7 +33,7 @@ interface Keyed {
 }
 
 /** The messages in SORT order; ties fall back to sequence-number order, never reversed. */
-export function sortMessages<T extends SortableMessage>(messages: readonly T[], criteria: Criteria): T[] {
+export function sortByCriteria<T extends SortableMessage>(messages: readonly T[], criteria: Criteria): T[] {
   const keyed: Keyed[] = messages.map((message) => {
     const text = {} as Record<TextField, string>;
     for (const field of TEXT_FIELDS) text[field] = casemap(message[field]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type SortableMessage, sortMessages } from '../../../src/imap/protocol/sort-order.js';
-import { parseSort, parseThread } from '../../../src/imap/protocol/sort-thread.js';
+import { type SortableMessage, sortByCriteria } from '../../../src/imap/protocol/sort-order.js';
+import { formatThreads, type HeaderRow, parseSort, parseThread, sortMessages, threadMessages } from '../../../src/imap/protocol/sort-thread.js';
 import { ImapSyntaxError } from '../../../src/imap/protocol/types.js';
 import { tokens } from './tokens.js';
 
@@ -56,6 +56,27 @@ describe('SORT order', () => {
     ['DISPLAYFROM', [{ key: 'DISPLAYFROM', reverse: false }], [4, 1, 2, 3]],
   ];
   for (const [what, criteria, expected] of cases) {
-    it(what, () => assert.deepEqual(sortMessages(messages, criteria).map((m) => m.seq), expected));
+    it(what, () => assert.deepEqual(sortByCriteria(messages, criteria).map((m) => m.seq), expected));
   }
+});
+
+describe('SORT and THREAD over stored header fields', () => {
+  const at = (iso: string) => new Date(iso);
+  const rows: HeaderRow[] = [
+    { id: 11, internalDate: at('2024-01-03T00:00:00Z'), size: 300, headers: { from: 'Zed <zed@x>', subject: 'Re: plan', date: 'Tue, 2 Jan 2024 10:00:00 +0000', messageId: '<b@x>', references: '<a@x>' } },
+    { id: 12, internalDate: at('2024-01-01T00:00:00Z'), size: 100, headers: { from: '"Adams, Ann" <ann@x>', subject: 'Plan', date: 'Mon, 1 Jan 2024 10:00:00 +0000', messageId: '<a@x>' } },
+    { id: 13, internalDate: at('2024-01-02T00:00:00Z'), size: 200, headers: { from: 'bob@x', subject: 'Other' } },
+  ];
+  it('sorts by address, display name, date and size', () => {
+    assert.deepEqual(sortMessages([{ key: 'FROM', reverse: false }], rows), [12, 13, 11]);
+    assert.deepEqual(sortMessages([{ key: 'DISPLAYFROM', reverse: false }], rows), [12, 13, 11]);
+    // No Date header: the internal date stands in.
+    assert.deepEqual(sortMessages([{ key: 'DATE', reverse: false }], rows), [12, 13, 11]);
+    assert.deepEqual(sortMessages([{ key: 'SIZE', reverse: true }], rows), [11, 13, 12]);
+    assert.deepEqual(sortMessages([{ key: 'SUBJECT', reverse: false }, { key: 'ARRIVAL', reverse: false }], rows), [13, 12, 11]);
+  });
+  it('threads by references and by subject', () => {
+    assert.equal(formatThreads(threadMessages('REFERENCES', rows)), '(12 11)(13)');
+    assert.equal(formatThreads(threadMessages('ORDEREDSUBJECT', rows)), '(12 11)(13)');
+  });
 });
