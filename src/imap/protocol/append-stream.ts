@@ -96,7 +96,7 @@ export class AppendReader implements AppendStream {
     this.line = next.bytes;
     this.offset = 0;
     this.total += next.bytes.length;
-    if (this.total > this.input.limits.maxLineBytes) {
+    if (this.total > this.input.limits.maxCommandBytes) {
       this.done = true;
       await this.input.skipRest(next.bytes);
       throw new ImapSyntaxError('Command too long');

@@ -3,16 +3,13 @@
  * literal bytes (buffered, streamed or discarded), continuation requests, and skipping what is
  * left of a command that was refused.
  */
-import type { Line, LineReader } from '../../net/line-reader.js';
+import type { Line } from '../../net/line-reader.js';
 import { type ArgTokenizer, type LiteralMarker, trailingLiteral } from './tokenizer.js';
 import { ImapSyntaxError } from './types.js';
 
 export interface CommandLimits {
-  /**
-   * Longest command line, and longest command (its lines and literals together), APPEND's
-   * message literals excepted.
-   */
-  maxLineBytes: number;
+  /** Longest command (its lines and literals together), APPEND's message literals excepted. */
+  maxCommandBytes: number;
   /** Largest literal accepted as an argument (APPEND's messages excepted). */
   maxLiteralBytes: number;
   /** Deepest list nesting. */
@@ -41,9 +38,19 @@ export type AfterLiteral =
 /** Bytes asked of the line reader at a time when streaming or discarding a literal. */
 const CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Where commands come from: a LineReader, or a wrapper around one (e.g. one that applies the
+ * session's idle timeout). Null means the client is gone.
+ */
+export interface LineSource {
+  nextLine(): Promise<Line | null>;
+  /** Up to `max` bytes, at least one. */
+  nextBytes(max: number): Promise<Buffer | null>;
+}
+
 export class CommandInput {
   constructor(
-    private readonly lines: LineReader,
+    private readonly lines: LineSource,
     /** Sends a continuation request ("+ <text>") to the client. */
     private readonly continuation: (text: string) => void | Promise<void>,
     readonly limits: CommandLimits,
@@ -73,7 +80,7 @@ export class CommandInput {
     const refusal =
       marker.size > this.limits.maxLiteralBytes
         ? 'Literal too large'
-        : total + marker.size > this.limits.maxLineBytes
+        : total + marker.size > this.limits.maxCommandBytes
           ? 'Command too long'
           : this.nonSyncRefusal(marker);
     if (refusal) return (await this.skipLiteralAndRest(marker)) ? { kind: 'refused', message: refusal } : { kind: 'closed' };
@@ -93,7 +100,7 @@ export class CommandInput {
     if (!next) return { kind: 'closed' };
     if (next.tooLong) return { kind: 'refused', message: 'Command line too long' };
     const newTotal = total + marker.size + next.bytes.length;
-    if (newTotal > this.limits.maxLineBytes) {
+    if (newTotal > this.limits.maxCommandBytes) {
       await this.skipRest(next.bytes);
       return { kind: 'refused', message: 'Command too long' };
     }

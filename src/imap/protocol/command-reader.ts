@@ -6,17 +6,16 @@
  * transmitted; a refused non-synchronising one is read and thrown away. Either way the reader
  * ends up at the start of the next command, and the session only has to answer BAD.
  */
-import type { LineReader } from '../../net/line-reader.js';
 import { AppendReader } from './append-stream.js';
-import { CommandInput, type CommandLimits } from './command-input.js';
+import { CommandInput, type CommandLimits, type LineSource } from './command-input.js';
 import { ArgTokenizer } from './tokenizer.js';
 import { ImapSyntaxError, type ReadResult } from './types.js';
 
-export { type CommandLimits, LITERAL_MINUS_MAX } from './command-input.js';
+export { type CommandLimits, type LineSource, LITERAL_MINUS_MAX } from './command-input.js';
 export type { AppendMessage, AppendStream, ReadResult } from './types.js';
 
 export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
-  maxLineBytes: 64 * 1024,
+  maxCommandBytes: 64 * 1024,
   maxLiteralBytes: 64 * 1024,
   maxDepth: 32,
   maxTokens: 10_000,
@@ -32,12 +31,14 @@ function isTag(text: string): boolean {
 /** Command names are atoms; extensions use letters, digits and '-'. */
 const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
 
-export interface CommandReaderOptions extends Partial<CommandLimits> {
+export interface CommandReaderOptions {
   /**
    * Sends a continuation request, "+ <text>\r\n", for a synchronising literal that passed the
    * limits (and for each APPEND message the session accepts).
    */
   sendContinuation: (text: string) => void | Promise<void>;
+  /** Defaults: DEFAULT_COMMAND_LIMITS. */
+  limits?: Partial<CommandLimits>;
 }
 
 interface CommandHead {
@@ -52,10 +53,9 @@ export class ImapCommandReader {
   private readonly limits: CommandLimits;
   private append: AppendReader | null = null;
 
-  constructor(lines: LineReader, options: CommandReaderOptions) {
-    const { sendContinuation, ...limits } = options;
-    this.limits = { ...DEFAULT_COMMAND_LIMITS, ...limits };
-    this.input = new CommandInput(lines, sendContinuation, this.limits);
+  constructor(lines: LineSource, options: CommandReaderOptions) {
+    this.limits = { ...DEFAULT_COMMAND_LIMITS, ...options.limits };
+    this.input = new CommandInput(lines, options.sendContinuation, this.limits);
   }
 
   /**
@@ -97,7 +97,7 @@ export class ImapCommandReader {
       await this.input.skipRest(first);
       return { kind: 'bad', tag: tagOf(first), message: err.message };
     }
-    if (first.length > this.limits.maxLineBytes) {
+    if (first.length > this.limits.maxCommandBytes) {
       await this.input.skipRest(first);
       return { kind: 'bad', tag: head.tag, message: 'Command too long' };
     }

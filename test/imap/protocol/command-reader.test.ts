@@ -18,7 +18,7 @@ function harness(limits: Partial<CommandLimits> = {}, maxLine = 1024): Harness {
   const lines = new LineReader(socket, maxLine);
   let sent = 0;
   const reader = new ImapCommandReader(lines, {
-    ...limits,
+    limits,
     sendContinuation: (text) => {
       assert.equal(text, 'Ready for literal data');
       sent++;
@@ -181,14 +181,14 @@ describe('ImapCommandReader: commands', () => {
   });
 
   it('refuses a command whose literals together pass the command limit', async () => {
-    const h = harness({ maxLiteralBytes: 100, maxLineBytes: 150 });
+    const h = harness({ maxLiteralBytes: 100, maxCommandBytes: 150 });
     h.socket.write(`a X {90+}\r\n${'y'.repeat(90)} {90}\r\nb NOOP\r\n`);
     assert.deepEqual(await bad(h.reader), { tag: 'a', message: 'Command too long' });
     assert.equal((await command(h.reader)).tag, 'b');
   });
 
   it('LITERAL-: a non-synchronising literal over 4096 bytes is discarded and refused', async () => {
-    const h = harness({ maxLiteralBytes: 10_000, maxLineBytes: 20_000, maxNonSyncLiteralBytes: 4096 });
+    const h = harness({ maxLiteralBytes: 10_000, maxCommandBytes: 20_000, maxNonSyncLiteralBytes: 4096 });
     h.socket.write(`a X {4097+}\r\n${'z'.repeat(4097)}\r\nb X {4096+}\r\n${'z'.repeat(4096)}\r\n`);
     assert.equal((await bad(h.reader)).tag, 'a');
     const ok = await command(h.reader);
