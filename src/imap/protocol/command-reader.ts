@@ -67,14 +67,11 @@ export class ImapCommandReader {
       await this.append.skipRest();
       this.append = null;
     }
-    for (;;) {
-      const line = await this.input.nextLine();
-      if (!line) return null;
-      if (line.tooLong) return { kind: 'bad', tag: null, message: 'Command line too long' };
-      // An empty line is not a command; ignoring it is kinder than a BAD.
-      if (line.bytes.length === 0) continue;
-      return this.readCommand(line.bytes);
-    }
+    const line = await this.input.nextLine();
+    if (!line) return null;
+    if (line.tooLong) return { kind: 'bad', tag: null, message: 'Command line too long' };
+    if (line.bytes.length === 0) return { kind: 'bad', tag: null, message: 'Empty command line' };
+    return this.readCommand(line.bytes);
   }
 
   /**

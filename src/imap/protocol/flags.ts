@@ -4,21 +4,29 @@ import { ImapSyntaxError, type Token } from './types.js';
 /** The system flags a client may set, in their canonical spelling. */
 export const SYSTEM_FLAGS: readonly string[] = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
+/** Flags with a canonical spelling: the settable ones and \Recent, which only the server sets. */
+const KNOWN_FLAGS: readonly string[] = [...SYSTEM_FLAGS, '\\Recent'];
+
 /** flag-keyword: an atom, so none of ( ) { SP CTL % * " \ ] and no 8-bit. */
 const KEYWORD = /^[!#$&'+,\-./0-9:;<=>?@A-Z[^_`a-z|}~]+$/;
 
 /**
- * A flag a client asks to set or search: system flags in canonical case; \Recent (the server
- * alone sets it) and unknown system flags are refused; keywords are kept as written.
+ * A flag as the grammar allows it (flag-keyword, or flag-extension "\\" atom), known system
+ * flags in canonical case, keywords as written. Whether a flag may be set (not \\Recent, not
+ * an unknown extension) is the command's decision, answered NO rather than BAD.
  */
 export function parseFlag(text: string): string {
   if (text.startsWith('\\')) {
-    const system = SYSTEM_FLAGS.find((f) => f.toLowerCase() === text.toLowerCase());
-    if (!system) throw new ImapSyntaxError(`Invalid system flag ${text.slice(0, 30)}`);
-    return system;
+    if (!KEYWORD.test(text.slice(1))) throw new ImapSyntaxError(`Invalid flag ${text.slice(0, 30)}`);
+    return KNOWN_FLAGS.find((f) => f.toLowerCase() === text.toLowerCase()) ?? text;
   }
   if (!KEYWORD.test(text)) throw new ImapSyntaxError(`Invalid flag ${text.slice(0, 30)}`);
   return text;
+}
+
+/** True for the flags a client may set with STORE or APPEND (system flags and keywords). */
+export function isSettableFlag(flag: string): boolean {
+  return !flag.startsWith('\\') || SYSTEM_FLAGS.includes(flag);
 }
 
 /** Flags from tokens (a flag-list's items, or STORE's bare flags), without duplicates. */

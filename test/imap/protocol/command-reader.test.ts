@@ -128,9 +128,10 @@ describe('ImapCommandReader: commands', () => {
     assert.equal(h.continuations(), 0);
   });
 
-  it('ignores empty lines and returns null at end of stream', async () => {
+  it('answers an empty line with an untagged BAD and returns null at end of stream', async () => {
     const h = harness();
-    h.socket.end('\r\n\r\na NOOP\r\n');
+    h.socket.end('\r\na NOOP\r\n');
+    assert.deepEqual(await bad(h.reader), { tag: null, message: 'Empty command line' });
     assert.equal((await command(h.reader)).name, 'NOOP');
     assert.equal(await h.reader.next(), null);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAppendArgs } from '../../../src/imap/protocol/append-args.js';
-import { parseFlag } from '../../../src/imap/protocol/flags.js';
+import { isSettableFlag, parseFlag } from '../../../src/imap/protocol/flags.js';
 import { parseStore } from '../../../src/imap/protocol/store-args.js';
 import { ImapSyntaxError, type SequenceSet, type StoreCommand } from '../../../src/imap/protocol/types.js';
 import { tokens } from './tokens.js';
@@ -29,9 +29,8 @@ describe('STORE arguments', () => {
     '1 FLAGS',
     '1 *FLAGS (\\Seen)',
     '1 FLAGS.LOUD (\\Seen)',
-    '1 FLAGS (\\Recent)',
-    '1 FLAGS (\\Bogus)',
     '1 FLAGS (\\*)',
+    '1 FLAGS (\\)',
     '1 FLAGS ("quoted")',
     '1 FLAGS (\\Seen) extra',
     '1 (UNCHANGEDSINCE) FLAGS ()',
@@ -42,6 +41,15 @@ describe('STORE arguments', () => {
   for (const text of bad) {
     it(`refuses ${text}`, () => assert.throws(() => parseStore(tokens(text)), ImapSyntaxError));
   }
+  it('accepts flag extensions and \\Recent as syntax, for the command to refuse with NO', () => {
+    const store = parseStore(tokens('1 +FLAGS (\\recent \\Bogus)'));
+    assert.deepEqual(store.flags, ['\\Recent', '\\Bogus']);
+    assert.equal(isSettableFlag('\\Recent'), false);
+    assert.equal(isSettableFlag('\\Bogus'), false);
+    assert.equal(isSettableFlag('\\Seen'), true);
+    assert.equal(isSettableFlag('$Junk'), true);
+  });
+
   it('canonicalises system flags', () => {
     assert.equal(parseFlag('\\ANSWERED'), '\\Answered');
     assert.equal(parseFlag('$Forwarded'), '$Forwarded');
@@ -65,7 +73,7 @@ describe('APPEND arguments', () => {
     ['INBOX "yesterday"', true],
     ['(\\Seen) (\\Seen)', false],
     ['INBOX', false],
-    ['INBOX (\\Recent)', true],
+    ['INBOX (\\a]b)', true],
   ];
   for (const [text, first] of bad) {
     it(`refuses ${JSON.stringify(text)}${first ? '' : ' (later message)'}`, () => {
