@@ -165,3 +165,48 @@ export interface ThreadNode {
   id: number | null;
   children: ThreadNode[];
 }
+
+/** One result of ImapCommandReader.next(). */
+export type ReadResult =
+  /** A whole command. `name` is upper-cased; UID commands are named e.g. 'UID FETCH'. */
+  | { kind: 'command'; tag: string; name: string; args: Token[] }
+  /**
+   * A command that could not be read: a syntax error, an over-long line or command, a refused
+   * literal. The reader has already skipped the rest of it. `tag` is null when the line had no
+   * usable tag (the session answers with an untagged BAD).
+   */
+  | { kind: 'bad'; tag: string | null; message: string }
+  /** APPEND: the message literals are streamed, never buffered whole. */
+  | { kind: 'append'; tag: string; stream: AppendStream };
+
+/** The messages of one APPEND command (several with MULTIAPPEND, RFC 3502). */
+export interface AppendStream {
+  /**
+   * The next message, or null once the command line ends. Rejects with ImapSyntaxError when the
+   * rest of the command is malformed (the reader has then skipped it). Call accept() or
+   * reject() on each message before asking for the next one; bytes left unread are discarded.
+   */
+  nextMessage(): Promise<AppendMessage | null>;
+}
+
+export interface AppendMessage {
+  /** The arguments before this message's literal: the mailbox (first message only), then the flag list and date-time if present. */
+  args: Token[];
+  /** The literal's announced size in bytes. */
+  size: number;
+  /** literal8 (~{n}, RFC 3516): the message may contain NUL and bare 8-bit binary. */
+  binary: boolean;
+  /** Sends the continuation request for a synchronising literal, then yields exactly `size` bytes. */
+  accept(): AsyncIterable<Buffer>;
+  /**
+   * Refuses the message. For a synchronising literal nothing is sent and the client will not
+   * send the bytes, so the command ends here; for a non-synchronising literal the bytes and the
+   * rest of the command are read and discarded. Either way the session then answers NO/BAD.
+   */
+  reject(): Promise<void>;
+}
+
+export interface StatusCommand {
+  mailbox: string;
+  items: StatusItem[];
+}
