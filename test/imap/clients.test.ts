@@ -3,6 +3,9 @@
  * (plain, STARTTLS, IMAP4_SSL) and curl (imap:// with STARTTLS, imaps://, APPEND by upload).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { User } from '../../src/store/types.js';
@@ -151,9 +154,12 @@ describe('IMAP with real clients', () => {
     const fetched = await runProgram('curl', ['-sS', ...base, `imaps://127.0.0.1:${h.secure.port}/INBOX;UID=1`]);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.match(fetched.stdout, /Subject: plain one/);
-    const upload = await runProgram('curl', ['-sS', ...base, '-T', '-', `imap://127.0.0.1:${h.plain.port}/Drafts`], {
-      stdin: textMessage('uploaded by curl'),
-    });
+    // curl APPENDs a file (it must know the size up front).
+    const dir = await mkdtemp(path.join(tmpdir(), 'wharf-curl-'));
+    const file = path.join(dir, 'message.eml');
+    await writeFile(file, textMessage('uploaded by curl'));
+    const upload = await runProgram('curl', ['-sS', ...base, '-T', file, `imap://127.0.0.1:${h.plain.port}/Drafts`]);
+    await rm(dir, { recursive: true, force: true });
     assert.equal(upload.code, 0, upload.stderr);
     const drafts = await h.store.getMailbox(bob.id, 'Drafts');
     assert.equal(drafts!.messageCount, 1);

@@ -15,7 +15,7 @@ describe('IMAP dialogue', () => {
   before(async () => {
     h = await startImapHarness();
     port = h.plain.port;
-    bob = await h.addUser('smith', 'sesame');
+    bob = await h.addUser('smith', 'SESAME');
     for (let i = 1; i <= 3; i++) await h.deliver(textMessage(`message ${i}`), [bob]);
   });
   after(() => h.close());
@@ -41,7 +41,7 @@ describe('IMAP dialogue', () => {
     assert.ok(u.some((l) => l.startsWith('* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]')));
     // A second session does not see the same messages as recent.
     const d = await ImapClient.connect(port);
-    await d.login('smith', 'sesame');
+    await d.login('smith', 'SESAME');
     const again = await d.command('EXAMINE INBOX');
     assert.ok(again.untagged.includes('* 0 RECENT'));
     assert.match(again.tagged, /OK \[READ-ONLY\]/);
@@ -56,7 +56,7 @@ describe('IMAP dialogue', () => {
     assert.match((await c.command('FROBNICATE')).tagged, /^t\d+ BAD /);
     c.send('\r\n');
     assert.match(await c.readResponse(), /^\* BAD /);
-    await c.command('LOGIN smith sesame');
+    await c.command('LOGIN smith SESAME');
     assert.match((await c.command('FETCH 1 FLAGS')).tagged, /BAD .*No mailbox selected/);
     assert.match((await c.command('SELECT nosuch')).tagged, /^t\d+ NO \[NONEXISTENT\]/);
     assert.match((await c.command('CREATE "a/../b"')).tagged, /^t\d+ NO /);
@@ -94,7 +94,7 @@ describe('IMAP dialogue', () => {
 
   it('resolves UID sets with * and reversed ranges, and partial fetches past the end', async () => {
     const c = await ImapClient.connect(port);
-    await c.login('smith', 'sesame');
+    await c.login('smith', 'SESAME');
     await c.command('EXAMINE INBOX');
     const star = await c.command('UID FETCH 3:* (FLAGS)');
     assert.deepEqual(star.untagged.map((l) => l.replace(/ FLAGS.*/, '')), ['* 3 FETCH (UID 3']);
@@ -239,7 +239,7 @@ describe('IMAP dialogue', () => {
   it('discards commands pipelined in the clear after STARTTLS and sends capabilities again', async () => {
     const c = await ImapClient.connect(port);
     await c.readResponse();
-    c.send('s1 STARTTLS\r\ns2 LOGIN smith sesame\r\n');
+    c.send('s1 STARTTLS\r\ns2 LOGIN smith SESAME\r\n');
     assert.match(await c.readResponse(), /^s1 OK/);
     await c.startTls();
     const caps = await c.command('CAPABILITY');
@@ -252,7 +252,7 @@ describe('IMAP dialogue', () => {
 
   it('refuses a literal larger than the line limit before reading it', async () => {
     const c = await ImapClient.connect(port);
-    await c.login('smith', 'sesame');
+    await c.login('smith', 'SESAME');
     c.send(`x1 LOGIN {${h.config.imap.maxLineBytes + 10}}\r\n`);
     const reply = await c.readResponse();
     assert.match(reply, /^x1 BAD/);
