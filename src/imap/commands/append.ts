@@ -4,21 +4,18 @@
  * store says the message is durable. Refusals (no such mailbox, too big, over quota) come
  * before the client sends a synchronising literal's bytes.
  */
-import { HeaderCollector } from '../../mime/header-summary.js';
 import { StoreError, type BodyWriter, type Mailbox, type MailboxEntry } from '../../store/types.js';
-import { Arguments } from '../arguments.js';
 import { ImapBad, ImapNo } from '../errors.js';
-import { normalizeClientFlags } from '../flags.js';
-import { parseDateTime } from '../grammar.js';
+import { checkClientFlags } from '../flags.js';
 import { formatUidSet } from '../mailbox-view.js';
-import type { AppendMessage } from '../protocol/command-reader.js';
+import { parseAppendArgs } from '../protocol/append-args.js';
+import type { AppendMessage } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
 import { mailboxFromWire } from './mailbox-name.js';
 import { AUTHENTICATED, type CommandSpec } from './types.js';
 
 interface Received {
   body: BodyWriter;
-  headers: ReturnType<HeaderCollector['summary']>;
   flags: string[];
   date: Date;
 }
@@ -26,12 +23,8 @@ interface Received {
 /** Reads one message literal into a new body; aborts the body if the client goes away. */
 async function receive(s: ImapSession, message: AppendMessage, flags: string[], date: Date): Promise<Received> {
   const body = s.store.createBody();
-  const headers = new HeaderCollector();
   try {
-    for await (const chunk of message.accept()) {
-      if (!headers.done) headers.push(chunk);
-      await body.write(chunk);
-    }
+    for await (const chunk of message.accept()) await body.write(chunk);
   } catch (err) {
     await body.abort();
     throw err;
@@ -40,28 +33,7 @@ async function receive(s: ImapSession, message: AppendMessage, flags: string[], 
     await body.abort();
     throw new ImapBad('Message literal cut short');
   }
-  return { body, headers: headers.summary(), flags, date };
-}
-
-/** Flag list and date-time before a message literal. */
-function options(m: AppendMessage, skip: number): { flags: string[]; date: Date } {
-  const args = new Arguments(m.args.slice(skip), 'APPEND');
-  let flags: string[] = [];
-  let date = new Date();
-  if (args.peek()?.kind === 'list') {
-    const items = args.list('flag list');
-    const raw = items.map((t) => (t.kind === 'atom' ? t.value : ''));
-    const normalized = normalizeClientFlags(raw);
-    if ('error' in normalized) throw new ImapBad(normalized.error);
-    flags = normalized.flags;
-  }
-  if (args.remaining > 0) {
-    const parsed = parseDateTime(args.astring('date-time'));
-    if (!parsed) throw new ImapBad('Invalid date-time');
-    date = parsed;
-  }
-  args.end();
-  return { flags, date };
+  return { body, flags, date };
 }
 
 async function refuse(m: AppendMessage, error: ImapNo): Promise<never> {
@@ -77,16 +49,16 @@ export const append: CommandSpec = {
     let mailbox: Mailbox | null = null;
     try {
       for (let m = await c.stream.nextMessage(); m; m = await c.stream.nextMessage()) {
-        let skip = 0;
+        const options = parseAppendArgs(m.args, !mailbox, true);
         if (!mailbox) {
-          const first = m.args[0];
-          if (!first || first.kind === 'list') throw new ImapBad('Missing mailbox name');
-          const name = mailboxFromWire(s, first.kind === 'atom' ? first.value : first.value.toString('utf8'));
+          const name = mailboxFromWire(s, options.mailbox ?? '');
           mailbox = await s.store.getMailbox(s.user!.id, name);
           if (!mailbox) await refuse(m, new ImapNo('Mailbox does not exist', 'TRYCREATE'));
-          skip = 1;
         }
-        const { flags, date } = options(m, skip);
+        const checked = checkClientFlags(options.flags);
+        if ('error' in checked) await refuse(m, new ImapNo(checked.error, 'CANNOT'));
+        const flags = 'flags' in checked ? checked.flags : [];
+        const date = options.date?.date ?? new Date();
         if (m.size > s.config.maxAppendBytes) await refuse(m, new ImapNo('Message too large', 'TOOBIG'));
         const user = await s.store.getUserById(s.user!.id);
         const pending = received.reduce((n, r) => n + r.body.size, 0);
@@ -109,7 +81,7 @@ async function commit(s: ImapSession, mailbox: Mailbox, received: Received[]) {
   const done: MailboxEntry[] = [];
   try {
     for (const r of received) {
-      done.push(await s.store.append(mailbox.id, { body: r.body, internalDate: r.date, headers: r.headers, flags: r.flags }));
+      done.push(await s.store.append(mailbox.id, { body: r.body, internalDate: r.date, flags: r.flags }));
     }
   } catch (err) {
     if (done.length > 0) await s.store.expunge(mailbox.id, done.map((e) => e.uid)).catch(() => undefined);

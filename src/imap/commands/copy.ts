@@ -1,5 +1,5 @@
 /** COPY, MOVE and their UID forms (RFC 9051 6.4.7/6.4.8, UIDPLUS COPYUID, RFC 6851). */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import { parseSequenceSet } from '../grammar.js';
 import { formatUidSet } from '../mailbox-view.js';
@@ -16,7 +16,7 @@ function copyUid(result: CopyResult): string {
 }
 
 async function transfer(s: ImapSession, c: Command, uid: boolean, move: boolean) {
-  const args = new Arguments(argsOf(c), move ? 'MOVE' : 'COPY');
+  const args = new ArgCursor(argsOf(c), move ? 'MOVE' : 'COPY');
   const set = parseSequenceSet(args.atom('message set'));
   const name = mailboxFromWire(s, args.astring('mailbox'));
   args.end();

@@ -1,5 +1,5 @@
 /** ENABLE (RFC 5161): IMAP4rev2, CONDSTORE, QRESYNC (implies CONDSTORE), UTF8=ACCEPT. */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import type { Enableable } from '../session.js';
 import { AUTHENTICATED, argsOf, type CommandSpec } from './types.js';
 
@@ -8,7 +8,7 @@ const KNOWN = new Set<string>(['IMAP4REV2', 'CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT
 export const enable: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'ENABLE');
+    const args = new ArgCursor(argsOf(c), 'ENABLE');
     if (args.remaining === 0) args.atom('capability');
     const newly: string[] = [];
     while (args.remaining > 0) {

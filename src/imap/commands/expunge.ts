@@ -1,5 +1,5 @@
 /** EXPUNGE, UID EXPUNGE (RFC 4315), CLOSE and UNSELECT (RFC 9051 6.4.1-6.4.3). */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import { parseSequenceSet } from '../grammar.js';
 import { formatUidSet } from '../mailbox-view.js';
@@ -38,7 +38,7 @@ export function announceExpunged(s: ImapSession, uids: number[]): void {
 export const expunge: CommandSpec = {
   states: SELECTED,
   async run(s, c) {
-    new Arguments(argsOf(c), 'EXPUNGE').end();
+    new ArgCursor(argsOf(c), 'EXPUNGE').end();
     if (s.requireView().readOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
     announceExpunged(s, await expungeDeleted(s));
   },
@@ -47,7 +47,7 @@ export const expunge: CommandSpec = {
 export const uidExpunge: CommandSpec = {
   states: SELECTED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'UID EXPUNGE');
+    const args = new ArgCursor(argsOf(c), 'UID EXPUNGE');
     const set = parseSequenceSet(args.atom('UID set'));
     args.end();
     const view = s.requireView();
@@ -60,7 +60,7 @@ export const uidExpunge: CommandSpec = {
 export const close: CommandSpec = {
   states: SELECTED,
   async run(s, c) {
-    new Arguments(argsOf(c), 'CLOSE').end();
+    new ArgCursor(argsOf(c), 'CLOSE').end();
     if (!s.requireView().readOnly) await expungeDeleted(s);
     s.deselect();
   },
@@ -69,7 +69,7 @@ export const close: CommandSpec = {
 export const unselect: CommandSpec = {
   states: SELECTED,
   async run(s, c) {
-    new Arguments(argsOf(c), 'UNSELECT').end();
+    new ArgCursor(argsOf(c), 'UNSELECT').end();
     s.deselect();
   },
 };

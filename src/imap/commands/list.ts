@@ -2,7 +2,7 @@
  * LIST (RFC 9051 6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE
  * RFC 6154, CHILDREN RFC 3348) and the rev1 LSUB.
  */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { matchMailboxPattern, parseList } from '../grammar.js';
 import type { ImapSession } from '../session.js';
 import type { Mailbox, MailboxRole } from '../../store/types.js';
@@ -94,7 +94,7 @@ export const list: CommandSpec = {
 export const lsub: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'LSUB');
+    const args = new ArgCursor(argsOf(c), 'LSUB');
     const reference = args.astring('reference');
     const pattern = args.astring('pattern');
     args.end();

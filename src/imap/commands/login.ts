@@ -1,5 +1,5 @@
 /** LOGIN, AUTHENTICATE (PLAIN, with SASL-IR) and STARTTLS: the not-authenticated state. */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import type { ImapSession } from '../session.js';
 import { createSaslMechanism, runSaslExchange, verifyCredentials } from '../../net/sasl/index.js';
@@ -15,7 +15,7 @@ async function finishLogin(s: ImapSession, username: string, password: string): 
 export const login: CommandSpec = {
   states: NOT_AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'LOGIN');
+    const args = new ArgCursor(argsOf(c), 'LOGIN');
     const username = args.astring('user name');
     const password = args.astring('password');
     args.end();
@@ -28,7 +28,7 @@ export const login: CommandSpec = {
 export const authenticate: CommandSpec = {
   states: NOT_AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'AUTHENTICATE');
+    const args = new ArgCursor(argsOf(c), 'AUTHENTICATE');
     const name = args.atom('mechanism');
     const initial = args.remaining > 0 ? args.atom('initial response') : undefined;
     args.end();
@@ -59,7 +59,7 @@ export const authenticate: CommandSpec = {
 export const starttls: CommandSpec = {
   states: NOT_AUTHENTICATED,
   async run(s, c) {
-    new Arguments(argsOf(c), 'STARTTLS').end();
+    new ArgCursor(argsOf(c), 'STARTTLS').end();
     if (s.secure) throw new ImapBad('TLS is already active');
     // The tagged OK must leave in the clear before the handshake starts.
     s.out.status(c.tag, 'OK', 'Begin TLS negotiation now');

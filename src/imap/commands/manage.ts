@@ -1,5 +1,5 @@
 /** CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 9051 6.3.4-6.3.8). */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import { StoreError } from '../../store/types.js';
 import { mailboxFromWire, requireMailbox } from './mailbox-name.js';
@@ -27,7 +27,7 @@ function storeFailure(err: unknown): never {
 export const create: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'CREATE');
+    const args = new ArgCursor(argsOf(c), 'CREATE');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     let role: (typeof USE_ATTRIBUTES)[string] | null = null;
     if (args.remaining > 0) {
@@ -58,7 +58,7 @@ export const create: CommandSpec = {
 export const del: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'DELETE');
+    const args = new ArgCursor(argsOf(c), 'DELETE');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     args.end();
     if (name === 'INBOX') throw new ImapNo('INBOX cannot be deleted', 'CANNOT');
@@ -71,7 +71,7 @@ export const del: CommandSpec = {
 export const rename: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'RENAME');
+    const args = new ArgCursor(argsOf(c), 'RENAME');
     const from = mailboxFromWire(s, args.astring('existing mailbox'));
     const to = mailboxFromWire(s, args.astring('new mailbox'));
     args.end();
@@ -92,7 +92,7 @@ export const rename: CommandSpec = {
 export const subscribe: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'SUBSCRIBE');
+    const args = new ArgCursor(argsOf(c), 'SUBSCRIBE');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     args.end();
     await s.store.setSubscribed(s.user!.id, name, true);
@@ -102,7 +102,7 @@ export const subscribe: CommandSpec = {
 export const unsubscribe: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'UNSUBSCRIBE');
+    const args = new ArgCursor(argsOf(c), 'UNSUBSCRIBE');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     args.end();
     await s.store.setSubscribed(s.user!.id, name, false);

@@ -2,7 +2,7 @@
  * QUOTA (RFC 9208): one quota root "" per user, holding the STORAGE resource in KiB.
  * SETQUOTA is for the administrator (wharf user quota), not for the user.
  */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import type { ImapSession } from '../session.js';
 import { mailboxFromWire, mailboxToWire, requireMailbox } from './mailbox-name.js';
@@ -17,7 +17,7 @@ async function quotaLine(s: ImapSession): Promise<string> {
 export const getQuotaRoot: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'GETQUOTAROOT');
+    const args = new ArgCursor(argsOf(c), 'GETQUOTAROOT');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     args.end();
     await requireMailbox(s, name);
@@ -29,7 +29,7 @@ export const getQuotaRoot: CommandSpec = {
 export const getQuota: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'GETQUOTA');
+    const args = new ArgCursor(argsOf(c), 'GETQUOTA');
     const root = args.astring('quota root');
     args.end();
     if (root !== '') throw new ImapNo('No such quota root', 'NONEXISTENT');

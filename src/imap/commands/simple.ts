@@ -1,12 +1,12 @@
 /** CAPABILITY, NOOP, LOGOUT, ID, NAMESPACE: commands with no state of their own. */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { formatString } from '../grammar.js';
 import { ANY, AUTHENTICATED, argsOf, type CommandSpec } from './types.js';
 
 export const capability: CommandSpec = {
   states: ANY,
   async run(s, c) {
-    new Arguments(argsOf(c), 'CAPABILITY').end();
+    new ArgCursor(argsOf(c), 'CAPABILITY').end();
     s.out.untagged(`CAPABILITY ${s.capabilityList().join(' ')}`);
   },
 };
@@ -15,7 +15,7 @@ export const capability: CommandSpec = {
 export const noop: CommandSpec = {
   states: ANY,
   async run(s, c) {
-    new Arguments(argsOf(c), 'NOOP').end();
+    new ArgCursor(argsOf(c), 'NOOP').end();
     await s.view?.refresh(true);
   },
 };
@@ -23,7 +23,7 @@ export const noop: CommandSpec = {
 export const logout: CommandSpec = {
   states: ANY,
   async run(s, c) {
-    new Arguments(argsOf(c), 'LOGOUT').end();
+    new ArgCursor(argsOf(c), 'LOGOUT').end();
     s.out.untagged('BYE Wharf IMAP server logging out');
     s.logoutAfterReply = true;
   },
@@ -33,7 +33,7 @@ export const logout: CommandSpec = {
 export const id: CommandSpec = {
   states: ANY,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'ID');
+    const args = new ArgCursor(argsOf(c), 'ID');
     const t = args.next('parameter list or NIL');
     args.end();
     if (t.kind === 'list') {
@@ -56,7 +56,7 @@ export const id: CommandSpec = {
 export const namespace: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    new Arguments(argsOf(c), 'NAMESPACE').end();
+    new ArgCursor(argsOf(c), 'NAMESPACE').end();
     s.out.untagged('NAMESPACE (("" "/")) NIL NIL');
   },
 };

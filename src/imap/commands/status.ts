@@ -1,5 +1,5 @@
 /** STATUS (RFC 9051 6.3.11, with SIZE from RFC 8438 and HIGHESTMODSEQ from RFC 7162). */
-import { Arguments } from '../arguments.js';
+import { ArgCursor } from '../protocol/args.js';
 import { parseStatusItems } from '../grammar.js';
 import type { StatusItem } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
@@ -47,7 +47,7 @@ export async function statusLine(s: ImapSession, mailbox: Mailbox, items: Status
 export const status: CommandSpec = {
   states: AUTHENTICATED,
   async run(s, c) {
-    const args = new Arguments(argsOf(c), 'STATUS');
+    const args = new ArgCursor(argsOf(c), 'STATUS');
     const name = mailboxFromWire(s, args.astring('mailbox'));
     const items = parseStatusItems(args.list('status items'));
     args.end();

@@ -1,6 +1,6 @@
 /** STORE and UID STORE (RFC 9051 6.4.6), with UNCHANGEDSINCE and MODIFIED (RFC 7162 3.1.3). */
 import { ImapNo } from '../errors.js';
-import { formatFlags, normalizeClientFlags } from '../flags.js';
+import { formatFlags, checkClientFlags } from '../flags.js';
 import { parseStore } from '../grammar.js';
 import { formatUidSet } from '../mailbox-view.js';
 import { resolveTargets } from '../message-set.js';
@@ -12,7 +12,7 @@ async function store(s: ImapSession, c: Command, uid: boolean) {
   const request = parseStore(argsOf(c));
   const view = s.requireView();
   if (view.readOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
-  const normalized = normalizeClientFlags(request.flags);
+  const normalized = checkClientFlags(request.flags);
   if ('error' in normalized) throw new ImapNo(normalized.error, 'CANNOT');
   if (request.unchangedSince !== undefined) s.condstoreActive = true;
   const targets = resolveTargets(s, request.set, uid);

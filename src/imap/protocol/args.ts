@@ -22,6 +22,11 @@ export class ArgCursor {
     return this.pos >= this.tokens.length;
   }
 
+  /** Tokens not consumed yet. */
+  get remaining(): number {
+    return this.tokens.length - this.pos;
+  }
+
   peek(): Token | undefined {
     return this.tokens[this.pos];
   }
