@@ -72,7 +72,7 @@ describe('SqliteStore (file-specific)', () => {
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
-        assert.deepEqual(versions, [1, 2, 3, 4]);
+        assert.deepEqual(versions, [1, 2, 3, 4, 5]);
       } finally {
         db.close();
       }
@@ -82,7 +82,7 @@ describe('SqliteStore (file-specific)', () => {
     // Reopening does not re-apply migrations.
     const again = await openStore({ dataDir: dir });
     await again.close();
-    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 4);
+    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 5);
   });
 
   it('keeps everything across a close and reopen', async () => {
@@ -156,7 +156,7 @@ describe('SqliteStore (file-specific)', () => {
     }
   });
 
-  it('indexes search text at delivery and drops it with the message', async () => {
+  it('indexes search text after delivery, off the event loop, and drops it with the message', async () => {
     const dir = await tempDir();
     const store = await openStore({ dataDir: dir });
     try {
@@ -164,6 +164,9 @@ describe('SqliteStore (file-specific)', () => {
       const long = `Subject: long\r\n\r\n${'x'.repeat(1100 * 1024)}`;
       await deliverText(store, [alice.id], 'Subject: short\r\n\r\nhello');
       await deliverText(store, [alice.id], long);
+      // Searchable at once (confirmed from the bodies), indexed shortly after.
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'shor'), [1]);
+      await (store as SqliteStore).searchIndexIdle();
       const db = new Database(join(dir, DATABASE_FILE), { readonly: true });
       try {
         const states = db.prepare('SELECT text_state FROM messages ORDER BY id').pluck().all();
@@ -188,6 +191,7 @@ describe('SqliteStore (file-specific)', () => {
       assert.equal((await store.getUserById(alice.id))!.usedBytes, 0);
 
       await deliverText(store, [alice.id], 'Subject: gone with the user\r\n\r\nbye');
+      await (store as SqliteStore).searchIndexIdle();
       assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 1);
       await store.removeUser('alice@example.com');
       assert.equal(countRows(dir, 'SELECT COUNT(*) FROM message_text'), 0);

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 
 /** How often the worker checkpoints on its own. */
-const INTERVAL_MS = 1000;
+const INTERVAL_MS = 250;
 
 export class Checkpointer {
   private readonly worker: Worker;
@@ -15,6 +15,8 @@ export class Checkpointer {
 
   constructor(file: string) {
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
+      // Not the parent's command-line flags (e.g. --input-type of a `node -e` parent).
+      execArgv: [],
       workerData: { file, intervalMs: INTERVAL_MS },
     });
     this.worker.on('message', (m: { type: string; message?: string }) => {

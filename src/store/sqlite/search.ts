@@ -1,13 +1,14 @@
 /**
  * The full-text index: decoded header fields and body text of each message in an FTS5 table
- * with the trigram tokenizer, written in the transaction that stores the message (and removed
- * by a trigger when the message goes).
+ * with the trigram tokenizer, written by a worker thread shortly after the message is stored
+ * (index-worker.ts: trigram indexing is the costliest part of storing a message, and must not
+ * hold up the thread serving the sessions) and removed by a trigger when the message goes.
  *
  * A search is exact case-insensitive substring matching. The trigram MATCH only narrows the
  * candidates (it needs 3 characters; shorter needles scan the mailbox's stored text instead),
  * and a check on the stored text confirms each one. Text the index does not hold whole (body
- * text cut at the analyzer's limit, or messages stored before the index existed) is confirmed
- * by analysing the body again: slow, but only for those messages.
+ * text cut at the analyzer's limit, messages not indexed yet, or stored before the index
+ * existed) is confirmed by analysing the body again: slow, but only for those messages.
  *
  * The index folds case its own way (FTS5's Unicode folding), the confirming check with
  * String.prototype.toLowerCase; they agree except for a few special characters (e.g. the
@@ -53,10 +54,10 @@ const FIELD_COLUMNS: Readonly<Record<TextField, readonly Column[]>> = {
 /** The trigram tokenizer indexes sequences of three characters (code points). */
 const TRIGRAM = 3;
 
-type TextColumns = Record<Column, string | null>;
+export type TextColumns = Record<Column, string | null>;
 
 /** The index columns of an analysis: each header field's values (one per line), all headers, the body. */
-function columnsOf(analysis: MessageAnalysis): TextColumns {
+export function columnsOf(analysis: MessageAnalysis): TextColumns {
   const values = new Map<string, string[]>();
   for (const line of analysis.text.headers.split('\n')) {
     const colon = line.indexOf(':');
@@ -78,13 +79,19 @@ function columnsOf(analysis: MessageAnalysis): TextColumns {
   };
 }
 
-/** An FTS5 phrase: the needle quoted, so none of its characters is query syntax. */
-function phrase(needle: string): string {
-  return `"${needle.replace(/"/g, '""')}"`;
+/**
+ * The MATCH expression for a needle: every distinct trigram of it, quoted so none of its
+ * characters is query syntax, joined by AND. The index keeps no positions (detail=column), so
+ * this narrows to messages holding all the trigrams; the confirming check does the rest.
+ */
+function trigramQuery(needle: string): string {
+  const chars = [...needle];
+  const grams = new Set<string>();
+  for (let i = 0; i + TRIGRAM <= chars.length; i++) grams.add(chars.slice(i, i + TRIGRAM).join(''));
+  return [...grams].map((g) => `"${g.replace(/"/g, '""')}"`).join(' AND ');
 }
 
 export class SearchIndex {
-  private readonly insert;
   private readonly slowCandidates;
   private readonly queries = new Map<string, Database.Statement<unknown[], number>>();
 
@@ -95,21 +102,10 @@ export class SearchIndex {
     db.function(FOLD_FUNCTION, { deterministic: true }, (text: unknown) =>
       typeof text === 'string' ? foldCase(text) : text,
     );
-    this.insert = db.prepare(
-      `INSERT INTO message_text (rowid, subject, from_addr, to_addr, cc_addr, bcc_addr, headers, body)
-       VALUES (@id, @subject, @from_addr, @to_addr, @cc_addr, @bcc_addr, @headers, @body)`,
-    );
     this.slowCandidates = db.prepare(
       `SELECT e.uid, e.message_id, m.text_state FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
        WHERE e.mailbox_id = ? AND m.text_state <> 'complete'`,
     );
-  }
-
-  /** Inside the transaction storing message `messageId`: indexes its text; returns what was indexed. */
-  indexInTx(messageId: number, analysis: MessageAnalysis | null): TextState {
-    if (analysis === null) return 'missing';
-    this.insert.run({ id: messageId, ...columnsOf(analysis) });
-    return analysis.text.truncated ? 'truncated' : 'complete';
   }
 
   async search(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
@@ -121,7 +117,7 @@ export class SearchIndex {
     const query = this.query(columns, useIndex);
     const confirm = columns.map(() => folded);
     const rows = useIndex
-      ? query.all(`{${columns.join(' ')}} : ${phrase(needle)}`, mailboxId, ...confirm)
+      ? query.all(`{${columns.join(' ')}} : (${trigramQuery(needle)})`, mailboxId, ...confirm)
       : query.all(mailboxId, ...confirm);
     const found = new Set(rows);
     const bodyField = columns.includes('body');

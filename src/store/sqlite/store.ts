@@ -45,6 +45,7 @@ import { Subscriptions } from './subscriptions.js';
 import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
 import { Checkpointer } from './checkpointer.js';
+import { Indexer } from './indexer.js';
 import { WalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -80,6 +81,7 @@ export class SqliteStore implements Store {
 
   private readonly walSync: WalSync;
   private readonly checkpointer: Checkpointer;
+  private readonly indexer: Indexer;
 
   private constructor(
     private readonly db: Db,
@@ -87,7 +89,15 @@ export class SqliteStore implements Store {
   ) {
     this.walSync = new WalSync(`${file}-wal`);
     this.checkpointer = new Checkpointer(file);
-    this.queue = new WriteQueue(db, (touched) => this.watchers.notifyCommitted(touched), this.walSync);
+    this.indexer = new Indexer(file);
+    this.queue = new WriteQueue(
+      db,
+      (touched) => {
+        this.watchers.notifyCommitted(touched);
+        this.indexer.nudge();
+      },
+      this.walSync,
+    );
     this.bodies = new BodyStore(db, this.queue);
     this.mailboxes = new Mailboxes(db, this.queue);
     this.subscriptions = new Subscriptions(db, this.queue);
@@ -116,10 +126,16 @@ export class SqliteStore implements Store {
       await this.queue.drain();
       await this.bodies.close();
       await this.queue.close();
+      await this.indexer.stop();
       await this.checkpointer.stop();
       this.db.close();
     })();
     return this.closing;
+  }
+
+  /** Resolves once every message stored so far is in the full-text index (for tests). */
+  searchIndexIdle(): Promise<void> {
+    return this.indexer.idle();
   }
 
   /** Group-commit counters (not part of Store): transactions committed, operations in them. */

@@ -13,8 +13,8 @@ import type { Db } from './schema.js';
 import type { WalSync } from './wal-sync.js';
 
 /** Another process holds the write lock: retry after this long, doubling, up to the cap. */
-const BUSY_RETRY_MS = 5;
-const BUSY_RETRY_MAX_MS = 200;
+const BUSY_RETRY_MS = 1;
+const BUSY_RETRY_MAX_MS = 10;
 
 /** What an operation can register while it runs inside the batch transaction. */
 export interface TxContext {
