@@ -245,6 +245,7 @@ export class BodyStore {
          WHERE m.id = ? AND b.state = 'committed'`,
       ),
       chunk: db.prepare('SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?').pluck(),
+      chunkPart: db.prepare('SELECT substr(data, ?, ?) FROM body_chunks WHERE body_id = ? AND seq = ?').pluck(),
     };
   }
 
@@ -311,10 +312,18 @@ export class BodyStore {
     let pos = seq * body.chunk_size;
     while (pos < end) {
       // One chunk per query: a concurrent expunge may delete the body between two chunks.
-      const data = this.stmts.chunk.get(body.id, seq) as Buffer | undefined;
+      // Only the part of the chunk that is wanted crosses into JavaScript (a header fetch
+      // wants the first kilobyte of a 256 KiB chunk).
+      const from = Math.max(start - pos, 0);
+      const to = Math.min(end - pos, body.chunk_size);
+      const data = (
+        from === 0 && to === body.chunk_size
+          ? this.stmts.chunk.get(body.id, seq)
+          : this.stmts.chunkPart.get(from + 1, to - from, body.id, seq)
+      ) as Buffer | undefined;
       if (!data) throw new StoreError('not-found', `message ${messageId} was removed while being read`);
-      yield data.subarray(Math.max(start - pos, 0), Math.min(end - pos, data.length));
-      pos += data.length;
+      if (data.length > 0) yield data;
+      pos += body.chunk_size;
       seq++;
     }
   }
