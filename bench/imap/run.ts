@@ -95,7 +95,15 @@ runMain(async () => {
     const dir = join(work, name, sub);
     await mkdir(dir, { recursive: true });
     if (name === 'wharf') {
-      const wharf = await startWharf({ dir, domain: DOMAIN, users: [{ address: USER.address, password: USER.password }], imap: true });
+      // Every bench session comes from 127.0.0.1: lift the per-address and per-service caps
+      // (50 and 1,000 by default) above the session count, as Dovecot's are.
+      const wharf = await startWharf({
+        dir,
+        domain: DOMAIN,
+        users: [{ address: USER.address, password: USER.password }],
+        imap: true,
+        config: { limits: { maxConnectionsPerAddress: maxConnections, maxConnections } },
+      });
       return { port: wharf.imapPort, pid: wharf.pid, populate: (n) => populateWharf(wharf, USER.address, n), stop: () => wharf.stop() };
     }
     const dovecot = await startDovecot({

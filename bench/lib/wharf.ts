@@ -4,7 +4,7 @@
  * admin CLI.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canConnect, freePort, log, onCleanup, repoRoot, run, startProcess, stopProcess, waitFor, killGroup, LOOPBACK } from './common.js';
 
@@ -43,6 +43,8 @@ export async function startWharf(opts: {
   users: { address: string; password: string }[];
   /** Serve IMAP on a free loopback port too, and wait for it to listen. */
   imap?: boolean;
+  /** Settings for a config file (e.g. connection limits for thousands of sessions from one address). */
+  config?: Record<string, unknown>;
 }): Promise<WharfInstance> {
   const main = wharfMain();
   const dataDir = join(opts.dir, 'data');
@@ -55,8 +57,11 @@ export async function startWharf(opts: {
   const smtpPort = await freePort();
   const pop3Port = await freePort();
   const imapPort = opts.imap ? await freePort() : 0;
+  const configFile = join(opts.dir, 'wharf.json');
+  if (opts.config) await writeFile(configFile, JSON.stringify(opts.config));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...(opts.config ? { WHARF_CONFIG: configFile } : {}),
     WHARF_HOST: LOOPBACK,
     WHARF_HOSTNAME: 'wharf.bench.localhost',
     WHARF_SMTP_PORT: String(smtpPort),

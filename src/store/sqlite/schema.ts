@@ -213,9 +213,6 @@ export function openDatabase(file: string): Db {
     db.pragma('wal_autocheckpoint = 0');
     // When the WAL restarts after a checkpoint, keep at most this much of the file.
     db.pragma('journal_size_limit = 67108864');
-    // The search index makes every delivery touch many pages; with SQLite's default 2 MB
-    // cache they spill mid-transaction and are read back again. 64 MB keeps them.
-    db.pragma('cache_size = -65536');
     db.pragma('foreign_keys = ON');
     migrate(db);
     // A writer that finds the lock taken (the CLI while the server runs) retries on a timer
