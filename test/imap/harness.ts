@@ -4,10 +4,8 @@
  * commands and collects the untagged lines before each completion.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import type { WharfConfig } from '../../src/config/types.js';
 import { createImapHandler } from '../../src/imap/index.js';
 import { listen, type Listener } from '../../src/net/listener.js';
@@ -15,6 +13,7 @@ import { createLogger } from '../../src/net/log.js';
 import type { ServiceContext } from '../../src/net/types.js';
 import { openStore } from '../../src/store/index.js';
 import type { DeliveryResult, Store, User } from '../../src/store/types.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 import { testConfig as baseTestConfig, testTls, type DeepPartial } from '../helpers/service.js';
 import { DOMAIN, fixedPasswordAuthenticator } from '../pop3/harness.js';
 
@@ -94,100 +93,22 @@ export interface Completion {
 }
 
 /** A raw IMAP client reading bytes exactly; literals are read by their announced size. */
-export class ImapClient {
-  private buffer = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
-  private ended = false;
+export class ImapClient extends RawSocket {
   private tagCounter = 0;
 
-  private constructor(public socket: net.Socket | tls.TLSSocket) {
-    this.attach(socket);
-  }
-
   static connect(port: number, useTls = false): Promise<ImapClient> {
-    return new Promise((resolve, reject) => {
-      const socket = useTls
-        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new ImapClient(socket)))
-        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new ImapClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  private readonly onData = (d: Buffer) => {
-    this.buffer = Buffer.concat([this.buffer, d]);
-    this.wake();
-  };
-  private readonly onClose = () => {
-    this.ended = true;
-    this.wake();
-  };
-
-  private attach(socket: net.Socket | tls.TLSSocket): void {
-    socket.on('data', this.onData);
-    socket.on('close', this.onClose);
-    socket.on('error', () => {});
-  }
-
-  get closed(): boolean {
-    return this.ended && this.buffer.length === 0;
-  }
-
-  async startTls(): Promise<void> {
-    const plain = this.socket;
-    plain.off('data', this.onData);
-    plain.off('close', this.onClose);
-    if (this.buffer.length > 0) throw new Error(`cleartext bytes after STARTTLS: ${this.buffer.toString('latin1')}`);
-    const secure = tls.connect({ socket: plain as net.Socket, rejectUnauthorized: false, servername: 'localhost' });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
-  private async waitForData(deadline: number): Promise<void> {
-    if (this.ended) throw new Error('the server closed the connection');
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error('timed out waiting for the server');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, left);
-      this.waiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return ImapClient.open(port, useTls);
   }
 
   /** One response line with any literals it announces inlined (as latin1). */
   async readResponse(timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
     let out = '';
     for (;;) {
-      let lf = this.buffer.indexOf(0x0a);
-      while (lf < 0) {
-        await this.waitForData(deadline);
-        lf = this.buffer.indexOf(0x0a);
-      }
-      const line = this.buffer.subarray(0, lf + 1).toString('latin1');
-      this.buffer = this.buffer.subarray(lf + 1);
+      const line = (await this.until(Buffer.from('\n'), timeoutMs)).toString('latin1');
       out += line;
       const literal = /~?\{(\d+)\}\r\n$/.exec(line);
       if (!literal) return out.replace(/\r\n$/, '');
-      const size = Number(literal[1]);
-      while (this.buffer.length < size) await this.waitForData(deadline);
-      out += this.buffer.subarray(0, size).toString('latin1');
-      this.buffer = this.buffer.subarray(size);
+      out += (await this.bytes(Number(literal[1]), timeoutMs)).toString('latin1');
     }
   }
 
@@ -215,7 +136,4 @@ export class ImapClient {
     if (!/^t\d+ OK/.test(r.tagged)) throw new Error(`login failed: ${r.tagged}`);
   }
 
-  close(): void {
-    this.socket.destroy();
-  }
 }

@@ -5,10 +5,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import type { WharfConfig } from '../../src/config/types.js';
 import { listen, type Listener } from '../../src/net/listener.js';
 import { createLogger } from '../../src/net/log.js';
@@ -16,6 +14,7 @@ import type { Authenticator, ServiceContext } from '../../src/net/types.js';
 import { createPop3Handler } from '../../src/pop3/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { DeliveryResult, MailboxEntry, Store, User } from '../../src/store/types.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 import { testConfig as baseTestConfig, testTls } from '../helpers/service.js';
 
 export const DOMAIN = 'example.org';
@@ -139,61 +138,9 @@ export function messageOfSize(size: number, subject: string): Buffer {
  * A raw POP3 client: sends bytes and reads replies, to check the wire exactly (single-line
  * replies as strings, multi-line ones as the raw bytes up to and including CRLF.CRLF).
  */
-export class RawClient {
-  private buffer = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
-  private ended = false;
-
-  private readonly onData = (d: Buffer) => {
-    this.buffer = Buffer.concat([this.buffer, d]);
-    this.wake();
-  };
-  private readonly onClose = () => {
-    this.ended = true;
-    this.wake();
-  };
-
-  private constructor(public socket: net.Socket | tls.TLSSocket) {
-    this.attach(socket);
-  }
-
-  private attach(socket: net.Socket | tls.TLSSocket): void {
-    socket.on('data', this.onData);
-    socket.on('close', this.onClose);
-    socket.on('error', () => {});
-  }
-
-  /** Starts TLS over the connection (after the server's +OK to STLS). */
-  async startTls(): Promise<void> {
-    const plain = this.socket;
-    plain.off('data', this.onData);
-    plain.off('close', this.onClose);
-    if (this.buffer.length > 0) throw new Error(`cleartext bytes after STLS: ${this.buffer.toString('latin1')}`);
-    const secure = tls.connect({ socket: plain as net.Socket, rejectUnauthorized: false, servername: 'localhost' });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
-  }
-
+export class RawClient extends RawSocket {
   static connect(port: number, useTls = false): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = useTls
-        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new RawClient(socket)))
-        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  /** True once the server closed the connection and everything was read. */
-  get closed(): boolean {
-    return this.ended && this.buffer.length === 0;
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(data);
+    return RawClient.open(port, useTls);
   }
 
   /** Sends a line (CRLF, or a bare LF like a hand-typed session when `lineEnd` says so). */
@@ -210,7 +157,7 @@ export class RawClient {
 
   /** The rest of a multi-line response, through its terminating CRLF.CRLF (status line already read). */
   async multiline(timeoutMs = 5_000): Promise<Buffer> {
-    if (this.buffer.subarray(0, 3).equals(Buffer.from('.\r\n'))) return this.until(Buffer.from('.\r\n'), timeoutMs);
+    if (this.peekStartsWith(Buffer.from('.\r\n'))) return this.until(Buffer.from('.\r\n'), timeoutMs);
     return this.until(Buffer.from('\r\n.\r\n'), timeoutMs);
   }
 
@@ -219,53 +166,6 @@ export class RawClient {
     const raw = (await this.multiline()).toString('latin1');
     const lines = raw.split('\r\n');
     return lines.slice(0, lines.length - 2);
-  }
-
-  /** Resolves once the server has closed the connection. */
-  async waitClosed(timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.ended) {
-      if (Date.now() > deadline) throw new Error('connection still open');
-      await this.wait(deadline - Date.now());
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private async until(marker: Buffer, timeoutMs: number): Promise<Buffer> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const at = this.buffer.indexOf(marker);
-      if (at >= 0) {
-        const out = this.buffer.subarray(0, at + marker.length);
-        this.buffer = this.buffer.subarray(at + marker.length);
-        return out;
-      }
-      if (this.ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.buffer.toString('latin1'))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; unread: ${JSON.stringify(this.buffer.toString('latin1'))}`);
-      await this.wait(deadline - Date.now());
-    }
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        resolve();
-      }, ms);
-      this.waiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
   }
 }
 
