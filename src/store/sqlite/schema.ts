@@ -197,6 +197,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_unindexed ON messages(id) WHERE text_state = 'missing';
     `,
   },
+  {
+    version: 6,
+    description: 'listing entries without reading whole message rows',
+    sql: `
+      -- Listing a mailbox joins every entry to its message for size and date; message rows
+      -- are large (headers, MIME structure), this index holds just what the listing reads.
+      CREATE INDEX messages_listing ON messages(id, size, internal_date);
+    `,
+  },
 ];
 
 /** Opens the database file, sets the pragmas and brings the schema up to date. */
