@@ -64,7 +64,6 @@ export async function startImapHarness(overrides: DeepPartial<WharfConfig> = {})
       return store.deliver({
         body: writer,
         internalDate: new Date('2024-03-01T10:00:00Z'),
-        headers: {},
         envelope: { mailFrom: 'sender@example.net', rcptTo: users.map((u) => u.address) },
         userIds: users.map((u) => u.id),
       });

@@ -30,7 +30,6 @@ async function deliverLarge(h: ImapHarness, user: User, size: number): Promise<v
   await h.store.deliver({
     body: writer,
     internalDate: new Date(),
-    headers: {},
     envelope: { mailFrom: 'alice@example.net', rcptTo: [user.address] },
     userIds: [user.id],
   });
