@@ -3,80 +3,24 @@
  * implicit-TLS listener, a fixed-password Authenticator, and a raw client that speaks tagged
  * commands and collects the untagged lines before each completion.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { WharfConfig } from '../../src/config/types.js';
 import { createImapHandler } from '../../src/imap/index.js';
-import { listen, type Listener } from '../../src/net/listener.js';
-import { createLogger } from '../../src/net/log.js';
-import type { ServiceContext } from '../../src/net/types.js';
-import { openStore } from '../../src/store/index.js';
-import type { DeliveryResult, Store, User } from '../../src/store/types.js';
 import { RawSocket } from '../helpers/raw-socket.js';
-import { testConfig as baseTestConfig, testTls, type DeepPartial } from '../helpers/service.js';
-import { DOMAIN, fixedPasswordAuthenticator } from '../pop3/harness.js';
+import { testConfig as baseTestConfig, type DeepPartial } from '../helpers/service.js';
+import { DOMAIN, startMailHarness, type MailHarness } from '../helpers/mail-harness.js';
 
 export { DOMAIN };
 
-export interface ImapHarness {
-  ctx: ServiceContext;
-  store: Store;
-  config: WharfConfig;
-  plain: Listener;
-  secure: Listener;
-  logLines: string[];
-  addUser(local: string, password: string, quotaBytes?: number | null): Promise<User>;
-  /** Delivers a message to users' INBOXes through the store, as SMTP would. */
-  deliver(body: Buffer | string, users: User[]): Promise<DeliveryResult>;
-  close(): Promise<void>;
-}
+export type ImapHarness = MailHarness;
 
-export async function startImapHarness(overrides: DeepPartial<WharfConfig> = {}): Promise<ImapHarness> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-imap-'));
-  const config = baseTestConfig(dataDir, { auth: { allowInsecure: false, defaultDomain: DOMAIN }, authThrottle: { maxDelayMs: 50 }, ...overrides });
-  const store = await openStore({ dataDir });
-  await store.addDomain(DOMAIN);
-  const passwords = new Map<string, string>();
-  const logLines: string[] = [];
-  const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
-  const material = await testTls();
-  const ctx: ServiceContext = { config, store, log, tls: material, auth: fixedPasswordAuthenticator(store, passwords) };
-  const handler = createImapHandler(ctx);
-  const common = { host: '127.0.0.1', port: 0, limits: config.limits, log };
-  const plain = await listen(handler, { ...common, name: 'imap' });
-  const secure = await listen(handler, { ...common, name: 'imaps', implicitTls: material });
-  return {
-    ctx,
-    store,
-    config,
-    plain,
-    secure,
-    logLines,
-    async addUser(local, password, quotaBytes = null) {
-      const user = await store.addUser({ address: `${local}@${DOMAIN}`, passwordHash: 'unused-in-tests', quotaBytes });
-      passwords.set(user.address, password);
-      return user;
-    },
-    async deliver(body, users) {
-      const writer = store.createBody();
-      await writer.write(Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
-      return store.deliver({
-        body: writer,
-        internalDate: new Date('2024-03-01T10:00:00Z'),
-        envelope: { mailFrom: 'sender@example.net', rcptTo: users.map((u) => u.address) },
-        userIds: users.map((u) => u.id),
-      });
-    },
-    async close() {
-      await plain.stopAccepting();
-      await secure.stopAccepting();
-      await plain.shutdownSessions();
-      await secure.shutdownSessions();
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startImapHarness(overrides: DeepPartial<WharfConfig> = {}): Promise<ImapHarness> {
+  return startMailHarness({
+    names: ['imap', 'imaps'],
+    config: (dataDir) =>
+      baseTestConfig(dataDir, { auth: { allowInsecure: false, defaultDomain: DOMAIN }, authThrottle: { maxDelayMs: 50 }, ...overrides }),
+    handler: createImapHandler,
+    internalDate: new Date('2024-03-01T10:00:00Z'),
+  });
 }
 
 /** A simple message with CRLF line endings. */

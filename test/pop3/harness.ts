@@ -4,20 +4,16 @@
  * to talk to the server over raw sockets or with real clients (Python's poplib, curl).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { WharfConfig } from '../../src/config/types.js';
-import { listen, type Listener } from '../../src/net/listener.js';
-import { createLogger } from '../../src/net/log.js';
+import { type Listener } from '../../src/net/listener.js';
 import type { Authenticator, ServiceContext } from '../../src/net/types.js';
 import { createPop3Handler } from '../../src/pop3/index.js';
-import { openStore } from '../../src/store/index.js';
 import type { DeliveryResult, MailboxEntry, Store, User } from '../../src/store/types.js';
 import { RawSocket } from '../helpers/raw-socket.js';
-import { testConfig as baseTestConfig, testTls } from '../helpers/service.js';
+import { DOMAIN, fixedPasswordAuthenticator, startMailHarness } from '../helpers/mail-harness.js';
+import { testConfig as baseTestConfig } from '../helpers/service.js';
 
-export const DOMAIN = 'example.org';
+export { DOMAIN, fixedPasswordAuthenticator };
 
 /** The test configuration with a default domain, so "USER bob" works as in the seed. */
 export function testConfig(dataDir: string): WharfConfig {
@@ -26,21 +22,6 @@ export function testConfig(dataDir: string): WharfConfig {
     auth: { allowInsecure: false, defaultDomain: DOMAIN },
     authThrottle: { maxDelayMs: 50 },
   });
-}
-
-/**
- * Checks passwords against a fixed map. Like the real Authenticator, a name without '@'
- * gets the default domain; the user comes from the store.
- */
-export function fixedPasswordAuthenticator(store: Store, passwords: Map<string, string>): Authenticator {
-  return {
-    async verify(username, password) {
-      const address = (username.includes('@') ? username : `${username}@${DOMAIN}`).toLowerCase();
-      if (passwords.get(address) !== password) return null;
-      const user = await store.getUser(address);
-      return user ? { userId: user.id, address: user.address } : null;
-    },
-  };
 }
 
 export interface Pop3Harness {
@@ -63,62 +44,23 @@ export interface Pop3Harness {
 export async function startPop3Harness(
   configure: (config: WharfConfig) => void = () => {},
 ): Promise<Pop3Harness> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-pop3-'));
-  const config = testConfig(dataDir);
-  configure(config);
-  const store = await openStore({ dataDir });
-  await store.addDomain(DOMAIN);
-  const passwords = new Map<string, string>();
-  const logLines: string[] = [];
-  const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
-  const material = await testTls();
-  const ctx: ServiceContext = {
-    config,
-    store,
-    log,
-    tls: material,
-    auth: fixedPasswordAuthenticator(store, passwords),
-  };
-  const handler = createPop3Handler(ctx);
-  const common = { host: '127.0.0.1', port: 0, limits: config.limits, log };
-  const plain = await listen(handler, { ...common, name: 'pop3' });
-  const secure = await listen(handler, { ...common, name: 'pop3s', implicitTls: material });
-
+  const h = await startMailHarness({
+    names: ['pop3', 'pop3s'],
+    config: (dataDir) => {
+      const config = testConfig(dataDir);
+      configure(config);
+      return config;
+    },
+    handler: createPop3Handler,
+    deliveryHeaders: {},
+  });
   return {
-    ctx,
-    store,
-    config,
-    plain,
-    secure,
-    logLines,
-    async addUser(local, password) {
-      const user = await store.addUser({ address: `${local}@${DOMAIN}`, passwordHash: 'unused-in-tests' });
-      passwords.set(user.address, password);
-      return user;
-    },
-    async deliver(body, users) {
-      const writer = store.createBody();
-      await writer.write(Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
-      return store.deliver({
-        body: writer,
-        internalDate: new Date(),
-        headers: {},
-        envelope: { mailFrom: 'sender@example.net', rcptTo: users.map((u) => u.address) },
-        userIds: users.map((u) => u.id),
-      });
-    },
+    ...h,
+    addUser: (local, password) => h.addUser(local, password),
     async inbox(user) {
-      const mailbox = await store.getMailbox(user.id, 'INBOX');
+      const mailbox = await h.store.getMailbox(user.id, 'INBOX');
       if (!mailbox) throw new Error('no INBOX');
-      return store.listEntries(mailbox.id);
-    },
-    async close() {
-      await plain.stopAccepting();
-      await secure.stopAccepting();
-      await plain.shutdownSessions();
-      await secure.shutdownSessions();
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
+      return h.store.listEntries(mailbox.id);
     },
   };
 }
