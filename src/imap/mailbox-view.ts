@@ -5,7 +5,7 @@
  * in through the store's change feed and wait here until the session may announce them, so a
  * client never sees an EXPUNGE in the middle of a FETCH, STORE or SEARCH.
  */
-import type { Mailbox, MailboxEntry, MailboxWatch, Store } from '../store/types.js';
+import type { Mailbox, MailboxEntry, MailboxSummary, MailboxWatch, Store } from '../store/types.js';
 import { claimRecent } from './recent.js';
 import type { ResponseWriter } from './response-writer.js';
 import { formatFlags } from './flags.js';
@@ -44,25 +44,26 @@ export class MailboxView {
   private constructor(
     private readonly store: Store,
     public mailbox: Mailbox,
-    entries: MailboxEntry[],
+    summary: MailboxSummary,
     readonly options: ViewOptions,
   ) {
-    this.uids = entries.map((e) => e.uid);
+    this.uids = summary.uids;
     this.modseq = mailbox.highestModseq;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      this.noteKeywords(e.flags);
-      if (this.firstUnseen === 0 && !e.flags.includes('\\Seen')) this.firstUnseen = i + 1;
-    }
+    for (const k of summary.keywords) this.keywords.add(k);
+    if (summary.firstUnseenUid !== null) this.firstUnseen = this.seqOf(summary.firstUnseenUid);
     this.watch = store.watchMailbox(mailbox.id, () => {
       this.dirty = true;
       options.onChange();
     });
   }
 
+  /**
+   * Opens the view from a summary (UIDs, first unseen, keywords), not from every entry: on a
+   * 100,000-message mailbox SELECT must not build 100,000 objects.
+   */
   static async open(store: Store, mailbox: Mailbox, options: ViewOptions): Promise<MailboxView> {
-    const entries = await store.listEntries(mailbox.id);
-    const view = new MailboxView(store, mailbox, entries, options);
+    const summary = await store.summarizeMailbox(mailbox.id);
+    const view = new MailboxView(store, mailbox, summary, options);
     if (!options.readOnly) {
       const firstRecent = claimRecent(mailbox, view.uids);
       for (const uid of view.uids) if (uid >= firstRecent) view.recent.add(uid);

@@ -185,6 +185,16 @@ export interface EntryRange {
   limit?: number;
 }
 
+/** What opening a mailbox needs, without reading every entry (IMAP SELECT on 100,000 messages). */
+export interface MailboxSummary {
+  /** Every UID, ascending. */
+  uids: number[];
+  /** The lowest UID without \Seen, or null when every message is seen. */
+  firstUnseenUid: number | null;
+  /** Keywords set on at least one entry (flags not starting with a backslash). */
+  keywords: string[];
+}
+
 /** Result of setFlags: entries changed, and UIDs refused by UNCHANGEDSINCE (RFC 7162 3.1.3). */
 export interface FlagUpdate {
   updated: MailboxEntry[];
@@ -284,6 +294,8 @@ export interface MailStore {
    * at most `limit` of them. Page through a large mailbox with `fromUid` = last UID + 1.
    */
   listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]>;
+  /** UIDs, first unseen and keywords in use, from the entry index alone (empty if no such mailbox). */
+  summarizeMailbox(mailboxId: number): Promise<MailboxSummary>;
   /**
    * Copies entries (same stored body, new UIDs in the destination allocated in ascending
    * source-UID order, flags kept; \Recent semantics are the session's) atomically. UIDs not in

@@ -146,6 +146,25 @@ export function runEntryContract(ctx: ContractContext): void {
   });
 
   describe('listing entries by UID range', () => {
+    it('summarizes a mailbox: UIDs, the first unseen and the keywords in use', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      assert.deepEqual(await store.summarizeMailbox(inbox.id), { uids: [], firstUnseenUid: null, keywords: [] });
+      for (let i = 1; i <= 5; i++) await deliverText(store, [alice.id], `m${i}`);
+      await store.setFlags(inbox.id, [1, 2, 4], 'add', ['\\Seen']);
+      await store.setFlags(inbox.id, [2], 'add', ['$Work', 'urgent']);
+      await store.setFlags(inbox.id, [5], 'add', ['\\Seen', '$Work']);
+      await store.expunge(inbox.id, [3]);
+      const summary = await store.summarizeMailbox(inbox.id);
+      assert.deepEqual(summary.uids, [1, 2, 4, 5]);
+      assert.equal(summary.firstUnseenUid, null, 'UID 3, the only unseen one, is gone');
+      assert.deepEqual([...summary.keywords].sort(), ['$Work', 'urgent']);
+      await deliverText(store, [alice.id], 'm6');
+      assert.equal((await store.summarizeMailbox(inbox.id)).firstUnseenUid, 6);
+      assert.deepEqual(await store.summarizeMailbox(999_999), { uids: [], firstUnseenUid: null, keywords: [] });
+    });
+
+
     it('lists a UID range, capped by a limit, and pages through a mailbox', async () => {
       const { store } = ctx;
       const { alice, inbox } = await setupUsers(store);

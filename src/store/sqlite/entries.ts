@@ -8,6 +8,7 @@
 import {
   StoreError,
   type EntryRange,
+  type MailboxSummary,
   type FlagOperation,
   type FlagUpdate,
   type MailboxChanges,
@@ -51,6 +52,15 @@ export class Entries {
       range: db.prepare(
         `${ENTRY_SELECT} WHERE e.mailbox_id = ? AND e.uid >= ? AND e.uid <= ? ORDER BY e.uid LIMIT ?`,
       ),
+      uids: db.prepare('SELECT uid FROM mailbox_entries WHERE mailbox_id = ? ORDER BY uid').pluck(),
+      // Flags are stored space-separated; padding with spaces makes the match a whole flag.
+      firstUnseen: db
+        .prepare(
+          `SELECT uid FROM mailbox_entries WHERE mailbox_id = ? AND (' ' || flags || ' ') NOT LIKE '% \\Seen %' ESCAPE '!'
+           ORDER BY uid LIMIT 1`,
+        )
+        .pluck(),
+      flagSets: db.prepare(`SELECT DISTINCT flags FROM mailbox_entries WHERE mailbox_id = ? AND flags <> ''`).pluck(),
       byUids: db.prepare(`${ENTRY_SELECT} WHERE ${ENTRY_IN_UIDS} ORDER BY e.uid`),
       changedSince: db.prepare(`${ENTRY_SELECT} WHERE e.mailbox_id = ? AND e.modseq > ? ORDER BY e.uid`),
       expungedSince: db.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').pluck(),
@@ -68,6 +78,18 @@ export class Entries {
          WHERE id IN (SELECT mailbox_id FROM expunged WHERE expunged_at < @before)`,
       ),
       prune: db.prepare('DELETE FROM expunged WHERE expunged_at < ?'),
+    };
+  }
+
+  async summarize(mailboxId: number): Promise<MailboxSummary> {
+    const keywords = new Set<string>();
+    for (const set of this.stmts.flagSets.all(mailboxId) as string[]) {
+      for (const flag of set.split(' ')) if (flag && !flag.startsWith('\\')) keywords.add(flag);
+    }
+    return {
+      uids: this.stmts.uids.all(mailboxId) as number[],
+      firstUnseenUid: (this.stmts.firstUnseen.get(mailboxId) as number | undefined) ?? null,
+      keywords: [...keywords],
     };
   }
 

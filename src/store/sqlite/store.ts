@@ -14,6 +14,7 @@ import type {
   Alias,
   CopyResult,
   EntryRange,
+  MailboxSummary,
   FlagUpdate,
   TextField,
   AppendRequest,
@@ -240,6 +241,9 @@ export class SqliteStore implements Store {
   }
   append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
     return this.track(this.messages.append(mailboxId, request));
+  }
+  summarizeMailbox(mailboxId: number): Promise<MailboxSummary> {
+    return this.entries.summarize(mailboxId);
   }
   listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]> {
     return this.entries.list(mailboxId, range);
