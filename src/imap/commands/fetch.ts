@@ -1,6 +1,9 @@
 /** FETCH and UID FETCH (RFC 9051 6.4.5), with CHANGEDSINCE and VANISHED (RFC 7162). */
 import { ImapBad } from '../errors.js';
-import { MessageFetcher } from '../fetch/message-response.js';
+import { MessageFetcher, onlySmallItems, smallFetchLine } from '../fetch/message-response.js';
+
+/** Response text gathered before one write when FETCH needs only the entries. */
+const BATCH_CHARS = 64 * 1024;
 import { parseFetch } from '../grammar.js';
 import { formatUidSet } from '../mailbox-view.js';
 import { resolveTargets } from '../message-set.js';
@@ -66,25 +69,31 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
     }
   }
 
+  const small = onlySmallItems(request.items);
+  let batch = '';
   for (const target of targets) {
     const entry = entries.get(target.uid);
     // Expunged by someone else and not yet announced: nothing to send (RFC 9051 7.5.1).
     if (!entry) continue;
     if (request.changedSince !== undefined && entry.modseq <= request.changedSince) continue;
-    const fetcher = new MessageFetcher(
-      {
-        store: s.store,
-        out: s.out,
-        recent: view.recent.has(entry.uid),
-        withUid: uid,
-        withModseq: s.condstoreActive && (request.changedSince !== undefined || flagged.has(entry.uid)),
-        withFlags: flagged.has(entry.uid),
-      },
-      target.seq,
-      entry,
-    );
-    await fetcher.write(request.items);
+    const ctx = {
+      recent: view.recent.has(entry.uid),
+      withUid: uid,
+      withModseq: s.condstoreActive && (request.changedSince !== undefined || flagged.has(entry.uid)),
+      withFlags: flagged.has(entry.uid),
+    };
+    if (small) {
+      // Many lines go out as one write, with back-pressure between writes.
+      batch += smallFetchLine(ctx, target.seq, entry, request.items);
+      if (batch.length >= BATCH_CHARS) {
+        await s.out.rawWait(Buffer.from(batch, 'utf8'));
+        batch = '';
+      }
+      continue;
+    }
+    await new MessageFetcher({ ...ctx, store: s.store, out: s.out }, target.seq, entry).write(request.items);
   }
+  if (batch) s.out.raw(batch);
 }
 
 export const fetchCommand: CommandSpec = { states: SELECTED, expungeSafe: false, run: (s, c) => fetch(s, c, false) };

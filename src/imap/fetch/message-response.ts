@@ -38,6 +38,46 @@ function clip(total: number, partial?: Partial): { start: number; length: number
   return { start, length: Math.max(0, Math.min(partial.length, total - start)) };
 }
 
+const SMALL_ITEMS = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+
+/** True when every item is answered from the entry alone (no structure, no body bytes). */
+export function onlySmallItems(items: FetchItem[]): boolean {
+  return items.every((i) => SMALL_ITEMS.has(i.kind));
+}
+
+/**
+ * The whole `* n FETCH (...)` line for items answered from the entry alone: built as one
+ * string, so `UID FETCH 1:* (FLAGS)` on a large mailbox is a loop of string joins, not of
+ * awaits and socket writes.
+ */
+export function smallFetchLine(ctx: Omit<FetchContext, 'store' | 'out'>, seq: number, e: MailboxEntry, items: FetchItem[]): string {
+  const parts: string[] = [];
+  const kinds = new Set(items.map((i) => i.kind));
+  if (ctx.withUid && !kinds.has('UID')) parts.push(`UID ${e.uid}`);
+  for (const item of items) {
+    switch (item.kind) {
+      case 'UID':
+        parts.push(`UID ${e.uid}`);
+        break;
+      case 'FLAGS':
+        parts.push(`FLAGS ${formatFlags(e.flags, ctx.recent)}`);
+        break;
+      case 'INTERNALDATE':
+        parts.push(`INTERNALDATE "${formatDateTime(e.internalDate)}"`);
+        break;
+      case 'RFC822.SIZE':
+        parts.push(`RFC822.SIZE ${e.size}`);
+        break;
+      case 'MODSEQ':
+        parts.push(`MODSEQ (${e.modseq})`);
+        break;
+    }
+  }
+  if (ctx.withFlags && !kinds.has('FLAGS')) parts.push(`FLAGS ${formatFlags(e.flags, ctx.recent)}`);
+  if (ctx.withModseq && !kinds.has('MODSEQ')) parts.push(`MODSEQ (${e.modseq})`);
+  return `* ${seq} FETCH (${parts.join(' ')})\r\n`;
+}
+
 export class MessageFetcher {
   private structure: MessageStructure | null | undefined;
 
