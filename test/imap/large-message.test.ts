@@ -1,6 +1,6 @@
 /**
- * A 20 MB attachment: stored by streaming, fetched by section without the server holding it
- * (the heap and array buffers of this process, server included, grow far less than 20 MB).
+ * A 40 MB attachment: stored by streaming, fetched by section without the server holding it
+ * (the heap and array buffers of this process, server included, grow far less than that).
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -11,7 +11,12 @@ import type { SqliteStore } from '../../src/store/index.js';
 import type { User } from '../../src/store/types.js';
 import { ImapClient, startImapHarness, type ImapHarness } from './harness.js';
 
-const ATTACHMENT_BYTES = 20 * 1024 * 1024;
+/**
+ * Larger than the issue's 20 MB so that holding the section whole (40 MB decoded, 54 MB as
+ * base64) stands far above what streaming keeps in flight at a sampled moment (up to ~15 MB:
+ * chunks in the socket and Buffers whose memory V8 has not released yet).
+ */
+const ATTACHMENT_BYTES = 40 * 1024 * 1024;
 
 /** Streams a multipart message with a base64 attachment of `size` decoded bytes. */
 async function deliverLarge(h: ImapHarness, user: User, size: number): Promise<void> {
@@ -55,7 +60,7 @@ function drain(port: number, commands: string[], finalTag: string): Promise<numb
   });
 }
 
-describe('a 20 MB attachment', () => {
+describe('a 40 MB attachment', () => {
   let h: ImapHarness;
   let user: User;
 
@@ -87,17 +92,25 @@ describe('a 20 MB attachment', () => {
     await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2] BINARY.PEEK[2])\r\n'], 'c');
     gc();
     const before = process.memoryUsage();
+    // V8 frees the memory of collected Buffers on a background thread: give it a moment after
+    // each collection, or chunks already streamed out still count.
     let peak = 0;
-    const sampler = setInterval(() => {
-      gc();
-      const m = process.memoryUsage();
-      peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
-    }, 50);
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+        const m = process.memoryUsage();
+        peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
     const bodyBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2])\r\n'], 'c');
     const binaryBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BINARY.PEEK[2])\r\n'], 'c');
-    clearInterval(sampler);
+    sampling = false;
+    await sampler;
     assert.ok(bodyBytes > ATTACHMENT_BYTES * 1.3, `BODY[2] is the base64 text (${bodyBytes} bytes)`);
     assert.ok(binaryBytes > ATTACHMENT_BYTES && binaryBytes < ATTACHMENT_BYTES * 1.1, `BINARY[2] is decoded (${binaryBytes})`);
-    assert.ok(peak < 12 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while streaming`);
+    assert.ok(peak < 24 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while streaming`);
   });
 });
