@@ -9,6 +9,7 @@ import type { Mailbox, MailboxEntry, MailboxSummary, MailboxWatch, Store } from 
 import { claimRecent } from './recent.js';
 import type { ResponseWriter } from './response-writer.js';
 import { formatFlags } from './flags.js';
+import { formatNumberSet } from './protocol/sequence-set.js';
 
 export interface ViewOptions {
   readOnly: boolean;
@@ -171,7 +172,7 @@ export class MailboxView {
       const gone = [...this.pendingExpunged].sort((a, b) => a - b);
       if (this.options.qresync()) {
         for (const uid of gone) this.removeOwn(uid);
-        out.untagged(`VANISHED ${formatUidSet(gone)}`);
+        out.untagged(`VANISHED ${formatNumberSet(gone)}`);
       } else {
         // Highest first, so every number sent is still valid when the client applies it.
         for (let i = gone.length - 1; i >= 0; i--) {
@@ -205,17 +206,4 @@ export class MailboxView {
     }
     return wrote;
   }
-}
-
-/** Compact UID set for responses: 1:3,5,9:10. */
-export function formatUidSet(sorted: number[]): string {
-  const parts: string[] = [];
-  let i = 0;
-  while (i < sorted.length) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
 }

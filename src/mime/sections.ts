@@ -13,6 +13,26 @@ function partOf(root: MimePart, n: number): MimePart | null {
 }
 
 /**
+ * The part a section's part number addresses (RFC 9051 6.4.5): numbers count the parts of
+ * the top-level message, then of each encapsulated message/rfc822. Null if there is none; the
+ * root for an empty part number.
+ */
+export function findPart(structure: MessageStructure, part: number[]): MimePart | null {
+  // The message whose parts the next number counts: the top level, then encapsulated ones.
+  let context: MimePart | null = structure.root;
+  let target: MimePart | null = structure.root;
+  for (const n of part) {
+    if (context === null || !Number.isInteger(n) || n < 1) return null;
+    target = partOf(context, n);
+    if (target === null) return null;
+    if (target.message) context = target.message.root;
+    else if (target.type === 'multipart') context = target;
+    else context = null;
+  }
+  return target;
+}
+
+/**
  * The byte range [start, end) of a section, or null when the part does not exist or the
  * section text does not apply to it. `part` is the section's part number ([] for the whole
  * message); HEADER, HEADER.FIELDS(.NOT) and TEXT of a part address its encapsulated message,
@@ -34,18 +54,8 @@ export function resolveSection(structure: MessageStructure, part: number[], text
         return null;
     }
   }
-  // The message whose parts the next number counts: the top level, then encapsulated ones.
-  let context: MimePart | null = root;
-  let target: MimePart | null = null;
-  for (const n of part) {
-    if (context === null || !Number.isInteger(n) || n < 1) return null;
-    target = partOf(context, n);
-    if (target === null) return null;
-    if (target.message) context = target.message.root;
-    else if (target.type === 'multipart') context = target;
-    else context = null;
-  }
-  const p = target!;
+  const p = findPart(structure, part);
+  if (p === null) return null;
   switch (text) {
     case undefined:
       return { start: p.bodyStart, end: p.bodyEnd };

@@ -7,7 +7,7 @@
 import { StoreError, type BodyWriter, type Mailbox, type MailboxEntry } from '../../store/types.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { checkClientFlags } from '../flags.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { parseAppendArgs } from '../protocol/append-args.js';
 import type { AppendMessage } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
@@ -88,6 +88,6 @@ async function commit(s: ImapSession, mailbox: Mailbox, received: Received[]) {
     if (err instanceof StoreError && err.code === 'quota') throw new ImapNo('Quota exceeded', 'OVERQUOTA');
     throw err;
   }
-  const uids = formatUidSet(done.map((e) => e.uid));
+  const uids = formatNumberSet(done.map((e) => e.uid));
   return { code: `APPENDUID ${mailbox.uidValidity} ${uids}`, text: 'APPEND completed' };
 }

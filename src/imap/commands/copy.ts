@@ -2,7 +2,7 @@
 import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import { parseSequenceSet } from '../grammar.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { resolveTargets } from '../message-set.js';
 import type { ImapSession } from '../session.js';
 import { StoreError, type CopyResult } from '../../store/types.js';
@@ -12,7 +12,7 @@ import { SELECTED, argsOf, type Command, type CommandSpec } from './types.js';
 
 /** `COPYUID <validity> <source uids> <new uids>`, both in source order (RFC 4315 4). */
 function copyUid(result: CopyResult): string {
-  return `COPYUID ${result.uidValidity} ${formatUidSet(result.mapping.map(([a]) => a))} ${formatUidSet(result.mapping.map(([, b]) => b))}`;
+  return `COPYUID ${result.uidValidity} ${formatNumberSet(result.mapping.map(([a]) => a))} ${formatNumberSet(result.mapping.map(([, b]) => b))}`;
 }
 
 async function transfer(s: ImapSession, c: Command, uid: boolean, move: boolean) {

@@ -2,7 +2,7 @@
 import { ArgCursor } from '../protocol/args.js';
 import { ImapNo } from '../errors.js';
 import { parseSequenceSet } from '../grammar.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { resolveUids } from '../message-set.js';
 import type { ImapSession } from '../session.js';
 import { SELECTED, argsOf, type CommandSpec } from './types.js';
@@ -26,7 +26,7 @@ export function announceExpunged(s: ImapSession, uids: number[]): void {
   if (known.length === 0) return;
   if (s.qresync) {
     for (const u of known) view.removeOwn(u);
-    s.out.untagged(`VANISHED ${formatUidSet(known)}`);
+    s.out.untagged(`VANISHED ${formatNumberSet(known)}`);
     return;
   }
   for (let i = known.length - 1; i >= 0; i--) {

@@ -5,7 +5,7 @@ import { MessageFetcher, onlySmallItems, smallFetchLine } from '../fetch/message
 /** Response text gathered before one write when FETCH needs only the entries. */
 const BATCH_CHARS = 64 * 1024;
 import { parseFetch } from '../grammar.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { resolveTargets } from '../message-set.js';
 import type { FetchItem } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
@@ -52,7 +52,7 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
     const max = view.uids[view.uids.length - 1] ?? 0;
     const inSet = new Set(targets.map((t) => t.uid));
     const gone = changes.expunged.filter((u) => u <= max && (inSet.has(u) || !view.seqOf(u)));
-    if (gone.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatUidSet(gone)}`);
+    if (gone.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatNumberSet(gone)}`);
   }
 
   const markSeen = setsSeen(request.items) && !view.readOnly;

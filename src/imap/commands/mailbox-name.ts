@@ -5,18 +5,15 @@
  */
 import { ImapNo } from '../errors.js';
 import { decodeMailboxName, encodeMailboxName, formatAstring, validateMailboxName } from '../grammar.js';
+import { normaliseInbox } from '../protocol/mailbox-name.js';
 import type { ImapSession } from '../session.js';
 
-export function canonicalName(name: string): string {
-  if (name.toUpperCase() === 'INBOX') return 'INBOX';
-  if (name.slice(0, 6).toUpperCase() === 'INBOX/') return `INBOX${name.slice(5)}`;
-  return name;
-}
+export { normaliseInbox as canonicalName } from '../protocol/mailbox-name.js';
 
 /** Decodes and checks a mailbox argument; throws NO with the reason if it is unusable. */
 export function mailboxFromWire(s: ImapSession, raw: string): string {
   const decoded = decodeMailboxName(raw, s.utf8);
-  const name = canonicalName(decoded.endsWith('/') ? decoded.slice(0, -1) : decoded);
+  const name = normaliseInbox(decoded.endsWith('/') ? decoded.slice(0, -1) : decoded);
   const problem = validateMailboxName(name);
   if (problem) throw new ImapNo(`Invalid mailbox name: ${problem}`, 'CANNOT');
   return name;

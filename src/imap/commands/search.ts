@@ -5,7 +5,7 @@
 import { decodeEncodedWords } from '../../mime/decode.js';
 import { ImapNo } from '../errors.js';
 import { evaluateSearch, formatThreads, parseSearch, parseSort, parseThread, sortMessages, threadMessages, type SearchContext } from '../grammar.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import type { SearchCommand, SearchKey, SearchReturnOption } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxEntry, StoredMessage } from '../../store/types.js';
@@ -124,7 +124,7 @@ function respond(s: ImapSession, c: Command, uid: boolean, request: SearchComman
   if (ids.length > 0) {
     if (wanted.includes('MIN')) parts.push(`MIN ${Math.min(...ids)}`);
     if (wanted.includes('MAX')) parts.push(`MAX ${Math.max(...ids)}`);
-    if (wanted.includes('ALL')) parts.push(`ALL ${formatUidSet([...ids].sort((a, b) => a - b))}`);
+    if (wanted.includes('ALL')) parts.push(`ALL ${formatNumberSet([...ids].sort((a, b) => a - b))}`);
   }
   if (wanted.includes('COUNT')) parts.push(`COUNT ${ids.length}`);
   if (modseq) parts.push(`MODSEQ ${modseq}`);

@@ -2,7 +2,8 @@
 import { ImapNo } from '../errors.js';
 import { SYSTEM_FLAGS, formatFlags } from '../flags.js';
 import { parseSelect } from '../grammar.js';
-import { MailboxView, formatUidSet } from '../mailbox-view.js';
+import { MailboxView } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { resolveUids } from '../message-set.js';
 import type { ImapSession } from '../session.js';
 import { mailboxFromWire, mailboxToWire, requireMailbox } from './mailbox-name.js';
@@ -55,7 +56,7 @@ async function resynchronise(
   const changes = await s.store.changesSince(view.mailbox.id, modseq);
   const knownUids = known ? new Set(resolveUids(view, known)) : null;
   const vanished = changes.expunged.filter((uid) => !knownUids || knownUids.has(uid));
-  if (vanished.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatUidSet(vanished)}`);
+  if (vanished.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatNumberSet(vanished)}`);
   for (const entry of changes.changed) {
     const seq = view.seqOf(entry.uid);
     if (seq === 0) continue;

@@ -2,7 +2,7 @@
 import { ImapNo } from '../errors.js';
 import { formatFlags, checkClientFlags } from '../flags.js';
 import { parseStore } from '../grammar.js';
-import { formatUidSet } from '../mailbox-view.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
 import { resolveTargets } from '../message-set.js';
 import type { ImapSession } from '../session.js';
 import { loadEntries } from './fetch.js';
@@ -45,7 +45,7 @@ async function store(s: ImapSession, c: Command, uid: boolean) {
   }
   if (modified.size > 0) {
     const ids = uid ? [...modified].sort((a, b) => a - b) : live.filter((t) => modified.has(t.uid)).map((t) => t.seq);
-    return { code: `MODIFIED ${formatUidSet(ids)}`, text: 'Conditional STORE failed' };
+    return { code: `MODIFIED ${formatNumberSet(ids)}`, text: 'Conditional STORE failed' };
   }
 }
 

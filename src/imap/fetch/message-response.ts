@@ -3,7 +3,7 @@
  * written as literals whose bytes stream from the store, so a 20 MB attachment passes through
  * in chunks and is never held whole.
  */
-import { filterHeaderFields } from '../../mime/sections.js';
+import { filterHeaderFields, findPart } from '../../mime/sections.js';
 import { createTransferDecoder } from '../../mime/decode.js';
 import type { MessageStructure } from '../../mime/analysis.js';
 import type { MailboxEntry, Store } from '../../store/types.js';
@@ -13,7 +13,7 @@ import { formatFlags } from '../flags.js';
 import { formatDateTime } from '../grammar.js';
 import type { FetchItem, Partial } from '../protocol/types.js';
 import type { ResponseWriter } from '../response-writer.js';
-import { findPart, sectionLabel, sectionRange } from './section.js';
+import { sectionLabel, sectionRange } from './section.js';
 
 export interface FetchContext {
   store: Store;
