@@ -6,8 +6,18 @@ export { SYSTEM_FLAGS };
 
 /** `(\\Seen $Label)`, with \\Recent added where the message is recent for this session. */
 export function formatFlags(flags: readonly string[], recent = false): string {
-  return formatFlagList(recent ? [...flags, '\\Recent'] : flags);
+  if (recent) return formatFlagList([...flags, '\\Recent']);
+  // Entries with the same flags share one frozen array (entry-cache.ts): format each once.
+  if (!Object.isFrozen(flags)) return formatFlagList(flags);
+  let text = formatted.get(flags);
+  if (text === undefined) {
+    text = formatFlagList(flags);
+    formatted.set(flags, text);
+  }
+  return text;
 }
+
+const formatted = new WeakMap<readonly string[], string>();
 
 /**
  * Flags from STORE or APPEND (already parsed by the grammar): \\Recent and unknown system

@@ -5,7 +5,8 @@
  * in through the store's change feed and wait here until the session may announce them, so a
  * client never sees an EXPUNGE in the middle of a FETCH, STORE or SEARCH.
  */
-import type { Mailbox, MailboxEntry, MailboxSummary, MailboxWatch, Store } from '../store/types.js';
+import type { Mailbox, MailboxEntry, MailboxWatch, Store } from '../store/types.js';
+import type { EntryCache, EntrySnapshot } from './entry-cache.js';
 import { claimRecent } from './recent.js';
 import type { ResponseWriter } from './response-writer.js';
 import { formatFlags } from './flags.js';
@@ -22,8 +23,14 @@ export interface ViewOptions {
 }
 
 export class MailboxView {
-  /** UIDs of the messages the client knows, in sequence order. */
-  readonly uids: number[];
+  /**
+   * UIDs of the messages the client knows, in sequence order. Until this session's view
+   * diverges (an EXISTS or EXPUNGE it announces), it is the cache snapshot's own array,
+   * shared with every session that selected the same mailbox state: 1,000 sessions idling in
+   * one INBOX hold one list, not 1,000.
+   */
+  private uidList: readonly number[];
+  private ownsUids = false;
   /** Messages that are \Recent for this session (RFC 3501 semantics). */
   readonly recent = new Set<number>();
   /** Highest modseq whose changes this view has taken in. */
@@ -45,13 +52,14 @@ export class MailboxView {
   private constructor(
     private readonly store: Store,
     public mailbox: Mailbox,
-    summary: MailboxSummary,
+    snapshot: EntrySnapshot,
     readonly options: ViewOptions,
   ) {
-    this.uids = summary.uids;
-    this.modseq = mailbox.highestModseq;
-    for (const k of summary.keywords) this.keywords.add(k);
-    if (summary.firstUnseenUid !== null) this.firstUnseen = this.seqOf(summary.firstUnseenUid);
+    this.uidList = snapshot.uids();
+    this.modseq = snapshot.modseq;
+    for (const k of snapshot.keywords()) this.keywords.add(k);
+    const firstUnseenUid = snapshot.firstUnseenUid();
+    if (firstUnseenUid !== null) this.firstUnseen = this.seqOf(firstUnseenUid);
     this.watch = store.watchMailbox(mailbox.id, () => {
       this.dirty = true;
       options.onChange();
@@ -59,14 +67,16 @@ export class MailboxView {
   }
 
   /**
-   * Opens the view from a summary (UIDs, first unseen, keywords), not from every entry: on a
-   * 100,000-message mailbox SELECT must not build 100,000 objects.
+   * Opens the view from the process's entry cache, whose snapshot is shared, so SELECT on a
+   * 100,000-message mailbox that another session already has open reads nothing but the
+   * mailbox's modseq. Resolves null if the mailbox is gone.
    */
-  static async open(store: Store, mailbox: Mailbox, options: ViewOptions): Promise<MailboxView> {
-    const summary = await store.summarizeMailbox(mailbox.id);
-    const view = new MailboxView(store, mailbox, summary, options);
+  static async open(store: Store, cache: EntryCache, mailboxId: number, options: ViewOptions): Promise<MailboxView | null> {
+    const current = await cache.current(mailboxId);
+    if (!current) return null;
+    const view = new MailboxView(store, current.mailbox, current.snapshot, options);
     if (!options.readOnly) {
-      const firstRecent = claimRecent(mailbox, view.uids);
+      const firstRecent = claimRecent(current.mailbox, view.uids);
       for (const uid of view.uids) if (uid >= firstRecent) view.recent.add(uid);
     }
     return view;
@@ -76,8 +86,22 @@ export class MailboxView {
     return this.options.readOnly;
   }
 
+  /** UIDs of the messages the client knows, in sequence order (do not modify). */
+  get uids(): readonly number[] {
+    return this.uidList;
+  }
+
   get exists(): number {
-    return this.uids.length;
+    return this.uidList.length;
+  }
+
+  /** The UID list this view may change, copied from the shared one on first use. */
+  private mutableUids(): number[] {
+    if (!this.ownsUids) {
+      this.uidList = this.uidList.slice();
+      this.ownsUids = true;
+    }
+    return this.uidList as number[];
   }
 
   close(): void {
@@ -116,7 +140,7 @@ export class MailboxView {
   /** This session expunged these UIDs and is announcing them now: drop them from the view. */
   removeOwn(uid: number): number {
     const seq = this.seqOf(uid);
-    if (seq > 0) this.uids.splice(seq - 1, 1);
+    if (seq > 0) this.mutableUids().splice(seq - 1, 1);
     this.recent.delete(uid);
     this.pendingFlags.delete(uid);
     this.pendingExpunged.delete(uid);
@@ -184,8 +208,9 @@ export class MailboxView {
     }
     if (this.pendingNew.length > 0) {
       const recentNow = !this.readOnly ? claimRecent(this.mailbox, this.pendingNew) : Infinity;
+      const uids = this.mutableUids();
       for (const uid of this.pendingNew) {
-        this.uids.push(uid);
+        uids.push(uid);
         if (uid >= recentNow) this.recent.add(uid);
       }
       this.pendingNew = [];

@@ -11,6 +11,7 @@ import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
+import type { EntryCache } from './entry-cache.js';
 import type { MailboxView } from './mailbox-view.js';
 import { ImapCommandReader } from './protocol/command-reader.js';
 import { ImapSyntaxError, type ReadResult } from './protocol/types.js';
@@ -50,6 +51,8 @@ export class ImapSession implements Session {
   constructor(
     readonly ctx: ServiceContext,
     readonly conn: Connection,
+    /** Entries of recently used mailboxes, shared by the sessions of this process. */
+    readonly entries: EntryCache,
   ) {
     const config = ctx.config.imap;
     this.transport = new WireTransport(conn.socket, {

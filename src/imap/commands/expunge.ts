@@ -11,7 +11,7 @@ import { SELECTED, argsOf, type CommandSpec } from './types.js';
 async function expungeDeleted(s: ImapSession, only?: number[]): Promise<number[]> {
   const view = s.requireView();
   const candidates = only ? new Set(only) : null;
-  const entries = await s.store.listEntries(view.mailbox.id);
+  const entries = (await s.entries.entriesOf(view.mailbox.id)).entries;
   const doomed = entries
     .filter((e) => e.flags.includes('\\Deleted') && (!candidates || candidates.has(e.uid)))
     .map((e) => e.uid);

@@ -1,6 +1,6 @@
 /** FETCH and UID FETCH (RFC 9051 6.4.5), with CHANGEDSINCE and VANISHED (RFC 7162). */
 import { ImapBad } from '../errors.js';
-import { MessageFetcher, onlySmallItems, smallFetchLine } from '../fetch/message-response.js';
+import { MessageFetcher, onlySmallItems, smallFetchFormatter } from '../fetch/message-response.js';
 
 /** Response text gathered before one write when FETCH needs only the entries. */
 const BATCH_CHARS = 64 * 1024;
@@ -19,20 +19,14 @@ function setsSeen(items: FetchItem[]): boolean {
   );
 }
 
-/** Entries of the given UIDs, read in one ranged query. */
+/** Entries of the given UIDs that still exist, from the process's entry cache. */
 export async function loadEntries(s: ImapSession, uids: number[]): Promise<Map<number, MailboxEntry>> {
   const map = new Map<number, MailboxEntry>();
   if (uids.length === 0) return map;
-  const view = s.requireView();
-  const wanted = new Set(uids);
-  let min = Infinity;
-  let max = 0;
-  for (const u of uids) {
-    if (u < min) min = u;
-    if (u > max) max = u;
-  }
-  for (const e of await s.store.listEntries(view.mailbox.id, { fromUid: min, toUid: max })) {
-    if (wanted.has(e.uid)) map.set(e.uid, e);
+  const snapshot = await s.entries.entriesOf(s.requireView().mailbox.id);
+  for (const uid of uids) {
+    const e = snapshot.find(uid);
+    if (e) map.set(uid, e);
   }
   return map;
 }
@@ -45,7 +39,9 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
   }
   if (request.changedSince !== undefined || request.items.some((i) => i.kind === 'MODSEQ')) s.condstoreActive = true;
   const targets = resolveTargets(s, request.set, uid);
-  const entries = await loadEntries(s, targets.map((t) => t.uid));
+  const snapshot = await s.entries.entriesOf(view.mailbox.id);
+  // Entries whose flags this command changed (the implicit \Seen); the rest come from the snapshot.
+  const changedHere = new Map<number, MailboxEntry>();
 
   if (request.vanished && request.changedSince !== undefined) {
     const changes = await s.store.changesSince(view.mailbox.id, request.changedSince);
@@ -58,21 +54,25 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
   const markSeen = setsSeen(request.items) && !view.readOnly;
   const flagged = new Set<number>();
   if (markSeen) {
-    const unseen = [...entries.values()].filter((e) => !e.flags.includes('\\Seen')).map((e) => e.uid);
+    const unseen: number[] = [];
+    for (const t of targets) {
+      const e = snapshot.find(t.uid);
+      if (e && !e.flags.includes('\\Seen')) unseen.push(e.uid);
+    }
     if (unseen.length > 0) {
       const result = await s.store.setFlags(view.mailbox.id, unseen, 'add', ['\\Seen']);
       for (const e of result.updated) {
-        entries.set(e.uid, e);
+        changedHere.set(e.uid, e);
         view.noteOwnChange(e);
         flagged.add(e.uid);
       }
     }
   }
 
-  const small = onlySmallItems(request.items);
+  const small = onlySmallItems(request.items) ? smallFetchFormatter(request.items, uid) : null;
   let batch = '';
   for (const target of targets) {
-    const entry = entries.get(target.uid);
+    const entry = changedHere.get(target.uid) ?? snapshot.find(target.uid);
     // Expunged by someone else and not yet announced: nothing to send (RFC 9051 7.5.1).
     if (!entry) continue;
     if (request.changedSince !== undefined && entry.modseq <= request.changedSince) continue;
@@ -84,7 +84,7 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
     };
     if (small) {
       // Many lines go out as one write, with back-pressure between writes.
-      batch += smallFetchLine(ctx, target.seq, entry, request.items);
+      batch += small(ctx, target.seq, entry);
       if (batch.length >= BATCH_CHARS) {
         await s.out.rawWait(Buffer.from(batch, 'utf8'));
         batch = '';

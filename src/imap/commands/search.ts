@@ -32,28 +32,35 @@ function usesModseq(key: SearchKey): boolean {
 export async function runSearch(s: ImapSession, key: SearchKey, charset?: string): Promise<MailboxEntry[]> {
   if (charset && !CHARSETS.has(charset.toUpperCase())) throw new ImapNo('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const view = s.requireView();
-  const all = await s.store.listEntries(view.mailbox.id);
-  const entries = all.filter((e) => view.seqOf(e.uid) > 0 && !view.isExpungedPending(e.uid));
-  const byUid = new Map(entries.map((e) => [e.uid, e]));
+  const all = (await s.entries.entriesOf(view.mailbox.id)).entries;
+  // The messages the client knows, with their sequence numbers: one walk over two ascending
+  // lists (the view's UIDs and the current entries), no lookup per message.
+  const entries: MailboxEntry[] = [];
+  const seqs: number[] = [];
+  const uids = view.uids;
+  for (let i = 0, j = 0; i < uids.length; i++) {
+    const uid = uids[i]!;
+    while (j < all.length && all[j]!.uid < uid) j++;
+    const e = all[j];
+    if (!e || e.uid !== uid || view.isExpungedPending(uid)) continue;
+    entries.push(e);
+    seqs.push(i + 1);
+  }
+  let byUid: Map<number, MailboxEntry> | null = null;
+  const entryOf = (uid: number) => (byUid ??= new Map(entries.map((e) => [e.uid, e]))).get(uid)!;
   const messages = new Map<number, Promise<StoredMessage | null>>();
   const message = (uid: number) => {
     let m = messages.get(uid);
     if (!m) {
-      m = s.store.getMessage(byUid.get(uid)!.messageId);
+      m = s.store.getMessage(entryOf(uid).messageId);
       messages.set(uid, m);
     }
     return m;
   };
   const ctx: SearchContext = {
-    messages: entries.map((e) => ({
-      seq: view.seqOf(e.uid),
-      uid: e.uid,
-      flags: e.flags,
-      modseq: e.modseq,
-      size: e.size,
-      internalDate: e.internalDate,
-      recent: view.recent.has(e.uid),
-    })),
+    messages: entries,
+    seqs,
+    isRecent: (uid) => view.recent.has(uid),
     maxSeq: view.exists,
     maxUid: view.uids[view.uids.length - 1] ?? 0,
     savedUids: s.savedSearch,
@@ -62,13 +69,13 @@ export async function runSearch(s: ImapSession, key: SearchKey, charset?: string
       const headers = (await message(uid))?.headers;
       const value = headers ? headerOf(headers, field) : undefined;
       if (value !== undefined) return value === null ? null : decodeEncodedWords(value);
-      return readHeaderField(s, byUid.get(uid)!.messageId, field);
+      return readHeaderField(s, entryOf(uid).messageId, field);
     },
     textMatches: async (where: string, value: string) =>
       new Set(await s.store.searchText(view.mailbox.id, where as 'body', value)),
   };
-  const uids = new Set(await evaluateSearch(key, ctx));
-  return entries.filter((e) => uids.has(e.uid));
+  const matched = new Set(await evaluateSearch(key, ctx));
+  return entries.filter((e) => matched.has(e.uid));
 }
 
 const SUMMARY: Record<string, keyof StoredMessage['headers']> = {
@@ -110,7 +117,9 @@ async function readHeaderField(s: ImapSession, messageId: number, field: string)
 function respond(s: ImapSession, c: Command, uid: boolean, request: SearchCommand, found: MailboxEntry[]) {
   const view = s.requireView();
   const ids = found.map((e) => (uid ? e.uid : view.seqOf(e.uid)));
-  const modseq = usesModseq(request.key) && found.length > 0 ? Math.max(...found.map((e) => e.modseq)) : 0;
+  // Loops, not Math.max(...list): spreading 100,000+ values overflows the call stack.
+  let modseq = 0;
+  if (usesModseq(request.key)) for (const e of found) if (e.modseq > modseq) modseq = e.modseq;
   const options: SearchReturnOption[] | null = request.returnOptions ?? (s.rev2 ? ['ALL'] : null);
   if (options === null) {
     s.out.untagged(`SEARCH${ids.length > 0 ? ` ${ids.join(' ')}` : ''}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
@@ -122,8 +131,14 @@ function respond(s: ImapSession, c: Command, uid: boolean, request: SearchComman
   const parts = [`(TAG "${c.tag}")`];
   if (uid) parts.push('UID');
   if (ids.length > 0) {
-    if (wanted.includes('MIN')) parts.push(`MIN ${Math.min(...ids)}`);
-    if (wanted.includes('MAX')) parts.push(`MAX ${Math.max(...ids)}`);
+    let min = ids[0]!;
+    let max = ids[0]!;
+    for (const id of ids) {
+      if (id < min) min = id;
+      if (id > max) max = id;
+    }
+    if (wanted.includes('MIN')) parts.push(`MIN ${min}`);
+    if (wanted.includes('MAX')) parts.push(`MAX ${max}`);
     if (wanted.includes('ALL')) parts.push(`ALL ${formatNumberSet([...ids].sort((a, b) => a - b))}`);
   }
   if (wanted.includes('COUNT')) parts.push(`COUNT ${ids.length}`);

@@ -18,14 +18,17 @@ async function open(s: ImapSession, c: Command, readOnly: boolean) {
     // RFC 7162 3.2.11: tells a QRESYNC client where the old mailbox's responses end.
     if (s.qresync) s.out.status(null, 'OK', 'Previous mailbox closed', 'CLOSED');
   }
-  const mailbox = await requireMailbox(s, name);
+  const found = await requireMailbox(s, name);
   if (request.condstore || request.qresync) s.condstoreActive = true;
-  const view = await MailboxView.open(s.store, mailbox, {
+  const view = await MailboxView.open(s.store, s.entries, found.id, {
     readOnly,
     qresync: () => s.qresync,
     condstore: () => s.condstoreActive,
     onChange: () => s.onMailboxChange(),
   });
+  if (!view) throw new ImapNo('Mailbox does not exist', 'NONEXISTENT');
+  // The view's copy: as current as the entries it was opened from.
+  const mailbox = view.mailbox;
   s.view = view;
   s.state = 'selected';
 

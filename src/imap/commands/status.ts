@@ -13,7 +13,7 @@ export async function statusLine(s: ImapSession, mailbox: Mailbox, items: Status
   let unseen = 0;
   let deleted = 0;
   if (needFlags) {
-    for (const e of await s.store.listEntries(mailbox.id)) {
+    for (const e of (await s.entries.entriesOf(mailbox.id)).entries) {
       if (!e.flags.includes('\\Seen')) unseen++;
       if (e.flags.includes('\\Deleted')) deleted++;
     }

@@ -9,13 +9,15 @@ import { sequenceSetMatcher } from './sequence-set.js';
 import type { SearchKey } from './types.js';
 
 export interface SearchMessage {
-  seq: number;
   uid: number;
   flags: readonly string[];
   modseq: number;
   size: number;
   internalDate: Date;
-  recent: boolean;
+  /** The sequence number, unless SearchContext.seqs gives them all. */
+  seq?: number;
+  /** Whether \Recent, unless SearchContext.isRecent answers it. */
+  recent?: boolean;
 }
 
 /** Where a text search looks: the body, the whole message, or one header field (lower-cased). */
@@ -24,6 +26,13 @@ export type TextWhere = 'body' | 'text' | string;
 export interface SearchContext {
   /** The messages to search, in sequence-number order (so UIDs ascend too). */
   messages: readonly SearchMessage[];
+  /**
+   * Sequence numbers parallel to `messages`: lets a caller pass its stored entries as they
+   * are, instead of one new object per message per search.
+   */
+  seqs?: readonly number[];
+  /** \Recent by UID, for the same reason. */
+  isRecent?: (uid: number) => boolean;
   /** The largest message number in the view ('*'); default: the last message's. */
   maxSeq?: number;
   /** The largest UID in the mailbox ('*' in UID sets); default: the last message's. */
@@ -111,8 +120,8 @@ class Evaluator {
       case 'seq': {
         // `$` is a set of UIDs whichever way it is used.
         if (key.set.kind === 'saved') return this.savedTest(within);
-        const inSet = sequenceSetMatcher(key.set, this.ctx.maxSeq ?? messages[messages.length - 1]?.seq ?? 0);
-        return this.test(within, (m) => inSet(m.seq));
+        const inSet = sequenceSetMatcher(key.set, this.ctx.maxSeq ?? (messages.length > 0 ? this.seqAt(messages.length - 1) : 0));
+        return this.test(within, (_, i) => inSet(this.seqAt(i)));
       }
       case 'uid': {
         if (key.set.kind === 'saved') return this.savedTest(within);
@@ -121,10 +130,19 @@ class Evaluator {
       }
       case 'flag': {
         const flag = key.flag.toLowerCase();
-        return this.test(within, (m) => m.flags.some((f) => f.toLowerCase() === flag) === key.present);
+        // Messages with the same flags usually share one array: decide each array once.
+        const decided = new Map<readonly string[], boolean>();
+        return this.test(within, (m) => {
+          let hit = decided.get(m.flags);
+          if (hit === undefined) {
+            hit = m.flags.some((f) => f.toLowerCase() === flag) === key.present;
+            decided.set(m.flags, hit);
+          }
+          return hit;
+        });
       }
       case 'recent':
-        return this.test(within, (m) => m.recent === key.present);
+        return this.test(within, (m) => (this.ctx.isRecent ? this.ctx.isRecent(m.uid) : m.recent === true) === key.present);
       case 'size':
         return this.test(within, (m) => (key.cmp === 'larger' ? m.size > key.size : m.size < key.size));
       case 'modseq':
@@ -151,8 +169,12 @@ class Evaluator {
     }
   }
 
-  private test(within: Mask, predicate: (m: SearchMessage) => boolean): Mask {
-    return this.ctx.messages.map((m, i) => within[i] && predicate(m));
+  private test(within: Mask, predicate: (m: SearchMessage, index: number) => boolean): Mask {
+    return this.ctx.messages.map((m, i) => within[i]! && predicate(m, i));
+  }
+
+  private seqAt(index: number): number {
+    return this.ctx.seqs ? this.ctx.seqs[index]! : (this.ctx.messages[index]!.seq ?? index + 1);
   }
 
   private async testAsync(within: Mask, predicate: (m: SearchMessage) => Promise<boolean>): Promise<Mask> {

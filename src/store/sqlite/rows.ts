@@ -11,8 +11,13 @@ export interface EntryRow {
   internal_date: number;
 }
 
+/**
+ * SQLite looks a message up by its rowid even when a covering index exists, and message rows
+ * are wide (headers, MIME structure): listing 100,000 entries from a cold cache took 12 s that
+ * way and 1.2 s through the narrow index (migration 6), hence INDEXED BY.
+ */
 export const ENTRY_SELECT = `SELECT e.mailbox_id, e.uid, e.message_id, e.flags, e.modseq, m.size, m.internal_date
-  FROM mailbox_entries e JOIN messages m ON m.id = e.message_id`;
+  FROM mailbox_entries e JOIN messages m INDEXED BY messages_listing ON m.id = e.message_id`;
 
 /**
  * A WHERE condition for entries of one mailbox (first parameter) among a list of UIDs given
