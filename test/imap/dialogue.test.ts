@@ -172,6 +172,20 @@ describe('IMAP dialogue', () => {
     b.close();
   });
 
+  it('answers CHECK (IMAP4rev1) in the selected state only, reporting updates like NOOP', async () => {
+    const u = await h.addUser('checker', 'pw');
+    const c = await ImapClient.connect(port);
+    await c.login('checker', 'pw');
+    assert.match((await c.command('CHECK')).tagged, /^t\d+ BAD/);
+    await c.command('SELECT INBOX');
+    await h.deliver(textMessage('while selected'), [u]);
+    await new Promise((r) => setTimeout(r, 300));
+    const check = await c.command('CHECK');
+    assert.match(check.tagged, /^t\d+ OK/);
+    assert.ok(check.untagged.includes('* 1 EXISTS'), check.untagged.join('\n'));
+    c.close();
+  });
+
   it('wakes an IDLE client within a second of a delivery', async () => {
     const u = await h.addUser('idler', 'pw');
     const c = await ImapClient.connect(port);

@@ -11,7 +11,7 @@ import { create, del, rename, subscribe, unsubscribe } from './manage.js';
 import { getQuota, getQuotaRoot, setQuota } from './quota.js';
 import { searchCommand, sortCommand, threadCommand, uidSearch, uidSort, uidThread } from './search.js';
 import { examine, select } from './select.js';
-import { capability, id, logout, namespace, noop } from './simple.js';
+import { capability, check, id, logout, namespace, noop } from './simple.js';
 import { status } from './status.js';
 import { storeCommand, uidStore } from './store.js';
 import type { CommandSpec } from './types.js';
@@ -21,6 +21,7 @@ export type { CommandSpec } from './types.js';
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([
   ['CAPABILITY', capability],
   ['NOOP', noop],
+  ['CHECK', check],
   ['LOGOUT', logout],
   ['ID', id],
   ['STARTTLS', starttls],

@@ -1,7 +1,7 @@
-/** CAPABILITY, NOOP, LOGOUT, ID, NAMESPACE: commands with no state of their own. */
+/** CAPABILITY, NOOP, CHECK, LOGOUT, ID, NAMESPACE: commands with no state of their own. */
 import { ArgCursor } from '../protocol/args.js';
 import { formatString } from '../grammar.js';
-import { ANY, AUTHENTICATED, argsOf, type CommandSpec } from './types.js';
+import { ANY, AUTHENTICATED, SELECTED, argsOf, type CommandSpec } from './types.js';
 
 export const capability: CommandSpec = {
   states: ANY,
@@ -16,6 +16,19 @@ export const noop: CommandSpec = {
   states: ANY,
   async run(s, c) {
     new ArgCursor(argsOf(c), 'NOOP').end();
+    await s.view?.refresh(true);
+  },
+};
+
+/**
+ * CHECK (RFC 3501 6.4.1): a checkpoint of the selected mailbox. IMAP4rev2 dropped it, but rev1
+ * clients (mbsync among them) still send it; every change here is durable when its command
+ * completes, so it is a NOOP, and like NOOP it reports pending updates.
+ */
+export const check: CommandSpec = {
+  states: SELECTED,
+  async run(s, c) {
+    new ArgCursor(argsOf(c), 'CHECK').end();
     await s.view?.refresh(true);
   },
 };
