@@ -23,7 +23,8 @@ export interface LoadSummary {
 
 export interface LoadOptions {
   label: string;
-  port: number;
+  /** One port, or several: the generator's sessions then go round-robin across them. */
+  port: number | number[];
   sessions: number;
   durationS: number;
   warmupS: number;
@@ -36,7 +37,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
   const args = [
     join(libDir(), 'smtp-load.js'),
     '--host', LOOPBACK,
-    '--port', String(o.port),
+    '--port', (Array.isArray(o.port) ? o.port : [o.port]).join(','),
     '--sessions', String(o.sessions),
     '--duration', String(o.durationS),
     '--warmup', String(o.warmupS),

@@ -2,7 +2,7 @@
  * SMTP load generator: N concurrent sessions, each looping MAIL FROM / RCPT TO / DATA over one
  * connection for a fixed time. The same program is used against every server.
  *
- *   node dist/bench/lib/smtp-load.js --port 2525 [--host 127.0.0.1] [--sessions 20]
+ *   node dist/bench/lib/smtp-load.js --port 2525[,2526...] [--host 127.0.0.1] [--sessions 20]
  *        [--duration 20] [--warmup 2] [--size 10240] --rcpt a@x,b@x [--from s@y]
  *
  * Only messages whose end of DATA is answered 250 count. Messages acknowledged during the
@@ -46,7 +46,9 @@ function num(name: string, v: string | undefined, min: number, max: number): num
 }
 
 const host = values.host!;
-const port = num('port', values.port, 1, 65535);
+// Several ports: session i talks to ports[i % n], a round-robin client in front of several nodes.
+const ports = (values.port ?? '').split(',').map((p) => num('port', p, 1, 65535));
+const port = ports.join(',');
 const sessions = num('sessions', values.sessions, 1, 1000);
 const durationS = num('duration', values.duration, 1, 3600);
 const warmupS = num('warmup', values.warmup, 0, 600);
@@ -95,7 +97,7 @@ async function session(id: number): Promise<void> {
   let sent = 0;
   while (performance.now() < windowEnd && errors < MAX_ERRORS_PER_SESSION && sent < MAX_MESSAGES_PER_SESSION) {
     try {
-      if (!conn) conn = await openSession(host, port, helo, timeoutMs);
+      if (!conn) conn = await openSession(host, ports[id % ports.length]!, helo, timeoutMs);
       const n = seq++;
       const to = rcpts[(n + id) % rcpts.length]!;
       const msg = makeMessage({ from, to, size, runId, seq: n, clientHost: helo });

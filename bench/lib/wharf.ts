@@ -45,14 +45,24 @@ export async function startWharf(opts: {
   imap?: boolean;
   /** Settings for a config file (e.g. connection limits for thousands of sessions from one address). */
   config?: Record<string, unknown>;
+  /** A PostgreSQL store (WHARF_DATABASE_URL) instead of SQLite in the data directory. */
+  databaseUrl?: string;
+  /** Create the domain and users (default); false for a further node on a store already set up. */
+  seed?: boolean;
+  /** The node's id in its logs (WHARF_NODE_ID). */
+  nodeId?: string;
 }): Promise<WharfInstance> {
   const main = wharfMain();
   const dataDir = join(opts.dir, 'data');
   await mkdir(dataDir, { recursive: true });
-  const cli = (args: string[], input?: string) => run(process.execPath, [main, ...args, '--data', dataDir], { input, timeoutMs: 60_000 });
+  const storeEnv: NodeJS.ProcessEnv = opts.databaseUrl ? { WHARF_DATABASE_URL: opts.databaseUrl } : {};
+  const cli = (args: string[], input?: string) =>
+    run(process.execPath, [main, ...args, '--data', dataDir], { input, timeoutMs: 60_000, env: { ...process.env, ...storeEnv } });
 
-  await cli(['domain', 'add', opts.domain]);
-  for (const u of opts.users) await cli(['user', 'add', u.address, '--password-stdin'], u.password + '\n');
+  if (opts.seed !== false) {
+    await cli(['domain', 'add', opts.domain]);
+    for (const u of opts.users) await cli(['user', 'add', u.address, '--password-stdin'], u.password + '\n');
+  }
 
   const smtpPort = await freePort();
   const pop3Port = await freePort();
@@ -62,6 +72,8 @@ export async function startWharf(opts: {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(opts.config ? { WHARF_CONFIG: configFile } : {}),
+    ...storeEnv,
+    ...(opts.nodeId ? { WHARF_NODE_ID: opts.nodeId } : {}),
     WHARF_HOST: LOOPBACK,
     WHARF_HOSTNAME: 'wharf.bench.localhost',
     WHARF_SMTP_PORT: String(smtpPort),
