@@ -7,7 +7,7 @@ import { hashPassword, needsRehash, verifyPassword } from '../../src/auth/passwo
 import { createAuthThrottle } from '../../src/net/auth-throttle.js';
 import { createAuthenticator, resolveLoginName } from '../../src/net/authenticator.js';
 import { createLogger } from '../../src/net/log.js';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/test-store.js';
 import type { Store } from '../../src/store/types.js';
 
 const throttleConfig = { freeFailures: 2, baseDelayMs: 100, maxDelayMs: 400, windowMs: 60_000 };
@@ -18,7 +18,7 @@ describe('authenticator', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'wharf-auth-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore(dir);
     await store.addDomain('hamburger.edu');
     await store.addUser({ address: 'bob@hamburger.edu', passwordHash: await hashPassword('hungry') });
   });

@@ -10,7 +10,7 @@ import type { WharfConfig } from '../../src/config/types.js';
 import { listen, type Listener } from '../../src/net/listener.js';
 import { createLogger } from '../../src/net/log.js';
 import type { Authenticator, ServiceContext, SessionHandler } from '../../src/net/types.js';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from './test-store.js';
 import type { DeliveryResult, HeaderSummary, Store, User } from '../../src/store/types.js';
 import { testTls } from './service.js';
 
@@ -56,7 +56,7 @@ export async function startMailHarness(opts: {
 }): Promise<MailHarness> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `wharf-${opts.names[0]}-`));
   const config = opts.config(dataDir);
-  const store = await openStore({ dataDir });
+  const store = await openTestStore(dataDir);
   await store.addDomain(DOMAIN);
   const passwords = new Map<string, string>();
   const logLines: string[] = [];

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { ENV_SETTINGS } from '../../src/config/load.js';
 import { cleanEnv, makeTempDir, removeDir, runWharf, WHARF_MAIN, type CliResult } from './cli.js';
+import { dropProcessStore, processStoreEnv } from './test-store.js';
 
 export type LogRecord = Record<string, unknown> & { event?: string; level?: string };
 
@@ -36,6 +37,8 @@ export interface WharfProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
   /** Resolves with the exit code whenever the process ends. */
   exited: Promise<number>;
+  /** True while the process runs. */
+  alive(): boolean;
   /** Deletes the data folder if this harness created it. */
   removeData(): Promise<void>;
 }
@@ -56,7 +59,11 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
   const dataDir = opts.dataDir ?? (await makeTempDir('wharf-data-'));
   const portEnv: Record<string, string> = {};
   for (const s of ENV_SETTINGS) if (s.numeric && s.name.endsWith('_PORT')) portEnv[s.name] = '0';
-  const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...opts.env });
+  // The store: the caller's database, or the test backend's for this data folder.
+  const storeEnv: Record<string, string> = opts.env?.WHARF_DATABASE_URL
+    ? { WHARF_DATABASE_URL: opts.env.WHARF_DATABASE_URL }
+    : await processStoreEnv(dataDir);
+  const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...storeEnv, ...opts.env });
 
   const child = spawn(process.execPath, [WHARF_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -130,7 +137,10 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
-    if (ownDir) await removeDir(dataDir);
+    if (ownDir) {
+      await removeDir(dataDir);
+      await dropProcessStore(dataDir);
+    }
     throw err;
   }
 
@@ -138,11 +148,13 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
     ports,
     dataDir,
     pid: child.pid!,
-    cli: (args, stdin) => runWharf(args, { stdin, env: cleanEnv({ WHARF_DATA: dataDir }) }),
+    // The CLI opens the same store: the data folder, or the node's PostgreSQL database.
+    cli: (args, stdin) => runWharf(args, { stdin, env: cleanEnv({ WHARF_DATA: dataDir, ...storeEnv }) }),
     logs: () => [...lines],
     stderr: () => stderr,
     waitForLog,
     exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       let timer: NodeJS.Timeout | undefined;
@@ -159,7 +171,9 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
       }
     },
     async removeData() {
-      if (ownDir) await removeDir(dataDir);
+      if (!ownDir) return;
+      await removeDir(dataDir);
+      await dropProcessStore(dataDir);
     },
   };
 }

@@ -14,7 +14,7 @@ import { listen, type Listener } from '../../src/net/listener.js';
 import { createLogger } from '../../src/net/log.js';
 import type { Authenticator, ServiceContext } from '../../src/net/types.js';
 import { createSmtpHandler } from '../../src/smtp/index.js';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/test-store.js';
 import type { MailboxEntry, Store } from '../../src/store/types.js';
 import { runProgram } from '../helpers/process.js';
 import { testConfig as baseTestConfig, testTls, type DeepPartial } from '../helpers/service.js';
@@ -72,7 +72,7 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wharf-smtp-'));
   const config = testConfig(dataDir, opts.config);
-  const store = await openStore({ dataDir });
+  const store = await openTestStore(dataDir);
   for (const d of opts.domains ?? [DOMAIN]) await store.addDomain(d);
   for (const u of opts.users ?? []) {
     const spec = typeof u === 'string' ? { address: u } : u;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { classifyStart, MessageSink } from '../../src/smtp/message-sink.js';
-import { openStore } from '../../src/store/index.js';
+import { openTestStore } from '../helpers/test-store.js';
 import type { Store } from '../../src/store/types.js';
 
 describe('classifyStart', () => {
@@ -44,7 +44,7 @@ describe('MessageSink', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'wharf-sink-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore(dir);
     await store.addDomain('sink.example');
   });
   after(async () => {
