@@ -8,10 +8,14 @@ import type { TextField } from './types.js';
 
 /**
  * The case folding both sides of a comparison go through: the stored text and the needle.
- * (String.prototype.toLowerCase: locale-independent, no other folding, so 'ß' is not 'ss'.)
+ * Each character is lower-cased on its own (locale-independent, no other folding, so 'ß' is
+ * not 'ss'). String.prototype.toLowerCase does that except for one rule that looks at the
+ * neighbours: a capital sigma ending a word becomes final 'ς', elsewhere 'σ'. Mapping every
+ * 'Σ' to 'σ' first leaves toLowerCase nothing context-dependent to do, so a needle 'Σ' (or
+ * 'σ') finds the last letter of 'ΟΔΟΣ'.
  */
 export function foldCase(text: string): string {
-  return text.toLowerCase();
+  return text.replace(/\u03a3/g, '\u03c3').toLowerCase();
 }
 
 /** The index columns: each header field searchable on its own, all headers, the body. */
