@@ -42,8 +42,22 @@ const TYPES = {
   },
 } as pg.CustomTypesConfig;
 
+/**
+ * No Wharf transaction waits on anything but the database, so one idle this long belongs to
+ * a stuck node: the server ends it rather than let its row locks hold every other node up.
+ */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+
 export function createPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types: TYPES, application_name: 'wharf' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: TYPES,
+    application_name: 'wharf',
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    // A database host that vanishes without closing the connections is noticed.
+    keepAlive: true,
+  });
   // An idle pooled connection that breaks (server restart, pg_terminate_backend) must not
   // crash the process: the pool drops it and opens another when needed.
   pool.on('error', (err) => process.emitWarning(`store: idle database connection failed: ${err.message}`));

@@ -28,9 +28,9 @@ export class MailboxTree {
           mailboxId,
         ])
       ).map((r) => r.message_id);
-      await this.messages.addUsedBytesInTx(tx, mailbox.userId, -mailbox.totalBytes);
       await tx.rows('DELETE FROM mailboxes WHERE id = $1', [mailboxId]); // cascades to entries and expunge records
       await this.messages.deleteUnusedInTx(tx, messageIds);
+      await this.messages.addUsedBytesInTx(tx, mailbox.userId, -mailbox.totalBytes);
       // Watchers (e.g. a session that has it selected) learn that it is gone.
       tx.touch(mailboxId);
     });

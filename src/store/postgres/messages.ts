@@ -7,6 +7,9 @@
  * Invariants kept here, inside one transaction per operation:
  * - a mailbox's row is locked (mailboxes.lockInTx) before its entries change, so UIDs and
  *   modseqs are allocated one transaction at a time even with many nodes writing;
+ * - rows are locked in one order: mailboxes, then messages, then users (each in id order), so
+ *   two operations on the same rows wait for each other instead of deadlocking (a deadlock
+ *   the order cannot rule out is retried by db.ts);
  * - a new entry takes the mailbox's uid_next (then incremented), so UIDs only ascend;
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
@@ -186,8 +189,8 @@ export class Messages {
        ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, expunged_at = excluded.expunged_at`,
       [mailbox.id, uids, bumped!.modseq],
     );
-    await this.addUsedBytesInTx(tx, mailbox.userId, -bytes);
     if (!keepMessages) await this.deleteUnusedInTx(tx, [...new Set(rows.map((r) => r.message_id))]);
+    await this.addUsedBytesInTx(tx, mailbox.userId, -bytes);
     tx.touch(mailbox.id);
     return uids;
   }
