@@ -13,7 +13,7 @@ import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/
 import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
 import { createSmtpHandler } from './smtp/index.js';
-import { openStore } from './store/index.js';
+import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
 
 export interface RunningServer {
@@ -79,7 +79,7 @@ const SHUTDOWN_SLACK_MS = 5_000;
 
 export async function startServer(config: WharfConfig, log: Logger): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const store: Store = await openStore({ dataDir: config.dataDir });
+  const store: Store = await openStore(storeOptions(config));
   const listeners: Listener[] = [];
   let stopping: Promise<void> | null = null;
 

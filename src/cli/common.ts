@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
-import { openStore } from '../store/index.js';
+import { openStore, storeOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { UsageError } from './errors.js';
 
@@ -14,7 +14,7 @@ export function addConfigOptions(command: Command): Command {
 /** Runs `fn` with the store of the configured data folder, closing it afterwards. */
 export async function withStore<T>(options: ConfigOptions, fn: (store: Store) => Promise<T>): Promise<T> {
   const config = await loadConfig({ options });
-  const store = await openStore({ dataDir: config.dataDir });
+  const store = await openStore(storeOptions(config));
   try {
     return await fn(store);
   } finally {

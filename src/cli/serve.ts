@@ -30,7 +30,7 @@ export async function serve(options: ConfigOptions): Promise<void> {
       });
     }
   });
-  log.info('starting', { dataDir: config.dataDir, host: config.host, hostname: config.hostname });
+  log.info('starting', { dataDir: config.dataDir, store: config.store.kind, host: config.host, hostname: config.hostname });
   // Loaded here, not at the top: the admin commands need none of the protocol code.
   const { startServer } = await import('../server.js');
   const server = await startServer(config, log);

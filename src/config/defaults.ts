@@ -23,6 +23,7 @@ export function defaultConfig(): WharfConfig {
     host: '127.0.0.1',
     hostname: defaultHostname(),
     dataDir: './data',
+    store: { kind: 'sqlite' },
     ports: {
       smtp: 2525,
       submission: 2587,

@@ -25,11 +25,20 @@ export interface LoadConfigInput {
   cwd?: string;
 }
 
-/** Environment variable → configuration path. Numeric settings are parsed from the text. */
-export const ENV_SETTINGS: ReadonlyArray<{ name: string; path: string; numeric?: boolean }> = [
+/**
+ * Environment variable → configuration path. Numeric settings are parsed from the text;
+ * `implies` are further settings a variable makes (a database URL means that kind of store).
+ */
+export const ENV_SETTINGS: ReadonlyArray<{
+  name: string;
+  path: string;
+  numeric?: boolean;
+  implies?: Readonly<Record<string, unknown>>;
+}> = [
   { name: 'WHARF_HOST', path: 'host' },
   { name: 'WHARF_HOSTNAME', path: 'hostname' },
   { name: 'WHARF_DATA', path: 'dataDir' },
+  { name: 'WHARF_DATABASE_URL', path: 'store.url', implies: { 'store.kind': 'postgres' } },
   { name: 'WHARF_SMTP_PORT', path: 'ports.smtp', numeric: true },
   { name: 'WHARF_SUBMISSION_PORT', path: 'ports.submission', numeric: true },
   { name: 'WHARF_SUBMISSIONS_PORT', path: 'ports.submissions', numeric: true },
@@ -122,6 +131,10 @@ function environmentLayer(env: NodeJS.ProcessEnv, cwd: string): Layer {
     const value = setting.numeric && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
     setPath(layer, setting.path, value);
     origins.set(setting.path, setting.name);
+    for (const [impliedPath, implied] of Object.entries(setting.implies ?? {})) {
+      setPath(layer, impliedPath, implied);
+      origins.set(impliedPath, setting.name);
+    }
   }
   checkLayer(layer, (p) => `environment ${origins.get(p) ?? p}`);
   resolvePaths(layer, cwd);

@@ -81,10 +81,21 @@ export interface TlsConfig {
   keyFile?: string;
 }
 
+export interface StoreConfig {
+  /**
+   * 'sqlite': one database file in the data folder, for a single host. 'postgres': a
+   * PostgreSQL database at `url`, which several Wharf nodes can share.
+   */
+  kind: 'sqlite' | 'postgres';
+  /** postgres://user:password@host:port/database (or postgresql://...); only for 'postgres'. */
+  url?: string;
+}
+
 export interface WharfConfig {
   host: string;
   hostname: string;
   dataDir: string;
+  store: StoreConfig;
   ports: ListenConfig;
   smtp: SmtpConfig;
   pop3: Pop3Config;

@@ -35,6 +35,7 @@ const SCHEMA = obj({
   host: text,
   hostname: text,
   dataDir: text,
+  store: obj({ kind: { kind: 'enum', values: ['sqlite', 'postgres'] }, url: optionalText }),
   ports: obj({
     smtp: port,
     submission: port,
@@ -150,6 +151,40 @@ export function checkLayer(layer: unknown, origin: Origin): void {
   checkValue(SCHEMA, layer, '', origin, false);
 }
 
+/** A database URL for messages: the password never appears. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return JSON.stringify(parsed.toString());
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** store.kind 'postgres' needs a postgres:// or postgresql:// URL; 'sqlite' takes none. */
+function checkStore(config: WharfConfig): void {
+  const { kind, url } = config.store;
+  if (kind === 'sqlite') {
+    if (url !== undefined) {
+      throw new ConfigError('configuration: store.url is only for store.kind "postgres" (or set WHARF_DATABASE_URL)');
+    }
+    return;
+  }
+  if (url === undefined) {
+    throw new ConfigError('configuration: store.kind "postgres" needs store.url (or WHARF_DATABASE_URL)');
+  }
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError(`configuration: store.url (WHARF_DATABASE_URL) must be a URL like postgres://user@host/db, got ${redactUrl(url)}`);
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new ConfigError(`configuration: store.url (WHARF_DATABASE_URL) must start with postgres:// or postgresql://, got ${redactUrl(url)}`);
+  }
+}
+
 /** Checks the fully merged configuration, including the rules that span several fields. */
 export function validateConfig(config: WharfConfig): WharfConfig {
   const origin: Origin = (path) => `configuration: ${path || '(root)'}`;
@@ -162,6 +197,7 @@ export function validateConfig(config: WharfConfig): WharfConfig {
   if (config.authThrottle.maxDelayMs < config.authThrottle.baseDelayMs) {
     throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
   }
+  checkStore(config);
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (including CRLF) must always be accepted.
   if (config.smtp.maxLineBytes < 512) {
     throw new ConfigError(`configuration: smtp.maxLineBytes must be at least 512 (RFC 5321), got ${config.smtp.maxLineBytes}`);

@@ -2,16 +2,48 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from './types.js';
+import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
 
 export * from './types.js';
+export { PostgresStore } from './postgres/store.js';
 export { SqliteStore } from './sqlite/store.js';
 
 /** The database file inside the data directory. */
 export const DATABASE_FILE = 'wharf.db';
 
-/** Opens the store in `dataDir` (created if missing): `<dataDir>/wharf.db`. */
-export async function openStore(opts: { dataDir: string }): Promise<Store> {
+/** Whether `url` names a PostgreSQL database (postgres:// or postgresql://). */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(url.trim());
+}
+
+export interface OpenStoreOptions {
+  dataDir: string;
+  /** A postgres:// or postgresql:// URL: use that PostgreSQL database instead of SQLite. */
+  databaseUrl?: string;
+}
+
+/** What a (validated) configuration's `dataDir` and `store` section ask openStore for. */
+export function storeOptions(config: {
+  dataDir: string;
+  store: { kind: 'sqlite' | 'postgres'; url?: string };
+}): OpenStoreOptions {
+  return {
+    dataDir: config.dataDir,
+    databaseUrl: config.store.kind === 'postgres' ? config.store.url : undefined,
+  };
+}
+
+/**
+ * Opens the store: the PostgreSQL database at `databaseUrl` when one is given, otherwise
+ * the SQLite database in `dataDir` (created if missing): `<dataDir>/wharf.db`.
+ */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  if (opts.databaseUrl !== undefined) {
+    // Config validation refuses other URLs; a caller passing one by mistake must not get SQLite silently.
+    if (!isPostgresUrl(opts.databaseUrl)) throw new Error('databaseUrl must be a postgres:// or postgresql:// URL');
+    return PostgresStore.open(opts.databaseUrl.trim());
+  }
   await mkdir(opts.dataDir, { recursive: true });
   return SqliteStore.open(join(opts.dataDir, DATABASE_FILE));
 }

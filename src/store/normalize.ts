@@ -146,3 +146,12 @@ export function sameFlags(a: string[], b: string[]): boolean {
   const set = new Set(a.map((f) => f.toLowerCase()));
   return b.every((f) => set.has(f.toLowerCase()));
 }
+
+/** Sorted, de-duplicated UIDs; rejects anything that is not a positive integer. */
+export function checkUids(uids: readonly number[]): number[] {
+  if (!Array.isArray(uids)) throw new StoreError('invalid', 'UIDs must be an array');
+  for (const uid of uids) {
+    if (!Number.isSafeInteger(uid) || uid < 1) throw new StoreError('invalid', `invalid UID: ${uid}`);
+  }
+  return [...new Set(uids)].sort((a, b) => a - b);
+}

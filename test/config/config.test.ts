@@ -55,6 +55,7 @@ describe('configuration', () => {
       assert.deepEqual(c.authThrottle, { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 15_000, windowMs: 900_000 });
       assert.deepEqual(c.auth, { allowInsecure: false });
       assert.deepEqual(c.tls, {});
+      assert.deepEqual(c.store, { kind: 'sqlite' });
       assert.equal(c.shutdownGraceMs, 10_000);
       assert.equal(c.logLevel, 'info');
     });
@@ -116,6 +117,40 @@ describe('configuration', () => {
           assert.ok(err instanceof ConfigError, `${err}`);
           assert.match(err.message, message);
           assert.equal(err.message.includes('\n'), false, 'one line');
+          return true;
+        });
+      }
+    });
+  });
+
+  describe('store', () => {
+    it('WHARF_DATABASE_URL picks PostgreSQL at that URL, over the config file', async () => {
+      const url = 'postgres://wharf:secret@db.internal:5432/wharf';
+      const c = await loadConfig({ env: { WHARF_DATABASE_URL: url }, cwd: dir });
+      assert.deepEqual(c.store, { kind: 'postgres', url });
+      const file = await configFile('store-sqlite.json', { store: { kind: 'sqlite' } });
+      const both = await loadConfig({ options: { config: file }, env: { WHARF_DATABASE_URL: url }, cwd: dir });
+      assert.deepEqual(both.store, { kind: 'postgres', url });
+      const fromFile = await configFile('store-pg.json', { store: { kind: 'postgres', url: 'postgresql://h/db' } });
+      const c2 = await loadConfig({ options: { config: fromFile }, env: {}, cwd: dir });
+      assert.deepEqual(c2.store, { kind: 'postgres', url: 'postgresql://h/db' });
+    });
+
+    it('rejects a missing, foreign or misplaced URL without showing its password', async () => {
+      const cases: Array<[unknown, Record<string, string>, RegExp]> = [
+        [{ store: { kind: 'postgres' } }, {}, /store\.kind "postgres" needs store\.url/],
+        [{ store: { kind: 'sqlite', url: 'postgres://h/db' } }, {}, /store\.url is only for store\.kind "postgres"/],
+        [{ store: { kind: 'mysql' } }, {}, /store\.kind: must be one of sqlite, postgres/],
+        [{}, { WHARF_DATABASE_URL: 'mysql://root:hunter2@h/db' }, /must start with postgres:\/\/ or postgresql:\/\/, got "mysql:\/\/root:\*\*\*@h\/db"/],
+        [{}, { WHARF_DATABASE_URL: 'not a url hunter2' }, /must be a URL like postgres:\/\/user@host\/db, got \(not a URL\)/],
+      ];
+      let i = 0;
+      for (const [content, env, message] of cases) {
+        const file = await configFile(`store-bad-${i++}.json`, content);
+        await assert.rejects(loadConfig({ options: { config: file }, env, cwd: dir }), (err: Error) => {
+          assert.ok(err instanceof ConfigError, `${err}`);
+          assert.match(err.message, message);
+          assert.ok(!err.message.includes('hunter2'), 'the password is not shown');
           return true;
         });
       }

@@ -14,6 +14,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
     host: '127.0.0.1',
     hostname: 'mail.example.org',
     dataDir,
+    store: { kind: 'sqlite' },
     ports: {
       smtp: 0,
       submission: 0,

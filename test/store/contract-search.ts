@@ -88,6 +88,17 @@ export function runSearchContract(backend: string, open: OpenStore): void {
       assert.deepEqual(await store.searchText(inbox.id, 'subject', 'quarterly report'), [2]);
     });
 
+    it('lower-cases each character on its own (a final capital sigma is σ, as anywhere else)', async () => {
+      const { store } = ctx;
+      const { alice, inbox } = await setupUsers(store);
+      await deliverMessage(store, [alice.id], message({ Subject: 'ΟΔΟΣ ΣΤΟ ΚΕΝΤΡΟ' }, 'x'));
+      await deliverMessage(store, [alice.id], message({ Subject: 'οδος' }, 'x'));
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'ΟΔΟΣ'), [1]);
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'οδοσ'), [1]);
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'Σ'), [1]);
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'οδος'), [2], 'ς is not folded to σ');
+    });
+
     it('finds needles of one, two, three and many characters exactly', async () => {
       const { store } = ctx;
       const { inbox } = await seed(store);

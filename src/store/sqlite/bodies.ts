@@ -7,197 +7,28 @@
  * memory) and becomes 'committed' in the same transaction as the deliver/append that uses it.
  * A small body (under one chunk) never touches the database before that transaction.
  *
- * Each chunk also goes through a MessageAnalyzer as it is written, so the MIME structure and
- * the search text are ready when the body is committed: nothing re-reads the body for them.
+ * The writer itself (chunking, and the MIME analysis of every byte as it is written) is the
+ * one every backend shares: ../chunked-body-writer.ts; this module is where its chunks go.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { MessageAnalysis, MessageAnalyzer } from '../../mime/analysis.js';
+import type { MessageAnalysis } from '../../mime/analysis.js';
 import { createMessageAnalyzer } from '../../mime/analyzer.js';
+import { CHUNK_SIZE, ChunkedBodyWriter, type ChunkSink } from '../chunked-body-writer.js';
 import { StoreError, type BodyWriter } from '../types.js';
 import type { Db } from './schema.js';
 import type { WriteQueue } from './write-queue.js';
 
-export const CHUNK_SIZE = 256 * 1024;
+export { CHUNK_SIZE, SEARCH_TEXT_LIMIT } from '../chunked-body-writer.js';
 
-/**
- * Decoded body text kept in the search index per message; beyond it search reads the body.
- * Trigram indexing costs grow faster than the text (about a second for 256 KiB of random
- * characters on a slow machine, far less for prose), and it runs inside the write transaction.
- */
-export const SEARCH_TEXT_LIMIT = 256 * 1024;
+/** This store's body writers (the shared chunking writer, with this store as its sink). */
+export type SqliteBodyWriter = ChunkedBodyWriter;
 
 /** Pending bodies of another host cannot be checked for liveness; drop them after this long. */
 const FOREIGN_PENDING_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** Tokens of the stores open in this process: their pending bodies are still being written. */
 const liveTokens = new Set<string>();
-
-type WriterState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
-
-export class SqliteBodyWriter implements BodyWriter {
-  private written = 0;
-  /** The partial chunk not yet persisted, as copies of the caller's buffers. */
-  private parts: Buffer[] = [];
-  private partsLength = 0;
-  /** Set once the first full chunk is persisted (a 'pending' bodies row exists). */
-  bodyId: number | null = null;
-  private nextSeq = 0;
-  state: WriterState = 'open';
-  private abortRequested = false;
-  /** Serialises writes so chunks are persisted in order even if the caller does not await. */
-  private chain: Promise<void> = Promise.resolve();
-  private inflightCommit: Promise<unknown> = Promise.resolve();
-  private aborting: Promise<void> | null = null;
-  private readonly analyzer: MessageAnalyzer = createMessageAnalyzer({ maxTextBytes: SEARCH_TEXT_LIMIT });
-  /** The analyzer's result once taken (null: the analyzer failed); writing ends then. */
-  private analysisResult: MessageAnalysis | null | undefined = undefined;
-  private analyzerError: unknown = null;
-
-  constructor(readonly bodies: BodyStore) {}
-
-  get size(): number {
-    return this.written;
-  }
-
-  write(chunk: Buffer): Promise<void> {
-    if (this.state !== 'open' || this.abortRequested || this.analysisResult !== undefined) {
-      return Promise.reject(new StoreError('invalid', `cannot write to a body that is ${this.describeState()}`));
-    }
-    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    this.written += data.length;
-    this.analyze(data);
-    const result = this.chain.then(() => this.append(data));
-    this.chain = result.catch(() => undefined);
-    return result;
-  }
-
-  abort(): Promise<void> {
-    this.abortRequested = true;
-    this.aborting ??= this.doAbort();
-    return this.aborting;
-  }
-
-  /**
-   * Runs `commit` (a deliver/append) with exclusive use of this writer, after all pending
-   * chunk writes have finished. On failure the writer is usable again (it can be aborted).
-   */
-  async commitWith<T>(commit: () => Promise<T>): Promise<T> {
-    if (this.state !== 'open' || this.abortRequested) {
-      throw new StoreError('invalid', `cannot deliver a body that is ${this.describeState()}`);
-    }
-    this.state = 'committing';
-    const run = (async () => {
-      await this.chain;
-      if (this.abortRequested) throw new StoreError('invalid', 'the body was aborted');
-      if (this.failedError) throw this.failedError;
-      return commit();
-    })();
-    this.inflightCommit = run.catch(() => undefined);
-    try {
-      return await run;
-    } finally {
-      if (this.state === 'committing') this.state = this.failedError ? 'failed' : 'open';
-    }
-  }
-
-  /**
-   * What the analyzer learnt from the whole body; null if it failed (the message is still
-   * stored: losing mail to a parser fault would be worse than a message without structure).
-   * Once taken, no more bytes can be written.
-   */
-  analysis(): MessageAnalysis | null {
-    if (this.analysisResult === undefined) {
-      if (this.analyzerError === null) {
-        try {
-          this.analysisResult = this.analyzer.end();
-        } catch (err) {
-          this.analyzerError = err;
-        }
-      }
-      if (this.analyzerError !== null) {
-        process.emitWarning(`store: message analysis failed: ${String(this.analyzerError)}`);
-        this.analysisResult = null;
-      }
-    }
-    return this.analysisResult ?? null;
-  }
-
-  private analyze(data: Buffer): void {
-    if (this.analyzerError !== null) return;
-    try {
-      this.analyzer.write(data);
-    } catch (err) {
-      this.analyzerError = err;
-    }
-  }
-
-  /** The partial last chunk (what is not persisted yet). */
-  takeTail(): Buffer | null {
-    return this.partsLength > 0 ? Buffer.concat(this.parts, this.partsLength) : null;
-  }
-
-  get tailSeq(): number {
-    return this.nextSeq;
-  }
-
-  markCommitted(): void {
-    this.state = 'committed';
-    this.parts = [];
-    this.partsLength = 0;
-  }
-
-  private failedError: unknown = null;
-
-  private async append(data: Buffer): Promise<void> {
-    if (this.failedError) throw this.failedError;
-    let offset = 0;
-    while (offset < data.length) {
-      const take = Math.min(CHUNK_SIZE - this.partsLength, data.length - offset);
-      // Copy: the caller may reuse its buffer once write() resolves.
-      this.parts.push(Buffer.from(data.subarray(offset, offset + take)));
-      this.partsLength += take;
-      offset += take;
-      if (this.partsLength === CHUNK_SIZE) {
-        const chunk = Buffer.concat(this.parts, CHUNK_SIZE);
-        this.parts = [];
-        this.partsLength = 0;
-        try {
-          this.bodyId = await this.bodies.persistChunk(this.bodyId, this.nextSeq, chunk);
-          this.nextSeq++;
-        } catch (err) {
-          // The chunk is lost: the body can no longer be completed, only aborted.
-          this.failedError = err;
-          this.state = 'failed';
-          throw err;
-        }
-      }
-    }
-  }
-
-  private async doAbort(): Promise<void> {
-    await this.chain;
-    await this.inflightCommit;
-    if (this.state === 'committed') return;
-    this.state = 'aborted';
-    this.parts = [];
-    this.partsLength = 0;
-    const id = this.bodyId;
-    this.bodyId = null;
-    if (id !== null) {
-      try {
-        await this.bodies.deletePending(id);
-      } catch {
-        // Best effort: the store sweeps pending bodies of dead writers when it opens.
-      }
-    }
-  }
-
-  private describeState(): string {
-    if (this.abortRequested) return 'aborted';
-    return this.state === 'open' && this.analysisResult !== undefined ? 'already handed to a delivery' : this.state;
-  }
-}
 
 interface BodyRow {
   id: number;
@@ -213,7 +44,7 @@ interface PendingRow {
   created_at: number;
 }
 
-export class BodyStore {
+export class BodyStore implements ChunkSink {
   /** Identifies this store instance as the writer of its pending bodies. */
   readonly token = randomUUID();
   private readonly host = hostname();
@@ -250,12 +81,12 @@ export class BodyStore {
   }
 
   createWriter(): SqliteBodyWriter {
-    return new SqliteBodyWriter(this);
+    return new ChunkedBodyWriter(this, CHUNK_SIZE);
   }
 
   /** Checks that `writer` is one of this store's writers. */
   claim(writer: BodyWriter): SqliteBodyWriter {
-    if (!(writer instanceof SqliteBodyWriter) || writer.bodies !== this) {
+    if (!(writer instanceof ChunkedBodyWriter) || writer.sink !== this) {
       throw new StoreError('invalid', 'the body was not created by this store');
     }
     return writer;

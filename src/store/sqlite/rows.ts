@@ -1,5 +1,5 @@
 /** Row shapes and conversions shared by the modules that read mailbox entries. */
-import { StoreError, type MailboxEntry } from '../types.js';
+import type { MailboxEntry } from '../types.js';
 
 export interface EntryRow {
   mailbox_id: number;
@@ -41,11 +41,4 @@ export function toEntry(r: EntryRow): MailboxEntry {
   };
 }
 
-/** Sorted, de-duplicated UIDs; rejects anything that is not a positive integer. */
-export function checkUids(uids: readonly number[]): number[] {
-  if (!Array.isArray(uids)) throw new StoreError('invalid', 'UIDs must be an array');
-  for (const uid of uids) {
-    if (!Number.isSafeInteger(uid) || uid < 1) throw new StoreError('invalid', `invalid UID: ${uid}`);
-  }
-  return [...new Set(uids)].sort((a, b) => a - b);
-}
+export { checkUids } from '../normalize.js';

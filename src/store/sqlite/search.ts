@@ -17,67 +17,21 @@
 import type Database from 'better-sqlite3';
 import type { MessageAnalysis } from '../../mime/analysis.js';
 import { StoreError, type TextField } from '../types.js';
+import { FIELD_COLUMNS, columnsContain, columnsOf, foldCase, type TextColumn } from '../text-columns.js';
 import type { BodyStore } from './bodies.js';
 import type { Db } from './schema.js';
+
+export { columnsOf, foldCase, type TextColumns } from '../text-columns.js';
 
 /** What message_text holds for a message (messages.text_state). */
 export type TextState = 'missing' | 'complete' | 'truncated';
 
-/** The case folding both sides of a comparison go through (also registered in SQLite). */
-export function foldCase(text: string): string {
-  return text.toLowerCase();
-}
-
 const FOLD_FUNCTION = 'wharf_fold_case';
 
-const HEADER_COLUMNS = {
-  subject: 'subject',
-  from: 'from_addr',
-  to: 'to_addr',
-  cc: 'cc_addr',
-  bcc: 'bcc_addr',
-} as const;
-
-type Column = (typeof HEADER_COLUMNS)[keyof typeof HEADER_COLUMNS] | 'headers' | 'body';
-
-/** The message_text columns each searchable field covers. */
-const FIELD_COLUMNS: Readonly<Record<TextField, readonly Column[]>> = {
-  subject: ['subject'],
-  from: ['from_addr'],
-  to: ['to_addr'],
-  cc: ['cc_addr'],
-  bcc: ['bcc_addr'],
-  body: ['body'],
-  text: ['headers', 'body'],
-};
+type Column = TextColumn;
 
 /** The trigram tokenizer indexes sequences of three characters (code points). */
 const TRIGRAM = 3;
-
-export type TextColumns = Record<Column, string | null>;
-
-/** The index columns of an analysis: each header field's values (one per line), all headers, the body. */
-export function columnsOf(analysis: MessageAnalysis): TextColumns {
-  const values = new Map<string, string[]>();
-  for (const line of analysis.text.headers.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const list = values.get(name) ?? [];
-    list.push(line.slice(colon + 1).trim());
-    values.set(name, list);
-  }
-  const header = (name: string) => values.get(name)?.join('\n') ?? null;
-  return {
-    subject: header('subject'),
-    from_addr: header('from'),
-    to_addr: header('to'),
-    cc_addr: header('cc'),
-    bcc_addr: header('bcc'),
-    headers: analysis.text.headers,
-    body: analysis.text.body,
-  };
-}
 
 /**
  * The MATCH expression for a needle: every distinct trigram of it, quoted so none of its
@@ -160,7 +114,6 @@ export class SearchIndex {
       if (err instanceof StoreError && err.code === 'not-found') return false;
       throw err;
     }
-    const text = columnsOf(analysis);
-    return columns.some((c) => text[c] !== null && foldCase(text[c]).includes(folded));
+    return columnsContain(columnsOf(analysis), columns, folded);
   }
 }

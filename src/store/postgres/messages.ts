@@ -1,0 +1,311 @@
+/**
+ * Stored messages and new entries: deliver and append (with the structure and search text
+ * the body writer's analysis produced), message lookups, and the in-transaction steps the
+ * other entry operations share (adding entries, removing entries, dropping unused messages,
+ * quota accounting).
+ *
+ * Invariants kept here, inside one transaction per operation:
+ * - a mailbox's row is locked (mailboxes.lockInTx) before its entries change, so UIDs and
+ *   modseqs are allocated one transaction at a time even with many nodes writing;
+ * - rows are locked in one order: mailboxes, then messages, then users (each in id order), so
+ *   two operations on the same rows wait for each other instead of deadlocking (a deadlock
+ *   the order cannot rule out is retried by db.ts);
+ * - a new entry takes the mailbox's uid_next (then incremented), so UIDs only ascend;
+ * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
+ *   row) with it, which is what changesSince reads;
+ * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
+ * - a message (and its body) is deleted when its last entry goes.
+ */
+import type { MessageStructure } from '../../mime/analysis.js';
+import type { ChunkedBodyWriter } from '../chunked-body-writer.js';
+import {
+  StoreError,
+  type AppendRequest,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type HeaderSummary,
+  type Mailbox,
+  type MailboxEntry,
+  type StoredMessage,
+} from '../types.js';
+import { normalizeFlags } from '../normalize.js';
+import type { BodyStore } from './bodies.js';
+import type { Database, Tx } from './db.js';
+import { isId, type Mailboxes } from './mailboxes.js';
+import type { EntryRow } from './rows.js';
+import type { SearchIndex } from './search.js';
+
+/** The HeaderSummary fields a message keeps, in a fixed order. */
+const HEADER_FIELDS: ReadonlyArray<keyof HeaderSummary> = [
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'replyTo',
+  'subject',
+  'date',
+  'messageId',
+  'inReplyTo',
+  'references',
+];
+
+/** Only the known fields, only strings: what getMessage gives back. JSON text keeps any character. */
+function headersJson(headers: HeaderSummary): string {
+  const kept: HeaderSummary = {};
+  for (const field of HEADER_FIELDS) {
+    const value = headers[field];
+    if (typeof value === 'string') kept[field] = value;
+  }
+  return JSON.stringify(kept);
+}
+
+function checkDate(date: Date): Date {
+  const ms = date instanceof Date ? date.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new StoreError('invalid', 'invalid internalDate');
+  return new Date(ms);
+}
+
+/** Parsed structures kept (least recently used dropped first); callers must not modify them. */
+const STRUCTURE_CACHE_ENTRIES = 4096;
+
+export class Messages {
+  private readonly structures = new Map<string, MessageStructure>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly bodies: BodyStore,
+    private readonly mailboxes: Mailboxes,
+    private readonly search: SearchIndex,
+  ) {}
+
+  async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    const writer = this.bodies.claim(request.body);
+    const userIds = [...new Set(request.userIds)];
+    if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
+    const internalDate = checkDate(request.internalDate);
+    return writer.commitWith(() => {
+      writer.analysis(); // finished before the transaction starts: it holds locks
+      return this.db.transaction(async (tx) => {
+        const unknown = userIds.find((id) => !isId(id));
+        if (unknown !== undefined) throw new StoreError('not-found', `no user ${unknown}`);
+        const inboxRows = await tx.rows<{ user_id: number; id: number }>(
+          `SELECT DISTINCT ON (user_id) user_id, id FROM mailboxes WHERE user_id = ANY($1) AND role = 'inbox'
+           ORDER BY user_id, id`,
+          [userIds],
+        );
+        const inboxOf = new Map(inboxRows.map((r) => [r.user_id, r.id]));
+        const missing = userIds.find((id) => !inboxOf.has(id));
+        if (missing !== undefined) throw new StoreError('not-found', `no user ${missing} (or no INBOX)`);
+        const targets = await this.mailboxes.lockInTx(tx, [...inboxOf.values()]);
+        const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
+        const added = await this.addEntriesInTx(tx, [...targets.values()], messageId, writer.size, internalDate, []);
+        return {
+          messageId,
+          entries: userIds.map((userId) => {
+            const mailboxId = inboxOf.get(userId)!;
+            return { userId, mailboxId, uid: added.get(mailboxId)!.uid };
+          }),
+        };
+      });
+    });
+  }
+
+  async append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
+    const writer = this.bodies.claim(request.body);
+    const flags = normalizeFlags(request.flags);
+    const internalDate = checkDate(request.internalDate);
+    return writer.commitWith(() => {
+      writer.analysis(); // finished before the transaction starts: it holds locks
+      return this.db.transaction(async (tx) => {
+        const mailbox = await this.mailboxes.lockOneInTx(tx, mailboxId);
+        const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, null);
+        const added = await this.addEntriesInTx(tx, [mailbox], messageId, writer.size, internalDate, flags, true);
+        return added.get(mailbox.id)!;
+      });
+    });
+  }
+
+  async getMessage(messageId: number): Promise<StoredMessage | null> {
+    if (!isId(messageId)) return null;
+    const row = await this.db.one<{ id: number; size: number; internal_date: Date; headers: string }>(
+      'SELECT id, size, internal_date, headers FROM messages WHERE id = $1',
+      [messageId],
+    );
+    if (!row) return null;
+    return { id: row.id, size: row.size, internalDate: row.internal_date, headers: JSON.parse(row.headers) };
+  }
+
+  async getStructure(messageId: number): Promise<MessageStructure | null> {
+    if (!isId(messageId)) return null;
+    const row = await this.db.one<{ structure: string | null }>('SELECT structure FROM messages WHERE id = $1', [
+      messageId,
+    ]);
+    if (!row) return null;
+    if (row.structure !== null) return this.parseStructure(row.structure);
+    // Its analysis failed when it was stored: work it out from the body.
+    try {
+      const { root, envelope } = await this.bodies.analyze(messageId, 0);
+      return { root, envelope };
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'not-found') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Adds `bytes` to a user's stored mail. With `enforceQuota`, refuses ('quota') when that
+   * takes the user over the quota: the check and the addition are one statement on the
+   * locked user row, so concurrent appends on several nodes cannot both slip under it.
+   */
+  async addUsedBytesInTx(tx: Tx, userId: number, bytes: number, enforceQuota = false): Promise<void> {
+    if (bytes === 0) return;
+    const user = await tx.one<{ address: string; used_bytes: number; quota_bytes: number | null }>(
+      'UPDATE users SET used_bytes = used_bytes + $2 WHERE id = $1 RETURNING address, used_bytes, quota_bytes',
+      [userId, bytes],
+    );
+    if (enforceQuota && user && user.quota_bytes !== null && bytes > 0 && user.used_bytes > user.quota_bytes) {
+      throw new StoreError('quota', `mailbox of ${user.address} is over quota`);
+    }
+  }
+
+  /**
+   * Inside a transaction, with the mailbox locked: removes entries of one mailbox, recording
+   * each UID as expunged under one new modseq and keeping the counters right. Messages left
+   * without any entry are deleted unless `keepMessages` (they are about to get a new entry).
+   */
+  async removeEntriesInTx(tx: Tx, mailbox: Mailbox, rows: readonly EntryRow[], keepMessages = false): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const uids = rows.map((r) => r.uid);
+    const bytes = rows.reduce((sum, r) => sum + r.size, 0);
+    const bumped = await tx.one<{ modseq: number }>(
+      `UPDATE mailboxes SET highest_modseq = highest_modseq + 1, message_count = message_count - $2,
+         total_bytes = total_bytes - $3
+       WHERE id = $1 RETURNING highest_modseq AS modseq`,
+      [mailbox.id, rows.length, bytes],
+    );
+    await tx.rows(
+      `WITH gone AS (DELETE FROM mailbox_entries WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid)
+       INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM gone
+       ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, expunged_at = excluded.expunged_at`,
+      [mailbox.id, uids, bumped!.modseq],
+    );
+    if (!keepMessages) await this.deleteUnusedInTx(tx, [...new Set(rows.map((r) => r.message_id))]);
+    await this.addUsedBytesInTx(tx, mailbox.userId, -bytes);
+    tx.touch(mailbox.id);
+    return uids;
+  }
+
+  /** Inside a transaction: deletes those of the messages (and bodies) no entry uses any more. */
+  async deleteUnusedInTx(tx: Tx, messageIds: readonly number[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    // Locking the messages first makes two transactions that remove a message's last two
+    // entries at once take turns: the second then sees the first's removal, and deletes it.
+    await tx.rows('SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE', [messageIds]);
+    await tx.rows(
+      `DELETE FROM bodies b WHERE b.id = ANY($1)
+         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)`,
+      [messageIds],
+    );
+  }
+
+  /**
+   * Inside a transaction, with the mailboxes locked: adds one entry for the message to each
+   * mailbox, with its next UID and a new modseq, keeping every counter right. With
+   * `enforceQuota`, refuses ('quota') an entry that takes its user over the quota (IMAP
+   * APPEND; deliveries are not refused here: SMTP checks quota per recipient at RCPT time).
+   */
+  async addEntriesInTx(
+    tx: Tx,
+    mailboxes: readonly Mailbox[],
+    messageId: number,
+    size: number,
+    internalDate: Date,
+    flags: string[],
+    enforceQuota = false,
+  ): Promise<Map<number, MailboxEntry>> {
+    const slots = await tx.rows<{ id: number; uid: number; modseq: number }>(
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
+         message_count = message_count + 1, total_bytes = total_bytes + $2
+       WHERE id = ANY($1) RETURNING id, uid_next - 1 AS uid, highest_modseq AS modseq`,
+      [mailboxes.map((m) => m.id), size],
+    );
+    await tx.rows(
+      `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, flags, modseq, size, internal_date)
+       SELECT s.mailbox_id, s.uid, $4, $5, s.modseq, $6, $7
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(mailbox_id, uid, modseq)`,
+      [slots.map((s) => s.id), slots.map((s) => s.uid), slots.map((s) => s.modseq), messageId, flags, size, internalDate],
+    );
+    const bytesByUser = new Map<number, number>();
+    for (const m of mailboxes) bytesByUser.set(m.userId, (bytesByUser.get(m.userId) ?? 0) + size);
+    for (const [userId, bytes] of [...bytesByUser].sort((a, b) => a[0] - b[0])) {
+      await this.addUsedBytesInTx(tx, userId, bytes, enforceQuota);
+    }
+    const entries = new Map<number, MailboxEntry>();
+    for (const slot of slots) {
+      tx.touch(slot.id);
+      entries.set(slot.id, {
+        mailboxId: slot.id,
+        uid: slot.uid,
+        messageId,
+        flags,
+        modseq: slot.modseq,
+        size,
+        internalDate,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Commits the writer's body and creates the message row with its structure, and its search
+   * text; returns the message id. Header fields the caller gave win over the parsed ones.
+   */
+  private async storeMessageInTx(
+    tx: Tx,
+    writer: ChunkedBodyWriter,
+    internalDate: Date,
+    given: HeaderSummary | undefined,
+    envelope: DeliveryRequest['envelope'] | null,
+  ): Promise<number> {
+    const analysis = writer.analysis();
+    const headers = given ?? analysis?.headers ?? {};
+    const bodyId = await this.bodies.commitInTx(tx, writer);
+    const structure = analysis ? JSON.stringify({ root: analysis.root, envelope: analysis.envelope }) : null;
+    const text = this.search.textOf(analysis);
+    await tx.rows(
+      `INSERT INTO messages (id, size, internal_date, headers, envelope, structure, text_state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        bodyId,
+        writer.size,
+        internalDate,
+        headersJson(headers),
+        envelope ? JSON.stringify({ mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo }) : null,
+        structure,
+        text.state,
+      ],
+    );
+    // Indexed in the same transaction: searchable the moment the delivery is acknowledged.
+    if (text.columns) await this.search.insertInTx(tx, bodyId, text.columns);
+    tx.afterCommit(() => writer.markCommitted());
+    return bodyId;
+  }
+
+  /**
+   * Parsing is most of the cost of a FETCH of headers or BODYSTRUCTURE; the same messages are
+   * fetched again and again by many sessions. Keyed by the stored text itself, so a message id
+   * reused after a deletion can never get a stale answer.
+   */
+  private parseStructure(json: string): MessageStructure {
+    const cached = this.structures.get(json);
+    if (cached) {
+      this.structures.delete(json);
+      this.structures.set(json, cached);
+      return cached;
+    }
+    const parsed = JSON.parse(json) as MessageStructure;
+    this.structures.set(json, parsed);
+    if (this.structures.size > STRUCTURE_CACHE_ENTRIES) this.structures.delete(this.structures.keys().next().value!);
+    return parsed;
+  }
+}

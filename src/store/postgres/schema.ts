@@ -1,0 +1,212 @@
+/**
+ * The PostgreSQL schema as versioned migrations.
+ *
+ * Migrations are an append-only list: never edit one that has shipped, add a new version.
+ * They run under a session advisory lock, so when several Wharf nodes start at once one of
+ * them migrates and the others wait, then find nothing left to do. Each migration commits in
+ * one transaction together with its schema_migrations row.
+ */
+import pg from 'pg';
+import { clientConfig } from './db.js';
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** Any fixed 64-bit number; it names "Wharf's schema" among the database's advisory locks. */
+const MIGRATION_LOCK = 0x5768_6172_6601;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'initial schema',
+    sql: `
+      -- Trigram indexes for substring search (pg_trgm ships with PostgreSQL; a trusted
+      -- extension, so the database owner may create it).
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+      -- Small key/value counters (e.g. the last UIDVALIDITY handed out).
+      CREATE TABLE meta (
+        key   text PRIMARY KEY,
+        value bigint NOT NULL
+      );
+
+      CREATE TABLE domains (
+        name       text PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE users (
+        id            bigserial PRIMARY KEY,
+        address       text NOT NULL UNIQUE,
+        domain        text NOT NULL REFERENCES domains(name),
+        password_hash text NOT NULL,
+        quota_bytes   bigint,
+        used_bytes    bigint NOT NULL DEFAULT 0,
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX users_domain ON users(domain);
+
+      -- One row per (source, target); source '@domain' is the catch-all.
+      CREATE TABLE aliases (
+        source text NOT NULL,
+        target text NOT NULL,
+        domain text NOT NULL REFERENCES domains(name),
+        PRIMARY KEY (source, target)
+      );
+      CREATE INDEX aliases_domain ON aliases(domain);
+
+      CREATE TABLE mailboxes (
+        id             bigserial PRIMARY KEY,
+        user_id        bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name           text NOT NULL,
+        role           text,
+        uid_validity   bigint NOT NULL,
+        uid_next       bigint NOT NULL DEFAULT 1,
+        highest_modseq bigint NOT NULL DEFAULT 1,
+        message_count  bigint NOT NULL DEFAULT 0,
+        total_bytes    bigint NOT NULL DEFAULT 0,
+        -- The highest modseq among pruned expunge records: changesSince from below it is incomplete.
+        pruned_modseq  bigint NOT NULL DEFAULT 0,
+        UNIQUE (user_id, name)
+      );
+
+      -- IMAP subscriptions are names, kept whether or not such a mailbox exists.
+      CREATE TABLE subscriptions (
+        user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name    text NOT NULL,
+        PRIMARY KEY (user_id, name)
+      );
+
+      -- A body is 'pending' while it streams in and 'committed' once a deliver/append made it
+      -- visible. Its writer refreshes touched_at while it lives; pending bodies left untouched
+      -- for long belong to a node that died mid-write and are swept.
+      CREATE TABLE bodies (
+        id          bigserial PRIMARY KEY,
+        state       text NOT NULL CHECK (state IN ('pending', 'committed')),
+        size        bigint NOT NULL DEFAULT 0,
+        chunk_size  integer NOT NULL,
+        owner_token text,
+        touched_at  timestamptz NOT NULL DEFAULT now(),
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX bodies_pending ON bodies(touched_at) WHERE state = 'pending';
+
+      -- Fixed-size chunks (the last may be shorter).
+      CREATE TABLE body_chunks (
+        body_id bigint NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+        seq     integer NOT NULL,
+        data    bytea NOT NULL,
+        PRIMARY KEY (body_id, seq)
+      );
+      -- Out of line and uncompressed: mail is mostly compressed or encoded already, and a
+      -- range read (substring) then fetches only the slices it needs.
+      ALTER TABLE body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+      -- A stored message shares its id with its body: deleting the body deletes both.
+      -- headers (the HeaderSummary), envelope and structure (the MessageStructure) are JSON text.
+      CREATE TABLE messages (
+        id            bigint PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+        size          bigint NOT NULL,
+        internal_date timestamptz NOT NULL,
+        headers       text NOT NULL,
+        envelope      text,
+        structure     text,
+        -- What message_text holds: 'complete' text, text 'truncated' at the analyzer's limit
+        -- (search reads the body to confirm), or nothing usable ('missing': search reads the body).
+        text_state    text NOT NULL CHECK (text_state IN ('missing', 'complete', 'truncated')),
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+      -- The few messages search must confirm from their bodies.
+      CREATE INDEX messages_text_incomplete ON messages(id) WHERE text_state <> 'complete';
+
+      -- Decoded text per message, lower-cased the way a search needle is. The trigram
+      -- indexes narrow a LIKE '%needle%'; LIKE itself confirms exactly.
+      CREATE TABLE message_text (
+        message_id bigint PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        subject    text,
+        from_addr  text,
+        to_addr    text,
+        cc_addr    text,
+        bcc_addr   text,
+        headers    text,
+        body       text
+      );
+      CREATE INDEX message_text_trgm ON message_text USING gin (
+        subject gin_trgm_ops, from_addr gin_trgm_ops, to_addr gin_trgm_ops, cc_addr gin_trgm_ops,
+        bcc_addr gin_trgm_ops, headers gin_trgm_ops, body gin_trgm_ops
+      );
+
+      -- Size and internal date are copied from the message so listing a mailbox reads only this table.
+      CREATE TABLE mailbox_entries (
+        mailbox_id    bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid           bigint NOT NULL,
+        message_id    bigint NOT NULL REFERENCES messages(id),
+        flags         text[] NOT NULL DEFAULT '{}',
+        modseq        bigint NOT NULL,
+        size          bigint NOT NULL,
+        internal_date timestamptz NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      );
+      CREATE INDEX entries_message ON mailbox_entries(message_id);
+      CREATE INDEX entries_modseq ON mailbox_entries(mailbox_id, modseq);
+
+      -- Expunged UIDs with the modseq of their removal, for CONDSTORE/QRESYNC.
+      CREATE TABLE expunged (
+        mailbox_id  bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid         bigint NOT NULL,
+        modseq      bigint NOT NULL,
+        expunged_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (mailbox_id, uid)
+      );
+      CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+      CREATE INDEX expunged_time ON expunged(expunged_at);
+
+      -- Expiry by the database's clock, the one clock every node shares.
+      CREATE TABLE leases (
+        name       text PRIMARY KEY,
+        owner      text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Brings the schema up to date; safe to run from several nodes at once. */
+export async function migrate(url: string): Promise<void> {
+  const client = new pg.Client(clientConfig(url));
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    integer PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations',
+    );
+    const found = rows[0]!.version;
+    if (found > LATEST_VERSION) {
+      throw new Error(`database schema version ${found} is newer than this Wharf (${LATEST_VERSION}); upgrade Wharf`);
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= found) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${migration.version} (${migration.description}) failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    // Ending the session releases the advisory lock, also when something above failed.
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The full-text index: the decoded text of each message (the same columns the SQLite store
+ * keeps, text-columns.ts), lower-cased by foldCase and written in the delivery's own
+ * transaction, with pg_trgm GIN indexes over each column.
+ *
+ * A search is exact case-insensitive substring matching, with the same folding on both
+ * sides: the stored text was folded when it was written, the needle is folded here. For a
+ * needle of 3 or more characters the query is `column LIKE '%needle%'` (needle escaped),
+ * which the trigram index narrows and LIKE itself confirms exactly; shorter needles give the
+ * index nothing to work with, so the mailbox's entries are scanned with strpos. Text the
+ * index does not hold whole (body text cut at the analyzer's limit, or no text at all) is
+ * confirmed by analysing the body again: slow, but only for those messages.
+ */
+import type { MessageAnalysis } from '../../mime/analysis.js';
+import { StoreError, type TextField } from '../types.js';
+import {
+  FIELD_COLUMNS,
+  columnsContain,
+  columnsOf,
+  foldCase,
+  type TextColumn,
+  type TextColumns,
+} from '../text-columns.js';
+import type { BodyStore } from './bodies.js';
+import type { Database, Tx } from './db.js';
+import { isId } from './mailboxes.js';
+
+/** What message_text holds for a message (messages.text_state). */
+export type TextState = 'missing' | 'complete' | 'truncated';
+
+/** pg_trgm extracts nothing from a needle shorter than this. */
+const TRIGRAM = 3;
+
+const COLUMNS: readonly TextColumn[] = ['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr', 'headers', 'body'];
+
+/** A needle as a LIKE pattern matching it anywhere, its wildcards and escape character taken literally. */
+function containsPattern(folded: string): string {
+  return `%${folded.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+export class SearchIndex {
+  constructor(
+    private readonly db: Database,
+    private readonly bodies: BodyStore,
+  ) {}
+
+  /**
+   * What to index for a message: its folded text columns and the state to record. A text
+   * with a NUL character (PostgreSQL text cannot hold one) is not indexed at all: 'missing'
+   * makes search confirm the message from its body, exactly.
+   */
+  textOf(analysis: MessageAnalysis | null): { state: TextState; columns: TextColumns | null } {
+    if (!analysis) return { state: 'missing', columns: null };
+    const raw = columnsOf(analysis);
+    const columns = {} as TextColumns;
+    for (const column of COLUMNS) {
+      const value = raw[column];
+      if (value !== null && value.includes('\u0000')) return { state: 'missing', columns: null };
+      columns[column] = value === null ? null : foldCase(value);
+    }
+    return { state: analysis.text.truncated ? 'truncated' : 'complete', columns };
+  }
+
+  async insertInTx(tx: Tx, messageId: number, columns: TextColumns): Promise<void> {
+    await tx.rows(
+      `INSERT INTO message_text (message_id, ${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [messageId, ...COLUMNS.map((c) => columns[c])],
+    );
+  }
+
+  async search(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
+    const columns = Object.hasOwn(FIELD_COLUMNS, field) ? FIELD_COLUMNS[field] : undefined;
+    if (!columns) throw new StoreError('invalid', `invalid search field: ${String(field)}`);
+    if (typeof needle !== 'string') throw new StoreError('invalid', 'the search needle must be a string');
+    if (!isId(mailboxId)) return [];
+    const folded = foldCase(needle);
+    const found = new Set<number>();
+    // A needle with a NUL cannot be in any stored text (none holds one), only in 'missing' ones.
+    if (!folded.includes('\u0000')) {
+      const rows =
+        [...needle].length >= TRIGRAM
+          ? await this.db.rows<{ uid: number }>(
+              `SELECT e.uid FROM message_text t JOIN mailbox_entries e ON e.message_id = t.message_id
+               WHERE e.mailbox_id = $1 AND (${columns.map((c) => `t.${c} LIKE $2`).join(' OR ')})`,
+              [mailboxId, containsPattern(folded)],
+            )
+          : await this.db.rows<{ uid: number }>(
+              `SELECT e.uid FROM mailbox_entries e JOIN message_text t ON t.message_id = e.message_id
+               WHERE e.mailbox_id = $1 AND (${columns.map((c) => `strpos(t.${c}, $2) > 0`).join(' OR ')})`,
+              [mailboxId, folded],
+            );
+      for (const row of rows) found.add(row.uid);
+    }
+    const bodyField = columns.includes('body');
+    const slow = await this.db.rows<{ uid: number; message_id: number; text_state: TextState }>(
+      `SELECT e.uid, e.message_id, m.text_state FROM messages m JOIN mailbox_entries e ON e.message_id = m.id
+       WHERE m.text_state <> 'complete' AND e.mailbox_id = $1`,
+      [mailboxId],
+    );
+    for (const row of slow) {
+      if (found.has(row.uid)) continue;
+      // A truncated message's header text is whole: only body text needs the body read.
+      if (row.text_state === 'truncated' && !bodyField) continue;
+      if (await this.matchesWholeBody(row.message_id, columns, folded)) found.add(row.uid);
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  private async matchesWholeBody(messageId: number, columns: readonly TextColumn[], folded: string): Promise<boolean> {
+    let analysis: MessageAnalysis;
+    try {
+      analysis = await this.bodies.analyze(messageId, Number.POSITIVE_INFINITY);
+    } catch (err) {
+      // Expunged while the search ran: it no longer matches anything.
+      if (err instanceof StoreError && err.code === 'not-found') return false;
+      throw err;
+    }
+    return columnsContain(columnsOf(analysis), columns, folded);
+  }
+}

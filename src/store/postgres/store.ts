@@ -1,0 +1,281 @@
+/**
+ * PostgresStore: the Store contract on a PostgreSQL database, which several stateless Wharf
+ * nodes can share.
+ *
+ * Reads are single statements on a connection pool; every write is one transaction whose
+ * promise resolves after COMMIT (synchronous_commit as the server has it: on by default, so
+ * durable). Per-mailbox UID and modseq allocation is serialised by the mailbox row lock, so
+ * nodes writing to one mailbox at once take turns. Changes wake watchers on every node through
+ * LISTEN/NOTIFY; leases expire by the database's clock.
+ *
+ * The pieces live in their own modules: db (pool, transactions, NOTIFY), schema (migrations),
+ * accounts, mailboxes (and subscriptions), mailbox-tree (delete, rename), messages (storing
+ * messages and entries), entries (listing, flags, expunge, changes), transfer (copy, move),
+ * bodies (chunked body storage), search (pg_trgm text index), watch and leases.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MessageStructure } from '../../mime/analysis.js';
+import type {
+  Alias,
+  AppendRequest,
+  BodyWriter,
+  CopyResult,
+  DeliveryRequest,
+  DeliveryResult,
+  Domain,
+  EntryRange,
+  FlagOperation,
+  FlagUpdate,
+  Mailbox,
+  MailboxChanges,
+  MailboxEntry,
+  MailboxRole,
+  MailboxSummary,
+  MailboxWatch,
+  RecipientResolution,
+  Store,
+  StoredMessage,
+  TextField,
+  User,
+} from '../types.js';
+import { Accounts } from './accounts.js';
+import { BodyStore } from './bodies.js';
+import { Database, createPool } from './db.js';
+import { Entries } from './entries.js';
+import { Leases } from './leases.js';
+import { MailboxTree } from './mailbox-tree.js';
+import { Mailboxes } from './mailboxes.js';
+import { Messages } from './messages.js';
+import { migrate } from './schema.js';
+import { SearchIndex } from './search.js';
+import { Transfers } from './transfer.js';
+import { Watchers } from './watch.js';
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (besides the one that listens for changes). */
+  poolSize?: number;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+export class PostgresStore implements Store {
+  private readonly db: Database;
+  private readonly bodies: BodyStore;
+  private readonly mailboxes: Mailboxes;
+  private readonly search: SearchIndex;
+  private readonly messages: Messages;
+  private readonly entries: Entries;
+  private readonly transfers: Transfers;
+  private readonly tree: MailboxTree;
+  private readonly accounts: Accounts;
+  private readonly leases: Leases;
+  private readonly watchers: Watchers;
+  private closing: Promise<void> | null = null;
+
+  /**
+   * Connects to the database at `url` (postgres://...), brings its schema up to date (once,
+   * however many nodes start together), starts listening for changes and discards bodies
+   * that writers on dead nodes left behind.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    await migrate(url);
+    const store = new PostgresStore(url, options.poolSize ?? DEFAULT_POOL_SIZE);
+    try {
+      await store.watchers.start();
+      await store.bodies.sweepStale();
+      store.bodies.startMaintenance();
+      return store;
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private constructor(url: string, poolSize: number) {
+    // Names this store instance: in NOTIFY payloads, and as the writer of its pending bodies.
+    const token = randomUUID();
+    this.watchers = new Watchers(url, token);
+    this.db = new Database(createPool(url, poolSize), token, (touched) => this.watchers.notifyLocal(touched));
+    this.bodies = new BodyStore(this.db, token);
+    this.mailboxes = new Mailboxes(this.db);
+    this.search = new SearchIndex(this.db, this.bodies);
+    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search);
+    this.entries = new Entries(this.db, this.mailboxes, this.messages);
+    this.transfers = new Transfers(this.db, this.mailboxes, this.messages, this.entries);
+    this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
+    this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
+    this.leases = new Leases(this.db);
+  }
+
+  /** Finishes every operation already started, then ends the pool and the listener. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.db.drain();
+        await this.bodies.close();
+        await this.db.drain();
+      } finally {
+        await this.watchers.close();
+        await this.db.end();
+      }
+    })();
+    return this.closing;
+  }
+
+  /** Times the listening connection was re-established (not part of Store). */
+  listenerReconnects(): number {
+    return this.watchers.stats.reconnects;
+  }
+
+  // ---- domains -------------------------------------------------------------------------
+  addDomain(name: string): Promise<Domain> {
+    return this.accounts.addDomain(name);
+  }
+  removeDomain(name: string): Promise<void> {
+    return this.accounts.removeDomain(name);
+  }
+  listDomains(): Promise<Domain[]> {
+    return this.accounts.listDomains();
+  }
+  isLocalDomain(name: string): Promise<boolean> {
+    return this.accounts.isLocalDomain(name);
+  }
+
+  // ---- users ---------------------------------------------------------------------------
+  addUser(input: { address: string; passwordHash: string; quotaBytes?: number | null }): Promise<User> {
+    return this.accounts.addUser(input);
+  }
+  getUser(address: string): Promise<User | null> {
+    return this.accounts.getUser(address);
+  }
+  getUserById(id: number): Promise<User | null> {
+    return this.accounts.getUserById(id);
+  }
+  getPasswordHash(address: string): Promise<string | null> {
+    return this.accounts.getPasswordHash(address);
+  }
+  setPasswordHash(address: string, passwordHash: string): Promise<void> {
+    return this.accounts.setPasswordHash(address, passwordHash);
+  }
+  setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    return this.accounts.setQuota(address, quotaBytes);
+  }
+  listUsers(domain?: string): Promise<User[]> {
+    return this.accounts.listUsers(domain);
+  }
+  removeUser(address: string): Promise<void> {
+    return this.accounts.removeUser(address);
+  }
+
+  // ---- aliases -------------------------------------------------------------------------
+  addAlias(source: string, targets: string[]): Promise<Alias> {
+    return this.accounts.addAlias(source, targets);
+  }
+  removeAlias(source: string, targets?: string[]): Promise<void> {
+    return this.accounts.removeAlias(source, targets);
+  }
+  listAliases(domain?: string): Promise<Alias[]> {
+    return this.accounts.listAliases(domain);
+  }
+  resolveRecipient(address: string): Promise<RecipientResolution> {
+    return this.accounts.resolveRecipient(address);
+  }
+
+  // ---- mailboxes -----------------------------------------------------------------------
+  listMailboxes(userId: number): Promise<Mailbox[]> {
+    return this.mailboxes.list(userId);
+  }
+  getMailbox(userId: number, name: string): Promise<Mailbox | null> {
+    return this.mailboxes.get(userId, name);
+  }
+  getMailboxById(mailboxId: number): Promise<Mailbox | null> {
+    return this.mailboxes.getById(mailboxId);
+  }
+  createMailbox(userId: number, name: string, role?: MailboxRole | null): Promise<Mailbox> {
+    return this.mailboxes.create(userId, name, role ?? null);
+  }
+  deleteMailbox(mailboxId: number): Promise<void> {
+    return this.tree.delete(mailboxId);
+  }
+  renameMailbox(userId: number, oldName: string, newName: string): Promise<Mailbox> {
+    return this.tree.rename(userId, oldName, newName);
+  }
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    return this.mailboxes.setSubscribed(userId, name, subscribed);
+  }
+  listSubscriptions(userId: number): Promise<string[]> {
+    return this.mailboxes.listSubscriptions(userId);
+  }
+
+  // ---- entries -------------------------------------------------------------------------
+  deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    // Tracked from the start: close() waits for a delivery still waiting for its body's chunks.
+    return this.db.track(() => this.messages.deliver(request));
+  }
+  append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
+    return this.db.track(() => this.messages.append(mailboxId, request));
+  }
+  listEntries(mailboxId: number, range?: EntryRange): Promise<MailboxEntry[]> {
+    return this.entries.list(mailboxId, range);
+  }
+  summarizeMailbox(mailboxId: number): Promise<MailboxSummary> {
+    return this.entries.summarize(mailboxId);
+  }
+  copyEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.transfers.copy(fromMailboxId, uids, toMailboxId);
+  }
+  moveEntries(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.transfers.move(fromMailboxId, uids, toMailboxId);
+  }
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    options?: { unchangedSince?: number },
+  ): Promise<FlagUpdate> {
+    return this.entries.setFlags(mailboxId, uids, op, flags, options);
+  }
+  expunge(mailboxId: number, uids: number[]): Promise<number[]> {
+    return this.entries.expunge(mailboxId, uids);
+  }
+  changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
+    return this.entries.changesSince(mailboxId, modseq);
+  }
+  pruneExpunged(before: Date): Promise<number> {
+    return this.entries.pruneExpunged(before);
+  }
+
+  // ---- bodies --------------------------------------------------------------------------
+  createBody(): BodyWriter {
+    return this.bodies.createWriter();
+  }
+  getMessage(messageId: number): Promise<StoredMessage | null> {
+    return this.messages.getMessage(messageId);
+  }
+  readBody(messageId: number, range?: { start: number; end?: number }): AsyncIterable<Buffer> {
+    return this.bodies.read(messageId, range);
+  }
+  getStructure(messageId: number): Promise<MessageStructure | null> {
+    return this.messages.getStructure(messageId);
+  }
+
+  // ---- search --------------------------------------------------------------------------
+  searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
+    return this.search.search(mailboxId, field, needle);
+  }
+
+  // ---- coordination --------------------------------------------------------------------
+  watchMailbox(mailboxId: number, onChange: () => void): MailboxWatch {
+    return this.watchers.watch(mailboxId, onChange);
+  }
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.leases.acquire(name, owner, ttlMs);
+  }
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.leases.renew(name, owner, ttlMs);
+  }
+  releaseLease(name: string, owner: string): Promise<void> {
+    return this.leases.release(name, owner);
+  }
+}
