@@ -29,6 +29,7 @@ export interface LoadConfigInput {
 export const ENV_SETTINGS: ReadonlyArray<{ name: string; path: string; numeric?: boolean }> = [
   { name: 'WHARF_HOST', path: 'host' },
   { name: 'WHARF_HOSTNAME', path: 'hostname' },
+  { name: 'WHARF_NODE_ID', path: 'nodeId' },
   { name: 'WHARF_DATA', path: 'dataDir' },
   { name: 'WHARF_SMTP_PORT', path: 'ports.smtp', numeric: true },
   { name: 'WHARF_SUBMISSION_PORT', path: 'ports.submission', numeric: true },

@@ -84,6 +84,8 @@ export interface TlsConfig {
 export interface WharfConfig {
   host: string;
   hostname: string;
+  /** This node's name among several sharing one database: in every log line and the health answers. */
+  nodeId: string;
   dataDir: string;
   ports: ListenConfig;
   smtp: SmtpConfig;

@@ -34,6 +34,7 @@ const obj = (fields: Record<string, Rule>): Rule => ({ kind: 'object', fields })
 const SCHEMA = obj({
   host: text,
   hostname: text,
+  nodeId: text,
   dataDir: text,
   ports: obj({
     smtp: port,
@@ -77,6 +78,8 @@ const SCHEMA = obj({
   shutdownGraceMs: nonNegative,
   logLevel: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
 });
+
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Says where a value came from, e.g. `config file x.json: smtp.maxRecipients` or `WHARF_SMTP_PORT`. */
 export type Origin = (path: string) => string;
@@ -161,6 +164,12 @@ export function validateConfig(config: WharfConfig): WharfConfig {
   }
   if (config.authThrottle.maxDelayMs < config.authThrottle.baseDelayMs) {
     throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
+  }
+  // A node id goes into log lines and is compared by people and scripts: keep it one plain token.
+  if (!NODE_ID.test(config.nodeId)) {
+    throw new ConfigError(
+      `configuration: nodeId (WHARF_NODE_ID) must be 1 to 64 letters, digits, '.', '_' or '-', got ${show(config.nodeId)}`,
+    );
   }
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (including CRLF) must always be accepted.
   if (config.smtp.maxLineBytes < 512) {
