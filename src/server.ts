@@ -1,7 +1,7 @@
 /**
- * `wharf serve` without the process concerns: opens the store, prepares TLS and starts one
- * listener per enabled service; `stop()` undoes it all in order. Signals and exit codes
- * live in src/cli/serve.ts.
+ * `wharf serve` without the process concerns: starts the HTTP endpoints (health, readiness),
+ * opens the store, prepares TLS and starts one listener per enabled service; `stop()` undoes
+ * it all in order. Signals and exit codes live in src/cli/serve.ts.
  */
 import { mkdir } from 'node:fs/promises';
 import type { WharfConfig } from './config/types.js';
@@ -15,13 +15,16 @@ import { createPop3Handler } from './pop3/index.js';
 import { createSmtpHandler } from './smtp/index.js';
 import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
+import { Readiness } from './web/readiness.js';
+import { startWebServer, type WebServer } from './web/server.js';
 
 export interface RunningServer {
   /** Service name → the port it actually listens on (differs from the config when that was 0). */
   readonly ports: Readonly<Record<string, number>>;
   /**
-   * Stops accepting, lets every session finish its transaction (within the configured grace
-   * period) and say goodbye, then closes the store. Safe to call more than once.
+   * Reports not ready at once, stops accepting, lets every session finish its transaction
+   * (within the configured grace period) and say goodbye, closes the store, and stops the
+   * HTTP endpoints last. Safe to call more than once.
    */
   stop(): Promise<void>;
 }
@@ -55,7 +58,7 @@ interface ServiceSpec {
   implicitTls?: TlsMaterial;
 }
 
-/** The services of this release and their ports. FTP, SFTP and HTTP are not served yet. */
+/** The mail services of this release and their ports (HTTP starts on its own). FTP and SFTP are not served yet. */
 function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
   const { ports } = ctx.config;
   const mx = createSmtpHandler(ctx, 'mx');
@@ -79,11 +82,15 @@ const SHUTDOWN_SLACK_MS = 5_000;
 
 export async function startServer(config: WharfConfig, log: Logger): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const store: Store = await openStore(storeOptions(config));
+  const readiness = new Readiness(log);
   const listeners: Listener[] = [];
+  let web: WebServer | null = null;
+  let store: Store | null = null;
   let stopping: Promise<void> | null = null;
 
   const stopAll = async (): Promise<void> => {
+    // First: the load balancer stops sending work while sessions in flight finish.
+    readiness.drain();
     await Promise.all(listeners.map((l) => l.stopAccepting()));
     const sessions = listeners.reduce((n, l) => n + l.sessionCount, 0);
     if (sessions > 0) log.info('closing sessions', { sessions, graceMs: config.shutdownGraceMs });
@@ -96,10 +103,28 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     ]);
     clearTimeout(timer);
     if (!drained) log.warn('sessions still open after the grace period; closing the store anyway');
-    await store.close();
+    await store?.close();
+    // Last: until the process goes, /healthz says it is alive and /readyz that it is draining.
+    await web?.close();
   };
 
   try {
+    // HTTP first, so a liveness probe is answered (and readiness says "starting") while the
+    // store opens, which may wait for another node's migrations.
+    try {
+      web = await startWebServer({
+        host: config.host,
+        port: config.ports.http,
+        maxConnections: config.limits.maxConnections,
+        nodeId: config.nodeId,
+        readiness,
+        log,
+        logLevel: config.logLevel,
+      });
+    } catch (err) {
+      throw new ListenError('http', config.host, config.ports.http, err as Error);
+    }
+    store = await openStore(storeOptions(config));
     const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
@@ -125,7 +150,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     throw err;
   }
 
-  const ports: Record<string, number> = {};
+  readiness.serving(store);
+  const ports: Record<string, number> = { http: web.port };
   for (const l of listeners) ports[l.name] = l.port;
   return {
     ports,

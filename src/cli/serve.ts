@@ -13,7 +13,8 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  */
 export async function serve(options: ConfigOptions): Promise<void> {
   const config = await loadConfig({ options });
-  const log = createLogger({ level: config.logLevel });
+  // Every line names the node it comes from: several nodes behind one load balancer log to one place.
+  const log = createLogger({ level: config.logLevel, fields: { nodeId: config.nodeId } });
   installCrashHandlers(log);
   // Listening for signals before starting: one that arrives mid-start stops the server
   // cleanly once it is up, instead of killing it with the store half open.
@@ -57,7 +58,7 @@ function installCrashHandlers(log: Logger): void {
 
 export function registerServeCommand(program: Command): void {
   addConfigOptions(program.command('serve'))
-    .description('run the mail services (SMTP, submission, POP3) until stopped with SIGTERM or SIGINT')
+    .description('run the mail services and the HTTP health endpoints until stopped with SIGTERM or SIGINT')
     .action(async (options: ConfigOptions) => {
       await serve(options);
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { WharfConfig } from './types.js';
 
@@ -13,6 +14,16 @@ export function defaultHostname(): string {
 }
 
 /**
+ * This process's name among several Wharf nodes (in every log line and the health answers)
+ * when none is configured: the host name plus a short random suffix, so two processes on one
+ * machine, or a container restarted under the same host name, still tell apart in the logs.
+ */
+export function defaultNodeId(): string {
+  const host = defaultHostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 48);
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
  * Every setting with its default. Ports sit above 1024 so Wharf runs without privileges;
  * in production they are mapped to 25/587/465/110/995/... by configuration or a firewall.
  * A fresh object each call: callers may mutate what they get.
@@ -22,6 +33,7 @@ export function defaultConfig(): WharfConfig {
     // Loopback by default: nothing is exposed until the operator chooses an address.
     host: '127.0.0.1',
     hostname: defaultHostname(),
+    nodeId: defaultNodeId(),
     dataDir: './data',
     store: { kind: 'sqlite' },
     ports: {

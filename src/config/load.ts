@@ -37,6 +37,7 @@ export const ENV_SETTINGS: ReadonlyArray<{
 }> = [
   { name: 'WHARF_HOST', path: 'host' },
   { name: 'WHARF_HOSTNAME', path: 'hostname' },
+  { name: 'WHARF_NODE_ID', path: 'nodeId' },
   { name: 'WHARF_DATA', path: 'dataDir' },
   { name: 'WHARF_DATABASE_URL', path: 'store.url', implies: { 'store.kind': 'postgres' } },
   { name: 'WHARF_SMTP_PORT', path: 'ports.smtp', numeric: true },

@@ -94,6 +94,8 @@ export interface StoreConfig {
 export interface WharfConfig {
   host: string;
   hostname: string;
+  /** This node's name among several sharing one database: in every log line and the health answers. */
+  nodeId: string;
   dataDir: string;
   store: StoreConfig;
   ports: ListenConfig;

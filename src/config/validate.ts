@@ -34,6 +34,7 @@ const obj = (fields: Record<string, Rule>): Rule => ({ kind: 'object', fields })
 const SCHEMA = obj({
   host: text,
   hostname: text,
+  nodeId: text,
   dataDir: text,
   store: obj({ kind: { kind: 'enum', values: ['sqlite', 'postgres'] }, url: optionalText }),
   ports: obj({
@@ -78,6 +79,8 @@ const SCHEMA = obj({
   shutdownGraceMs: nonNegative,
   logLevel: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
 });
+
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Says where a value came from, e.g. `config file x.json: smtp.maxRecipients` or `WHARF_SMTP_PORT`. */
 export type Origin = (path: string) => string;
@@ -198,6 +201,12 @@ export function validateConfig(config: WharfConfig): WharfConfig {
     throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
   }
   checkStore(config);
+  // A node id goes into log lines and is compared by people and scripts: keep it one plain token.
+  if (!NODE_ID.test(config.nodeId)) {
+    throw new ConfigError(
+      `configuration: nodeId (WHARF_NODE_ID) must be 1 to 64 letters, digits, '.', '_' or '-', got ${show(config.nodeId)}`,
+    );
+  }
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (including CRLF) must always be accepted.
   if (config.smtp.maxLineBytes < 512) {
     throw new ConfigError(`configuration: smtp.maxLineBytes must be at least 512 (RFC 5321), got ${config.smtp.maxLineBytes}`);

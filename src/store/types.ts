@@ -382,6 +382,13 @@ export interface CoordinationStore {
  * authenticator only AccountStore); whoever opens the store holds a Store.
  */
 export interface Store extends AccountStore, MailStore, BlobStore, SearchStore, CoordinationStore {
+  /**
+   * Resolves when the database answers and its schema is the one this code expects (every
+   * migration applied, none newer); rejects otherwise, and after close(). A node's readiness
+   * endpoint calls it, so it must be cheap and must not write. The error's message is shown
+   * to whoever asks the endpoint: it says what is wrong and never carries credentials.
+   */
+  checkHealth(): Promise<void>;
   /** Releases connections and stops watchers. */
   close(): Promise<void>;
 }

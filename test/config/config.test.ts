@@ -58,6 +58,15 @@ describe('configuration', () => {
       assert.deepEqual(c.store, { kind: 'sqlite' });
       assert.equal(c.shutdownGraceMs, 10_000);
       assert.equal(c.logLevel, 'info');
+      assert.match(c.nodeId, /^[A-Za-z0-9._-]+-[0-9a-f]{6}$/);
+    });
+
+    it('gives every start its own node id: the host name and a random suffix', async () => {
+      const a = await loadConfig({ env: {}, cwd: dir });
+      const b = await loadConfig({ env: {}, cwd: dir });
+      const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 48) || 'localhost';
+      assert.ok(a.nodeId.startsWith(`${host}-`), a.nodeId);
+      assert.notEqual(a.nodeId, b.nodeId);
     });
 
     it('are valid by themselves, and each call returns a fresh object', () => {
@@ -77,6 +86,7 @@ describe('configuration', () => {
       Object.assign(env, {
         WHARF_HOST: '0.0.0.0',
         WHARF_HOSTNAME: 'mail.hamburger.edu',
+        WHARF_NODE_ID: 'mx-2.fra',
         WHARF_DATA: 'var/wharf',
         WHARF_LOG_LEVEL: 'debug',
         WHARF_TLS_CERT: '/etc/wharf/cert.pem',
@@ -85,6 +95,7 @@ describe('configuration', () => {
       const c = await loadConfig({ env, cwd: dir });
       assert.equal(c.host, '0.0.0.0');
       assert.equal(c.hostname, 'mail.hamburger.edu');
+      assert.equal(c.nodeId, 'mx-2.fra');
       assert.equal(c.dataDir, path.join(dir, 'var/wharf'));
       assert.equal(c.logLevel, 'debug');
       assert.deepEqual(c.tls, { certFile: '/etc/wharf/cert.pem', keyFile: '/etc/wharf/key.pem' });
@@ -111,6 +122,8 @@ describe('configuration', () => {
         [{ WHARF_IMAP_PORT: '1.5' }, /WHARF_IMAP_PORT/],
         [{ WHARF_LOG_LEVEL: 'verbose' }, /WHARF_LOG_LEVEL: must be one of debug, info, warn, error/],
         [{ WHARF_TLS_CERT: '/c.pem' }, /tls.certFile and tls.keyFile .* must be set together/],
+        [{ WHARF_NODE_ID: 'node a' }, /nodeId \(WHARF_NODE_ID\) must be 1 to 64 letters, digits/],
+        [{ WHARF_NODE_ID: 'x'.repeat(65) }, /WHARF_NODE_ID/],
       ];
       for (const [env, message] of cases) {
         await assert.rejects(loadConfig({ env, cwd: dir }), (err: Error) => {

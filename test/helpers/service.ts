@@ -13,6 +13,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
   const base: WharfConfig = {
     host: '127.0.0.1',
     hostname: 'mail.example.org',
+    nodeId: 'test-node',
     dataDir,
     store: { kind: 'sqlite' },
     ports: {

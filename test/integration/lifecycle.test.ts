@@ -252,6 +252,7 @@ describe('start-up errors', () => {
           WHARF_SUBMISSIONS_PORT: '0',
           WHARF_POP3_PORT: String(port),
           WHARF_POP3S_PORT: '0',
+          WHARF_HTTP_PORT: '0',
         }),
       });
       assert.equal(result.code, 1);

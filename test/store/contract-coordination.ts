@@ -39,6 +39,22 @@ export function runCoordinationContract(backend: string, open: OpenStore): void 
       });
     });
 
+    // What a node's readiness endpoint asks: a load balancer must stop sending work to a node
+    // whose store is unusable.
+    describe('checkHealth', () => {
+      it('resolves on an open store and rejects once it is closed, with a message saying why', async () => {
+        const { store } = ctx;
+        await store.checkHealth();
+        await store.checkHealth();
+        await store.close();
+        await assert.rejects(store.checkHealth(), (err: Error) => {
+          assert.ok(err instanceof Error);
+          assert.ok(err.message.length > 0);
+          return true;
+        });
+      });
+    });
+
     describe('leases', () => {
       it('is exclusive between owners and re-entrant for the holder', async () => {
         const { store } = ctx;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, openStore } from '../../src/store/index.js';
-import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { readAll } from './helpers.js';
 
 const tempDirs: string[] = [];
@@ -91,5 +91,28 @@ describe('SqliteStore (upgrading an older database)', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('SqliteStore.checkHealth (the schema changing under a running store)', () => {
+  it('fails while the schema is newer or older than this code expects, and passes again after', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-store-'));
+    tempDirs.push(dir);
+    const store = await openStore({ dataDir: dir });
+    // Another process sharing the file (a newer node, an operator's restore) is what changes it.
+    const other = new Database(join(dir, DATABASE_FILE));
+    try {
+      await store.checkHealth();
+      other.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(LATEST_SCHEMA_VERSION + 1, Date.now());
+      await assert.rejects(store.checkHealth(), new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1} is newer than this Wharf`));
+      other.prepare('DELETE FROM schema_migrations WHERE version >= ?').run(LATEST_SCHEMA_VERSION);
+      await assert.rejects(store.checkHealth(), new RegExp(`schema version ${LATEST_SCHEMA_VERSION - 1} is older than this Wharf`));
+      other.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(LATEST_SCHEMA_VERSION, Date.now());
+      await store.checkHealth();
+    } finally {
+      other.close();
+      await store.close();
+    }
+    await assert.rejects(store.checkHealth(), /the store is closed/);
   });
 });

@@ -234,17 +234,39 @@ export function openDatabase(file: string): Db {
   }
 }
 
+/** The schema version this code migrates to and expects. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+const SCHEMA_VERSION_SQL = 'SELECT COALESCE(MAX(version), 0) FROM schema_migrations';
+
+function newerSchemaError(found: number): Error {
+  return new Error(`database schema version ${found} is newer than this Wharf (${LATEST_SCHEMA_VERSION}); upgrade Wharf`);
+}
+
+/**
+ * A check for a database opened earlier: throws when the connection is unusable or the schema
+ * is no longer the one this code expects (another node sharing the file upgraded it). The
+ * statement is prepared once; the check is one indexed read.
+ */
+export function schemaCheck(db: Db): () => void {
+  const currentVersion = db.prepare(SCHEMA_VERSION_SQL).pluck();
+  return () => {
+    const found = currentVersion.get() as number;
+    if (found > LATEST_SCHEMA_VERSION) throw newerSchemaError(found);
+    if (found < LATEST_SCHEMA_VERSION) {
+      throw new Error(`database schema version ${found} is older than this Wharf (${LATEST_SCHEMA_VERSION}); migrations not applied`);
+    }
+  };
+}
+
 function migrate(db: Db): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     applied_at INTEGER NOT NULL
   )`);
-  const currentVersion = db.prepare('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck();
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const currentVersion = db.prepare(SCHEMA_VERSION_SQL).pluck();
   const found = currentVersion.get() as number;
-  if (found > latest) {
-    throw new Error(`database schema version ${found} is newer than this Wharf (${latest}); upgrade Wharf`);
-  }
+  if (found > LATEST_SCHEMA_VERSION) throw newerSchemaError(found);
   const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
   for (const migration of MIGRATIONS) {
     if (migration.version <= found) continue;

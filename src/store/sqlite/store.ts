@@ -40,7 +40,7 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
-import { openDatabase, type Db } from './schema.js';
+import { openDatabase, schemaCheck, type Db } from './schema.js';
 import { SearchIndex } from './search.js';
 import { Subscriptions } from './subscriptions.js';
 import { Transfers } from './transfer.js';
@@ -83,6 +83,7 @@ export class SqliteStore implements Store {
   private readonly walSync: WalSync;
   private readonly checkpointer: Checkpointer;
   private readonly indexer: Indexer;
+  private readonly checkSchema: () => void;
 
   private constructor(
     private readonly db: Db,
@@ -118,6 +119,13 @@ export class SqliteStore implements Store {
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
     this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
+    this.checkSchema = schemaCheck(db);
+  }
+
+  async checkHealth(): Promise<void> {
+    // After close() the connection is gone; say so rather than better-sqlite3's wording.
+    if (this.closing) throw new Error('the store is closed');
+    this.checkSchema();
   }
 
   close(): Promise<void> {
