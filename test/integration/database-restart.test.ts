@@ -84,8 +84,8 @@ describe('PostgreSQL restarted under load', () => {
     stop = true;
     await Promise.all(senders);
     assert.ok(acked.length >= afterRestart + 20, `deliveries did not resume after the restart (${acked.length - afterRestart} since)`);
-    assert.ok(a.alive(), 'node A is still running');
-    assert.ok(b.alive(), 'node B is still running');
+    assert.ok(a.alive(), `node A is still running; its stderr: ${a.stderr()}`);
+    assert.ok(b.alive(), `node B is still running; its stderr: ${b.stderr()}`);
 
     const imap = await ImapClient.connect(b.ports.imap!);
     await imap.login(BOB, BOB_PASSWORD);

@@ -198,6 +198,13 @@ export class Database {
   private async attempt<T>(fn: (tx: Tx) => Promise<T>, mode: 'write' | 'snapshot'): Promise<T> {
     const client = await this.pool.connect();
     let broken: unknown = null;
+    // A checked-out client has no pool listener: a connection the server ends between two
+    // statements (a restart, pg_terminate_backend) would emit 'error' unheard and crash the
+    // process. Heard here, it fails this transaction and the pool discards the connection.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
       const tx = new Tx(client);
@@ -222,7 +229,9 @@ export class Database {
       if (tx.touched.size > 0) this.onCommitted(tx.touched);
       return result;
     } finally {
-      // A connection whose ROLLBACK failed is in an unknown state: the pool must not reuse it.
+      client.off('error', onError);
+      // A connection whose ROLLBACK failed (or that broke) is in an unknown state: the pool
+      // must not reuse it.
       client.release(broken instanceof Error ? broken : undefined);
     }
   }

@@ -46,7 +46,7 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
-import { migrate } from './schema.js';
+import { LATEST_VERSION, migrate } from './schema.js';
 import { SearchIndex } from './search.js';
 import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
@@ -105,6 +105,24 @@ export class PostgresStore implements Store {
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
+  }
+
+  /**
+   * What a node's /readyz asks: the database answers, at the schema version this code
+   * expects (another node may have migrated it further). Reads only; the message never
+   * carries the connection string.
+   */
+  async checkHealth(): Promise<void> {
+    if (this.closing) throw new Error('the store is closed');
+    let found: number;
+    try {
+      const row = await this.db.one<{ version: number }>('SELECT COALESCE(MAX(version), 0)::int AS version FROM schema_migrations');
+      found = row?.version ?? 0;
+    } catch (err) {
+      throw new Error(`database unreachable: ${(err as Error).message}`);
+    }
+    if (found > LATEST_VERSION) throw new Error(`database schema version ${found} is newer than this Wharf (${LATEST_VERSION}); upgrade Wharf`);
+    if (found < LATEST_VERSION) throw new Error(`database schema version ${found} is older than this Wharf (${LATEST_VERSION}); migrations not applied`);
   }
 
   /** Finishes every operation already started, then ends the pool and the listener. */
