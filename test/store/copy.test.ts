@@ -9,6 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { copyStore, type CopyProgress } from '../../src/store/copy.js';
 import { verifyCopy } from '../../src/store/copy-verify.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -293,5 +295,38 @@ describe('copyStore', () => {
     assert.equal(next.counts.messagesCopied, 1);
     assert.equal(next.verification!.notYetCopied, 0);
     assert.deepEqual(await dump(target), await dump(source));
+  });
+
+  it('streams bodies: copying and verifying a 40 MB message holds far less than 40 MB', async () => {
+    await source.addDomain('example.com');
+    const alice = await source.addUser({ address: 'alice@example.com', passwordHash: 'h' });
+    const body = source.createBody();
+    await body.write(Buffer.from('Subject: big\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n'));
+    const line = Buffer.from(pseudoRandomBytes(57 * 1000, 9).toString('base64').replace(/.{76}/g, '$&\r\n') + '\r\n');
+    while (body.size < 40 * 1024 * 1024) await body.write(line);
+    await source.deliver({ body, internalDate: new Date(), envelope: { mailFrom: '', rcptTo: [] }, userIds: [alice.id] });
+
+    // Live memory, not garbage waiting for collection: collect before every sample.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    gc();
+    const before = process.memoryUsage();
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+        const m = process.memoryUsage();
+        peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+    const report = await copyStore(source, target);
+    sampling = false;
+    await sampler;
+    assert.ok(report.verification?.ok, JSON.stringify(report.verification?.differences));
+    assert.ok(report.counts.bytesCopied > 40 * 1024 * 1024);
+    assert.ok(peak < 24 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while copying`);
   });
 });
