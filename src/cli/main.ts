@@ -9,6 +9,7 @@ import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
 import { describeError, EXIT_OK } from './errors.js';
 import { registerServeCommand } from './serve.js';
+import { registerStoreCommands } from './store.js';
 import { registerUserCommands } from './user.js';
 
 function packageVersion(): string {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDomainCommands(program);
   registerUserCommands(program);
   registerAliasCommands(program);
+  registerStoreCommands(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
  * (addresses, domains, mailbox names, flags). Every Store implementation uses these so the
  * SQLite and PostgreSQL backends agree on what is valid and on the stored spelling.
  */
-import { StoreError } from './types.js';
+import { StoreError, type EntryRestore, type MailboxRestore, type MailboxRole } from './types.js';
 
 const MAX_DOMAIN_LENGTH = 253;
 const MAX_LOCAL_LENGTH = 64;
@@ -154,4 +154,62 @@ export function checkUids(uids: readonly number[]): number[] {
     if (!Number.isSafeInteger(uid) || uid < 1) throw new StoreError('invalid', `invalid UID: ${uid}`);
   }
   return [...new Set(uids)].sort((a, b) => a - b);
+}
+
+const ROLES: ReadonlySet<string> = new Set(['inbox', 'sent', 'drafts', 'trash', 'junk', 'archive']);
+/** UIDs and UIDVALIDITY are 32-bit unsigned numbers in IMAP. */
+const UINT32_MAX = 0xffffffff;
+
+/** Validates a mailbox role (null: none). */
+export function checkMailboxRole(role: string | null | undefined): MailboxRole | null {
+  if (role === null || role === undefined) return null;
+  if (!ROLES.has(role)) throw new StoreError('invalid', `invalid mailbox role: ${String(role)}`);
+  return role as MailboxRole;
+}
+
+function checkInteger(value: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new StoreError('invalid', `invalid ${what}: ${String(value)}`);
+  }
+  return value;
+}
+
+/** Validates what restoreMailbox is given; returns it with the name normalised. */
+export function normalizeMailboxRestore(input: MailboxRestore): MailboxRestore {
+  return {
+    name: normalizeMailboxName(input.name),
+    role: checkMailboxRole(input.role),
+    uidValidity: checkInteger(input.uidValidity, 'UIDVALIDITY', 1, UINT32_MAX),
+    uidNext: checkInteger(input.uidNext, 'UIDNEXT', 1, UINT32_MAX + 1),
+    highestModseq: checkInteger(input.highestModseq, 'highest modseq', 0),
+    subscribed: Boolean(input.subscribed),
+  };
+}
+
+/**
+ * Validates what restoreEntries is given (UIDs strictly ascending, modseqs, dates, flags);
+ * returns the entries with their flags normalised and internal dates as milliseconds.
+ */
+export function normalizeEntryRestores(
+  entries: readonly EntryRestore[],
+): Array<EntryRestore & { internalDateMs: number }> {
+  if (!Array.isArray(entries)) throw new StoreError('invalid', 'entries must be an array');
+  let previous = 0;
+  return entries.map((entry) => {
+    const uid = checkInteger(entry.uid, 'UID', 1, UINT32_MAX);
+    if (uid <= previous) throw new StoreError('invalid', `UIDs must ascend: ${uid} after ${previous}`);
+    previous = uid;
+    const internalDateMs = entry.internalDate instanceof Date ? entry.internalDate.getTime() : NaN;
+    if (!Number.isFinite(internalDateMs)) throw new StoreError('invalid', `invalid internalDate of UID ${uid}`);
+    const body = entry.body;
+    if (body === null || typeof body !== 'object') throw new StoreError('invalid', `no body for UID ${uid}`);
+    if ('messageId' in body) checkInteger(body.messageId, 'message id', 1);
+    return {
+      ...entry,
+      uid,
+      modseq: checkInteger(entry.modseq, 'modseq', 1),
+      flags: normalizeFlags(entry.flags),
+      internalDateMs,
+    };
+  });
 }

@@ -5,7 +5,7 @@ import type { MessageStructure } from '../mime/analysis.js';
  * PostgreSQL backend (several stateless Wharf nodes sharing one database) can drop in.
  *
  * The contract is split by kind of data (AccountStore, MailStore, BlobStore, SearchStore,
- * CoordinationStore); `Store` is all of them together.
+ * CoordinationStore, and RestoreStore for copying a store); `Store` is all of them together.
  *
  * Rules every implementation keeps (the contract suites in test/store/contract-*.ts check them):
  * - Everything is async; nothing here may rely on being in the same process as the caller.
@@ -377,11 +377,74 @@ export interface CoordinationStore {
   releaseLease(name: string, owner: string): Promise<void>;
 }
 
+/** A mailbox as `restoreMailbox` recreates it: what IMAP clients cache about it. */
+export interface MailboxRestore {
+  name: string;
+  role: MailboxRole | null;
+  /** 1 .. 2^32-1. */
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** Whether the user's subscriptions hold the name. */
+  subscribed: boolean;
+}
+
+/** One entry as `restoreEntries` recreates it, with the UID and modseq it had elsewhere. */
+export interface EntryRestore {
+  uid: number;
+  flags: string[];
+  modseq: number;
+  internalDate: Date;
+  /**
+   * A new body streamed in through createBody() (analysed for MIME structure and search like
+   * any other), or a message already in this store (shared, as copyEntries shares it; its
+   * internal date must then be `internalDate`).
+   */
+  body: BodyWriter | { messageId: number };
+  /** Index fields; when omitted, those the store parsed from the body are used. */
+  headers?: HeaderSummary;
+}
+
+/**
+ * Recreating mailboxes and entries with the UIDVALIDITY, UIDs and modseqs they had in another
+ * store (`wharf store copy`), so IMAP clients keep their caches. Not for normal service: the
+ * target of a restore must not be serving clients meanwhile (an entry restored with an old
+ * modseq is invisible to a client or cache that already saw a higher one).
+ */
+export interface RestoreStore {
+  /**
+   * Makes the user's mailbox `name` match `mailbox` and resolves with it:
+   * - no such mailbox: it is created with these values (and no entries);
+   * - same UIDVALIDITY: uidNext and highestModseq rise to the given ones if below, the role
+   *   and the subscription are set as given;
+   * - another UIDVALIDITY and no entries (e.g. a default mailbox addUser just made): it takes
+   *   the given UIDVALIDITY, uidNext and highestModseq; its expunge records are dropped;
+   * - another UIDVALIDITY with entries: 'conflict', nothing changes.
+   * Expunges made before the restore are not carried over, so afterwards changesSince from a
+   * modseq below `highestModseq` answers complete = false. UIDVALIDITY values the store hands
+   * out later stay above every restored one. 'not-found' without such a user; 'invalid' for
+   * a bad name, role or number.
+   */
+  restoreMailbox(userId: number, mailbox: MailboxRestore): Promise<Mailbox>;
+  /**
+   * Adds entries with the given UIDs, flags, modseqs and internal dates, atomically (all or
+   * none), durable when it resolves. UIDs must ascend strictly in the list ('invalid'), and
+   * the first must be above every UID the mailbox holds ('conflict': a UID below one a client
+   * may have seen would break IMAP's ordering; a caller resuming lists the entries and
+   * continues above the last). The mailbox's uidNext rises to at least uid + 1 and its
+   * highestModseq to at least the modseq; message count, total bytes and the user's
+   * usedBytes grow. Quota is not checked (the copy must be whole even for a user over quota).
+   * Bodies are consumed as by append; on failure the caller may abort them.
+   * 'not-found' for a missing mailbox or message; 'invalid' for a bad UID, modseq, flag or date.
+   */
+  restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]>;
+}
+
 /**
  * The whole storage contract. Services may take only the facets they use (e.g. an
  * authenticator only AccountStore); whoever opens the store holds a Store.
  */
-export interface Store extends AccountStore, MailStore, BlobStore, SearchStore, CoordinationStore {
+export interface Store extends AccountStore, MailStore, BlobStore, SearchStore, CoordinationStore, RestoreStore {
   /**
    * Resolves when the database answers and its schema is the one this code expects (every
    * migration applied, none newer); rejects otherwise, and after close(). A node's readiness

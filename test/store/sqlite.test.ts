@@ -14,6 +14,7 @@ import { runAccountContract } from './contract-accounts.js';
 import { runBlobContract } from './contract-blobs.js';
 import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
+import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
 import type { OpenStore } from './contract.js';
 import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
@@ -44,6 +45,7 @@ runMailContract('sqlite', openSqlite);
 runBlobContract('sqlite', openSqlite);
 runSearchContract('sqlite', openSqlite);
 runCoordinationContract('sqlite', openSqlite);
+runRestoreContract('sqlite', openSqlite);
 
 /** Counts rows with a separate connection, the way an operator's sqlite3 shell would. */
 function countRows(dir: string, sql: string): number {

@@ -15,6 +15,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MessageStructure } from '../../mime/analysis.js';
+import {
+  StoreError,
+  type EntryRestore,
+  type MailboxRestore,
+} from '../types.js';
 import type {
   Alias,
   AppendRequest,
@@ -123,6 +128,16 @@ export class PostgresStore implements Store {
     }
     if (found > LATEST_VERSION) throw new Error(`database schema version ${found} is newer than this Wharf (${LATEST_VERSION}); upgrade Wharf`);
     if (found < LATEST_VERSION) throw new Error(`database schema version ${found} is older than this Wharf (${LATEST_VERSION}); migrations not applied`);
+  }
+
+  // ---- RestoreStore (TODO: implemented next; until then a copy into PostgreSQL is refused) ----
+
+  async restoreMailbox(_userId: number, _mailbox: MailboxRestore): Promise<Mailbox> {
+    throw new StoreError('invalid', 'restoring into PostgreSQL is not implemented yet');
+  }
+
+  async restoreEntries(_mailboxId: number, _entries: EntryRestore[]): Promise<MailboxEntry[]> {
+    throw new StoreError('invalid', 'restoring into PostgreSQL is not implemented yet');
   }
 
   /** Finishes every operation already started, then ends the pool and the listener. */

@@ -68,7 +68,7 @@ function toMessage(r: MessageRow): StoredMessage {
   return { id: r.id, size: r.size, internalDate: new Date(r.internal_date), headers };
 }
 
-function checkDate(date: Date): number {
+export function checkDate(date: Date): number {
   const ms = date instanceof Date ? date.getTime() : NaN;
   if (!Number.isFinite(ms)) throw new StoreError('invalid', 'invalid internalDate');
   return ms;
@@ -278,7 +278,7 @@ export class Messages {
    * Commits the writer's body and creates the message row with its structure and search
    * text; returns the message id. Header fields the caller gave win over the parsed ones.
    */
-  private storeMessageInTx(
+  storeMessageInTx(
     tx: TxContext,
     writer: SqliteBodyWriter,
     internalDate: number,

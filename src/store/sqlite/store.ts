@@ -7,7 +7,8 @@
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
  * mailbox-tree (delete, rename), subscriptions, messages (storing messages and entries),
  * entries (listing, flags, expunge, changes), transfer (copy, move), bodies (chunked body
- * storage and its analysis), search (full-text index), watch and leases.
+ * storage and its analysis), search (full-text index), watch, leases, and restore (mailboxes
+ * and entries with given UIDs, for copying a store).
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import type {
@@ -22,10 +23,12 @@ import type {
   DeliveryRequest,
   DeliveryResult,
   Domain,
+  EntryRestore,
   FlagOperation,
   Mailbox,
   MailboxChanges,
   MailboxEntry,
+  MailboxRestore,
   MailboxRole,
   MailboxWatch,
   RecipientResolution,
@@ -40,6 +43,7 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { Restores } from './restore.js';
 import { openDatabase, schemaCheck, type Db } from './schema.js';
 import { SearchIndex } from './search.js';
 import { Subscriptions } from './subscriptions.js';
@@ -62,6 +66,7 @@ export class SqliteStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly restores: Restores;
   private readonly watchers: Watchers;
   private closing: Promise<void> | null = null;
   /** Deliveries/appends still waiting for their body's chunk writes before they queue. */
@@ -118,6 +123,7 @@ export class SqliteStore implements Store {
     );
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
+    this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
     this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
     this.checkSchema = schemaCheck(db);
   }
@@ -298,6 +304,14 @@ export class SqliteStore implements Store {
   // ---- search --------------------------------------------------------------------------
   searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
     return this.search.search(mailboxId, field, needle);
+  }
+
+  // ---- restore --------------------------------------------------------------------------
+  restoreMailbox(userId: number, mailbox: MailboxRestore): Promise<Mailbox> {
+    return this.restores.restoreMailbox(userId, mailbox);
+  }
+  restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]> {
+    return this.track(this.restores.restoreEntries(mailboxId, entries));
   }
 
   // ---- coordination --------------------------------------------------------------------

@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, type ConfigOptions } from '../config/load.js';
+import { copyStore, type CopyProgress, type CopyReport } from '../store/copy.js';
+import { DATABASE_FILE, openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { addConfigOptions } from './common.js';
+import { CliError, EXIT_FAILURE, UsageError } from './errors.js';
+
+interface CopyOptions extends ConfigOptions {
+  to: string;
+  verify: boolean;
+}
+
+/** Exit code when Ctrl-C stopped the copy (128 + SIGINT, as a shell reports it). */
+const EXIT_INTERRUPTED = 130;
+/** A mailbox part-way through is reported at most this often. */
+const PROGRESS_INTERVAL_MS = 2000;
+
+/** `wharf store copy`: moving the whole store elsewhere (e.g. SQLite to PostgreSQL). */
+export function registerStoreCommands(program: Command): void {
+  const store = program.command('store').description('work on the store as a whole');
+
+  addConfigOptions(store.command('copy'))
+    .requiredOption('--to <url-or-dir>', 'the target: a postgres:// URL, or the data folder of another store')
+    .option('--no-verify', 'skip comparing both stores afterwards')
+    .description(
+      'copy every domain, user, alias, mailbox and message into another store, keeping UIDVALIDITY, ' +
+        'UIDs, flags and modseqs so IMAP clients keep their caches; run it again to resume or catch up. ' +
+        'The source may be in service; the target must not be until the copy is done',
+    )
+    .action(async (options: CopyOptions) => {
+      const config = await loadConfig({ options });
+      const target = await describeTarget(options.to, config.dataDir);
+      // Opening a store creates it: a mistyped --data must not copy an empty new one.
+      if (!existsSync(path.join(config.dataDir, DATABASE_FILE))) {
+        throw new UsageError(`no store in ${config.dataDir} to copy`);
+      }
+      const stop = new AbortController();
+      const interrupt = () => stop.abort(new CliError('interrupted: run the same command again to resume', EXIT_INTERRUPTED));
+      process.once('SIGINT', interrupt);
+      const source = await openStore({ dataDir: config.dataDir });
+      let destination: Store | null = null;
+      let report: CopyReport;
+      try {
+        destination = await openStore(target.open);
+        process.stdout.write(`copying ${config.dataDir} to ${target.label}\n`);
+        report = await copyStore(source, destination, {
+          signal: stop.signal,
+          verify: options.verify,
+          onProgress: progressPrinter(),
+        });
+      } finally {
+        process.removeListener('SIGINT', interrupt);
+        await Promise.allSettled([source.close(), destination?.close()]);
+      }
+      printSummary(report);
+    });
+}
+
+/** How to open the target, and how to name it; refuses the source itself. */
+async function describeTarget(
+  to: string,
+  sourceDir: string,
+): Promise<{ open: { dataDir: string; databaseUrl?: string }; label: string }> {
+  if (/^postgres(ql)?:\/\//i.test(to)) {
+    // The URL may hold a password: it is never printed.
+    return { open: { dataDir: sourceDir, databaseUrl: to }, label: 'the PostgreSQL database' };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(to)) throw new UsageError(`unsupported target ${JSON.stringify(to)}: use a postgres:// URL or a folder`);
+  const dir = path.resolve(to);
+  const canonical = async (p: string) => realpath(p).catch(() => p);
+  if ((await canonical(dir)) === (await canonical(sourceDir))) {
+    throw new UsageError('the target is the source store itself');
+  }
+  return { open: { dataDir: dir }, label: dir };
+}
+
+function progressPrinter(): (p: CopyProgress) => void {
+  let lastPartial = 0;
+  let verifying = false;
+  return (p) => {
+    const t = p.totals;
+    if (p.phase === 'accounts') {
+      process.stdout.write(
+        `accounts: ${t.domainsAdded} domains and ${t.usersAdded} users added, ${t.usersUpdated} users updated, ` +
+          `alias targets +${t.aliasTargetsAdded} -${t.aliasTargetsRemoved}\n`,
+      );
+    } else if (p.phase === 'mail') {
+      const where = `${p.user} ${p.mailbox}`;
+      if (p.done) {
+        process.stdout.write(`${where}: ${p.mailboxCopied} copied, ${p.mailboxSkipped} already there\n`);
+        lastPartial = 0;
+      } else if (Date.now() - lastPartial >= PROGRESS_INTERVAL_MS) {
+        lastPartial = Date.now();
+        const done = (p.mailboxCopied ?? 0) + (p.mailboxSkipped ?? 0);
+        process.stdout.write(`${where}: ${done} of ${p.mailboxMessages} ...\n`);
+      }
+    } else if (!verifying) {
+      verifying = true;
+      process.stdout.write('verifying ...\n');
+    }
+  };
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+function printSummary(report: CopyReport): void {
+  const c = report.counts;
+  const lines = [
+    `copied ${c.messagesCopied} messages (${mebibytes(c.bytesCopied)}) in ${c.mailboxes} mailboxes; ${c.messagesSkipped} were already there`,
+  ];
+  if (c.flagsUpdated + c.messagesExpunged + c.messagesVanished + c.mailboxesRemoved > 0) {
+    lines.push(
+      `caught up with the source: flags set on ${c.flagsUpdated}, ${c.messagesExpunged} expunged, ` +
+        `${c.mailboxesRemoved} empty mailboxes removed; ${c.messagesVanished} vanished from the source while copying`,
+    );
+  }
+  const v = report.verification;
+  if (v) {
+    lines.push(`verified ${v.mailboxesChecked} mailboxes, ${v.messagesChecked} messages: ${v.ok ? 'identical' : `${v.differences.length} differences`}`);
+    if (v.notYetCopied > 0) {
+      lines.push(`${v.notYetCopied} messages reached the source after their mailbox was copied: run again to copy them`);
+    }
+  }
+  process.stdout.write(lines.map((l) => `${l}\n`).join(''));
+
+  const problems = [...report.problems, ...(v?.differences ?? [])];
+  for (const problem of new Set(problems)) process.stderr.write(`difference: ${problem}\n`);
+  if (v && !v.ok) throw new CliError(`verification failed: ${v.differences.length} differences`, EXIT_FAILURE);
+  if (report.problems.length > 0) throw new CliError(`the copy is incomplete: ${report.problems.length} problems`, EXIT_FAILURE);
+}

@@ -1,0 +1,71 @@
+/**
+ * The account part of a store copy: domains, users (password hash and quota) and aliases of
+ * the source made present in the target, as they are now in the source.
+ */
+import type { CopyCounts } from './copy.js';
+import type { Store } from './types.js';
+
+/**
+ * Adds what the target lacks and updates what differs. Users and domains are never removed
+ * from the target; aliases of the source's domains are made exactly the source's (an alias
+ * removed from the source since an earlier run goes from the target too).
+ */
+export async function copyAccounts(
+  source: Store,
+  target: Store,
+  counts: CopyCounts,
+  checkAbort: () => void,
+): Promise<void> {
+  const domains = new Set((await target.listDomains()).map((d) => d.name));
+  const sourceDomains = await source.listDomains();
+  for (const domain of sourceDomains) {
+    if (domains.has(domain.name)) continue;
+    await target.addDomain(domain.name);
+    counts.domainsAdded++;
+  }
+
+  for (const user of await source.listUsers()) {
+    checkAbort();
+    const passwordHash = await source.getPasswordHash(user.address);
+    if (passwordHash === null) continue; // removed meanwhile
+    const existing = await target.getUser(user.address);
+    if (!existing) {
+      await target.addUser({ address: user.address, passwordHash, quotaBytes: user.quotaBytes });
+      counts.usersAdded++;
+      continue;
+    }
+    let updated = false;
+    if ((await target.getPasswordHash(user.address)) !== passwordHash) {
+      await target.setPasswordHash(user.address, passwordHash);
+      updated = true;
+    }
+    if (existing.quotaBytes !== user.quotaBytes) {
+      await target.setQuota(user.address, user.quotaBytes);
+      updated = true;
+    }
+    if (updated) counts.usersUpdated++;
+  }
+
+  // After the users: an alias may not have a user's address, and its targets must exist.
+  const have = new Map((await target.listAliases()).map((a) => [a.source, new Set(a.targets)]));
+  const wanted = new Map((await source.listAliases()).map((a) => [a.source, new Set(a.targets)]));
+  for (const [alias, targets] of wanted) {
+    const present = have.get(alias) ?? new Set<string>();
+    const missing = [...targets].filter((t) => !present.has(t));
+    const extra = [...present].filter((t) => !targets.has(t));
+    if (missing.length > 0) {
+      await target.addAlias(alias, missing);
+      counts.aliasTargetsAdded += missing.length;
+    }
+    if (extra.length > 0) {
+      await target.removeAlias(alias, extra);
+      counts.aliasTargetsRemoved += extra.length;
+    }
+  }
+  const served = new Set(sourceDomains.map((d) => d.name));
+  for (const [alias, targets] of have) {
+    if (wanted.has(alias) || !served.has(alias.slice(alias.lastIndexOf('@') + 1))) continue;
+    await target.removeAlias(alias);
+    counts.aliasTargetsRemoved += targets.size;
+  }
+}
