@@ -66,7 +66,7 @@ describe('two nodes on one PostgreSQL database', () => {
 
   it('logs each node under its own id', async () => {
     const ready = await b.waitForLog((r) => r.event === 'ready');
-    assert.equal(ready.node, 'node-b');
+    assert.equal(ready.nodeId, 'node-b');
   });
 
   it('a message delivered over SMTP on node A wakes an IMAP IDLE on node B within a second', async () => {

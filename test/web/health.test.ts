@@ -11,7 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ENV_SETTINGS } from '../../src/config/load.js';
 import { DATABASE_FILE } from '../../src/store/index.js';
-import { LATEST_SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { LATEST_VERSION as LATEST_POSTGRES_VERSION } from '../../src/store/postgres/schema.js';
+import { LATEST_SCHEMA_VERSION as LATEST_SQLITE_VERSION } from '../../src/store/sqlite/schema.js';
+import { queryDatabase } from '../helpers/postgres.js';
+import { processStoreEnv } from '../helpers/test-store.js';
 import { cleanEnv, makeTempDir, removeDir, runWharf } from '../helpers/cli.js';
 import { LineClient } from '../helpers/line-client.js';
 import { runProgram, type ProgramResult } from '../helpers/process.js';
@@ -97,10 +100,20 @@ describe('health endpoints of a running node', () => {
   });
 
   it('is not ready while the database schema is not the one this node expects, and ready again after', async () => {
-    // What another node upgrading the shared database looks like from here.
-    const db = new Database(path.join(wharf.dataDir, DATABASE_FILE));
+    // What another node upgrading the shared database looks like from here, on either backend.
+    const url = (await processStoreEnv(wharf.dataDir)).WHARF_DATABASE_URL;
+    const LATEST_SCHEMA_VERSION = url ? LATEST_POSTGRES_VERSION : LATEST_SQLITE_VERSION;
+    const db = url ? null : new Database(path.join(wharf.dataDir, DATABASE_FILE));
+    const addVersion = async (version: number) => {
+      if (url) await queryDatabase(url, 'INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      else db!.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+    };
+    const removeAbove = async (version: number) => {
+      if (url) await queryDatabase(url, 'DELETE FROM schema_migrations WHERE version > $1', [version]);
+      else db!.prepare('DELETE FROM schema_migrations WHERE version > ?').run(version);
+    };
     try {
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(LATEST_SCHEMA_VERSION + 1, Date.now());
+      await addVersion(LATEST_SCHEMA_VERSION + 1);
       const answer = await get(port, '/readyz');
       assert.equal(answer.status, 503);
       assert.equal(answer.body.status, 'unavailable');
@@ -113,8 +126,8 @@ describe('health endpoints of a running node', () => {
       await wharf.waitForLog((r) => r.event === 'not ready' && r.level === 'warn');
       assert.equal(parsedLogs(wharf).filter((r) => r.event === 'not ready').length, 1, 'logged once, not per probe');
     } finally {
-      db.prepare('DELETE FROM schema_migrations WHERE version > ?').run(LATEST_SCHEMA_VERSION);
-      db.close();
+      await removeAbove(LATEST_SCHEMA_VERSION);
+      db?.close();
     }
     assert.equal((await get(port, '/readyz')).status, 200);
     await wharf.waitForLog((r) => r.event === 'ready again');
