@@ -96,8 +96,11 @@ export class Messages {
         const inboxOf = new Map(inboxRows.map((r) => [r.user_id, r.id]));
         const missing = userIds.find((id) => !inboxOf.has(id));
         if (missing !== undefined) throw new StoreError('not-found', `no user ${missing} (or no INBOX)`);
-        const targets = await this.mailboxes.lockInTx(tx, [...inboxOf.values()]);
+        // The new message's rows first: nobody else can lock a row that does not exist yet, so
+        // this keeps the lock order, and the INBOX rows (which every delivery to these users
+        // waits for) are held only for the entries and the COMMIT.
         const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
+        const targets = await this.mailboxes.lockInTx(tx, [...inboxOf.values()]);
         const added = await this.addEntriesInTx(tx, [...targets.values()], messageId, writer.size, internalDate, []);
         return {
           messageId,
@@ -117,8 +120,8 @@ export class Messages {
     return writer.commitWith(() => {
       writer.analysis(); // finished before the transaction starts: it holds locks
       return this.db.transaction(async (tx) => {
-        const mailbox = await this.mailboxes.lockOneInTx(tx, mailboxId);
         const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, null);
+        const mailbox = await this.mailboxes.lockOneInTx(tx, mailboxId);
         const added = await this.addEntriesInTx(tx, [mailbox], messageId, writer.size, internalDate, flags, true);
         return added.get(mailbox.id)!;
       });
