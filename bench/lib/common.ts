@@ -294,7 +294,10 @@ export async function stopProcess(server: Server, graceMs = 10_000): Promise<voi
 export function killGroup(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pid, sig);
-  } catch {
+  } catch (err) {
+    // No such group: the process and all it started are gone, and its PID may already belong
+    // to something else (PIDs wrap), so do not fall back to killing the PID alone.
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
     try {
       process.kill(pid, sig);
     } catch {

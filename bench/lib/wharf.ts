@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Pop3Connection } from './pop3-client.js';
 import { canConnect, freePort, log, onCleanup, repoRoot, run, startProcess, stopProcess, waitFor, killGroup, LOOPBACK } from './common.js';
 
 export interface WharfInstance {
@@ -121,4 +122,20 @@ export async function startWharf(opts: {
   }
   log(`Wharf listening (${listening.join(', ') || `smtp:${smtpPort}, pop3:${pop3Port}`}); data ${dataDir}`);
   return { smtpPort, pop3Port, imapPort, pid: server.child.pid!, dataDir, logFile, stop };
+}
+
+/** Total messages in the users' Wharf mailboxes, by POP3 STAT (any node of a shared store will do). */
+export async function countMailboxMessages(pop3Port: number, users: { address: string; password: string }[]): Promise<number> {
+  let total = 0;
+  for (const u of users) {
+    const c = await Pop3Connection.open('127.0.0.1', pop3Port);
+    try {
+      await c.greeting();
+      await c.login(u.address, u.password);
+      total += (await c.stat()).count;
+    } finally {
+      await c.quit();
+    }
+  }
+  return total;
 }

@@ -23,9 +23,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, intOption, log, makeWorkDir, removeDir, run, runMain, runSide, settle, waitFor } from '../lib/common.js';
 import { runLoad, type LoadSummary } from '../lib/load-runner.js';
-import { Pop3Connection } from '../lib/pop3-client.js';
 import { processTree } from '../lib/proc-memory.js';
-import { startWharf, type WharfInstance } from '../lib/wharf.js';
+import { countMailboxMessages, startWharf, type WharfInstance } from '../lib/wharf.js';
 
 const DOMAIN = 'bench.test';
 const SENDER = 'reports@sender.example';
@@ -118,7 +117,7 @@ runMain(async () => {
         let delivered: number | string;
         try {
           delivered = await waitFor('every acknowledged message in the mailboxes', 60_000, async () => {
-            const n = await countMessages(nodes[nodes.length - 1]!.pop3Port, users);
+            const n = await countMailboxMessages(nodes[nodes.length - 1]!.pop3Port, users);
             return n >= summary.ackedTotal ? n : undefined;
           }, 1000);
         } catch (err) {
@@ -206,21 +205,6 @@ function cpuShare(a: Sample, b: Sample): CpuShare {
   return { byWho, machine, cores: availableParallelism() };
 }
 
-/** Messages in the users' mailboxes, by POP3 STAT on one node (they all share the store). */
-async function countMessages(port: number, users: { address: string; password: string }[]): Promise<number> {
-  let total = 0;
-  for (const u of users) {
-    const c = await Pop3Connection.open('127.0.0.1', port);
-    try {
-      await c.greeting();
-      await c.login(u.address, u.password);
-      total += (await c.stat()).count;
-    } finally {
-      await c.quit();
-    }
-  }
-  return total;
-}
 
 function printReport(results: Result[], p: { sessions: number; size: number; durationS: number; warmupS: number; userCount: number }): void {
   const lines: string[] = [''];

@@ -15,8 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { ensurePackages, fmt, freePort, intOption, log, makeWorkDir, removeDir, requireRoot, runMain, runSide, settle, waitFor } from '../lib/common.js';
 import { runLoad, type LoadSummary } from '../lib/load-runner.js';
 import { startPostfix } from '../lib/postfix.js';
-import { startWharf } from '../lib/wharf.js';
-import { Pop3Connection } from '../lib/pop3-client.js';
+import { countMailboxMessages, startWharf } from '../lib/wharf.js';
 
 const DOMAIN = 'bench.test';
 const SENDER = 'reports@sender.example';
@@ -78,11 +77,11 @@ runMain(async () => {
     let delivered: number | string;
     try {
       delivered = await waitFor('Wharf mailboxes to hold every acknowledged message', 60_000, async () => {
-        const n = await countWharf(wharf.pop3Port, users);
+        const n = await countMailboxMessages(wharf.pop3Port, users);
         return n >= summary.ackedTotal ? n : undefined;
       }, 1000);
     } catch (err) {
-      delivered = await countWharf(wharf.pop3Port, users).catch((e: unknown) => `not counted (${String(e)})`);
+      delivered = await countMailboxMessages(wharf.pop3Port, users).catch((e: unknown) => `not counted (${String(e)})`);
       log(`Wharf: ${String(err)}`);
     }
     await wharf.stop();
@@ -121,21 +120,6 @@ runMain(async () => {
 });
 
 
-/** Total messages in the users' Wharf mailboxes, by POP3 STAT. */
-async function countWharf(port: number, users: { address: string; password: string }[]): Promise<number> {
-  let total = 0;
-  for (const u of users) {
-    const c = await Pop3Connection.open('127.0.0.1', port);
-    try {
-      await c.greeting();
-      await c.login(u.address, u.password);
-      total += (await c.stat()).count;
-    } finally {
-      await c.quit();
-    }
-  }
-  return total;
-}
 
 function printReport(results: Result[], p: { sessions: number; size: number; durationS: number; warmupS: number; userCount: number }): void {
   const lines: string[] = [];

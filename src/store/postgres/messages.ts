@@ -17,6 +17,7 @@
  * - a message (and its body) is deleted when its last entry goes.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
+import { StructureCache } from '../structure-cache.js';
 import type { ChunkedBodyWriter } from '../chunked-body-writer.js';
 import {
   StoreError,
@@ -65,11 +66,9 @@ function checkDate(date: Date): Date {
   return new Date(ms);
 }
 
-/** Parsed structures kept (least recently used dropped first); callers must not modify them. */
-const STRUCTURE_CACHE_ENTRIES = 4096;
 
 export class Messages {
-  private readonly structures = new Map<string, MessageStructure>();
+  private readonly structures = new StructureCache();
 
   constructor(
     private readonly db: Database,
@@ -144,7 +143,7 @@ export class Messages {
       messageId,
     ]);
     if (!row) return null;
-    if (row.structure !== null) return this.parseStructure(row.structure);
+    if (row.structure !== null) return this.structures.parse(row.structure);
     // Its analysis failed when it was stored: work it out from the body.
     try {
       const { root, envelope } = await this.bodies.analyze(messageId, 0);
@@ -292,23 +291,5 @@ export class Messages {
     if (text.columns) await this.search.insertInTx(tx, bodyId, text.columns);
     tx.afterCommit(() => writer.markCommitted());
     return bodyId;
-  }
-
-  /**
-   * Parsing is most of the cost of a FETCH of headers or BODYSTRUCTURE; the same messages are
-   * fetched again and again by many sessions. Keyed by the stored text itself, so a message id
-   * reused after a deletion can never get a stale answer.
-   */
-  private parseStructure(json: string): MessageStructure {
-    const cached = this.structures.get(json);
-    if (cached) {
-      this.structures.delete(json);
-      this.structures.set(json, cached);
-      return cached;
-    }
-    const parsed = JSON.parse(json) as MessageStructure;
-    this.structures.set(json, parsed);
-    if (this.structures.size > STRUCTURE_CACHE_ENTRIES) this.structures.delete(this.structures.keys().next().value!);
-    return parsed;
   }
 }

@@ -11,6 +11,7 @@
  * - a message (and its body) is deleted when its last entry goes.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
+import { StructureCache } from '../structure-cache.js';
 import {
   StoreError,
   type AppendRequest,
@@ -74,11 +75,9 @@ export function checkDate(date: Date): number {
   return ms;
 }
 
-/** Parsed structures kept (least recently used dropped first); callers must not modify them. */
-const STRUCTURE_CACHE_ENTRIES = 4096;
 
 export class Messages {
-  private readonly structures = new Map<string, MessageStructure>();
+  private readonly structures = new StructureCache();
   private readonly stmts;
 
   constructor(
@@ -175,7 +174,7 @@ export class Messages {
   async getStructure(messageId: number): Promise<MessageStructure | null> {
     const row = this.stmts.structure.get(messageId) as { structure: string | null } | undefined;
     if (!row) return null;
-    if (row.structure !== null) return this.parseStructure(row.structure);
+    if (row.structure !== null) return this.structures.parse(row.structure);
     // Stored before structures were kept (or its analysis failed): work it out from the body.
     try {
       const { root, envelope } = await this.bodies.analyze(messageId, 0);
@@ -184,24 +183,6 @@ export class Messages {
       if (err instanceof StoreError && err.code === 'not-found') return null;
       throw err;
     }
-  }
-
-  /**
-   * Parsing is most of the cost of a FETCH of headers or BODYSTRUCTURE; the same messages are
-   * fetched again and again by many sessions. Keyed by the stored text itself, so a message id
-   * reused after a deletion (by this process or another) can never get a stale answer.
-   */
-  private parseStructure(json: string): MessageStructure {
-    const cached = this.structures.get(json);
-    if (cached) {
-      this.structures.delete(json);
-      this.structures.set(json, cached);
-      return cached;
-    }
-    const parsed = JSON.parse(json) as MessageStructure;
-    this.structures.set(json, parsed);
-    if (this.structures.size > STRUCTURE_CACHE_ENTRIES) this.structures.delete(this.structures.keys().next().value!);
-    return parsed;
   }
 
   /** Inside a write transaction: refuses ('quota') adding `bytes` to the user's mail if it would exceed the quota. */
