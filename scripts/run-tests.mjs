@@ -20,7 +20,7 @@ const DATABASE_URL = process.env.WHARF_TEST_DATABASE_URL?.trim() || 'postgres://
 /** Suites whose store comes from test/helpers/test-store.ts, run again on PostgreSQL. */
 const BOTH_BACKENDS = ['/imap/', '/pop3/', '/smtp/', '/integration/', '/auth/', '/web/'];
 /** Files that exercise PostgreSQL itself (they need it in the first pass too). */
-const NEEDS_POSTGRES = ['/store/postgres', '/integration/multinode', '/integration/database-restart'];
+const NEEDS_POSTGRES = ['/store/postgres', '/cli/store-copy-postgres', '/integration/multinode', '/integration/database-restart', '/integration/store-copy-postgres'];
 
 function walk(dir) {
   const out = [];

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { copyStore, type CopyProgress, type CopyReport } from '../store/copy.js';
-import { DATABASE_FILE, openStore } from '../store/index.js';
+import { isPostgresUrl, openStore, storeExists, storeOptions, type OpenStoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { addConfigOptions } from './common.js';
 import { CliError, EXIT_FAILURE, UsageError } from './errors.js';
@@ -33,49 +32,73 @@ export function registerStoreCommands(program: Command): void {
     )
     .action(async (options: CopyOptions) => {
       const config = await loadConfig({ options });
-      const target = await describeTarget(options.to, config.dataDir);
-      // Opening a store creates it: a mistyped --data must not copy an empty new one.
-      if (!existsSync(path.join(config.dataDir, DATABASE_FILE))) {
-        throw new UsageError(`no store in ${config.dataDir} to copy`);
-      }
+      // The source is the configured store: the data folder's, or WHARF_DATABASE_URL's.
+      const from = storeOptions(config);
+      const source = describeStore(from);
+      const target = await describeTarget(options.to, from);
+      // Opening a store creates it: a mistyped --data (or URL) must not copy an empty new one.
+      if (!(await storeExists(from))) throw new UsageError(`no store in ${source.label} to copy`);
       const stop = new AbortController();
       const interrupt = () => stop.abort(new CliError('interrupted: run the same command again to resume', EXIT_INTERRUPTED));
       process.once('SIGINT', interrupt);
-      const source = await openStore({ dataDir: config.dataDir });
+      let sourceStore: Store | null = null;
       let destination: Store | null = null;
       let report: CopyReport;
       try {
+        sourceStore = await openStore(from);
         destination = await openStore(target.open);
-        process.stdout.write(`copying ${config.dataDir} to ${target.label}\n`);
-        report = await copyStore(source, destination, {
+        process.stdout.write(`copying ${source.label} to ${target.label}\n`);
+        report = await copyStore(sourceStore, destination, {
           signal: stop.signal,
           verify: options.verify,
           onProgress: progressPrinter(),
         });
       } finally {
         process.removeListener('SIGINT', interrupt);
-        await Promise.allSettled([source.close(), destination?.close()]);
+        await Promise.allSettled([sourceStore?.close(), destination?.close()]);
       }
       printSummary(report);
     });
 }
 
+/** A store as the person at the terminal knows it: its folder, or its database without credentials. */
+function describeStore(open: OpenStoreOptions): { open: OpenStoreOptions; label: string } {
+  if (open.databaseUrl === undefined) return { open, label: open.dataDir };
+  // The URL may hold a password: only the database and its server are ever printed.
+  const where = postgresLocation(open.databaseUrl);
+  return { open, label: where ? `the PostgreSQL database ${where.database} on ${where.server}` : 'the PostgreSQL database' };
+}
+
 /** How to open the target, and how to name it; refuses the source itself. */
-async function describeTarget(
-  to: string,
-  sourceDir: string,
-): Promise<{ open: { dataDir: string; databaseUrl?: string }; label: string }> {
-  if (/^postgres(ql)?:\/\//i.test(to)) {
-    // The URL may hold a password: it is never printed.
-    return { open: { dataDir: sourceDir, databaseUrl: to }, label: 'the PostgreSQL database' };
+async function describeTarget(to: string, source: OpenStoreOptions): Promise<{ open: OpenStoreOptions; label: string }> {
+  if (isPostgresUrl(to)) {
+    const url = to.trim();
+    const target = postgresLocation(url);
+    const from = source.databaseUrl === undefined ? null : postgresLocation(source.databaseUrl);
+    if (target && from && target.server === from.server && target.database === from.database) {
+      throw new UsageError('the target is the source store itself');
+    }
+    return describeStore({ dataDir: source.dataDir, databaseUrl: url });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(to)) throw new UsageError(`unsupported target ${JSON.stringify(to)}: use a postgres:// URL or a folder`);
   const dir = path.resolve(to);
   const canonical = async (p: string) => realpath(p).catch(() => p);
-  if ((await canonical(dir)) === (await canonical(sourceDir))) {
+  if (source.databaseUrl === undefined && (await canonical(dir)) === (await canonical(source.dataDir))) {
     throw new UsageError('the target is the source store itself');
   }
-  return { open: { dataDir: dir }, label: dir };
+  return describeStore({ dataDir: dir });
+}
+
+/** Server (host:port) and database name of a postgres:// URL; null if it cannot be parsed. */
+function postgresLocation(url: string): { server: string; database: string } | null {
+  try {
+    const parsed = new URL(url.trim());
+    // As libpq: without a database name, the user's name is the database's.
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
+    return { server: `${parsed.hostname.toLowerCase() || 'localhost'}:${parsed.port || '5432'}`, database };
+  } catch {
+    return null;
+  }
 }
 
 function progressPrinter(): (p: CopyProgress) => void {

@@ -199,3 +199,11 @@ export class ChunkedBodyWriter implements BodyWriter {
     return this.state === 'open' && this.analysisResult !== undefined ? 'already handed to a delivery' : this.state;
   }
 }
+
+/**
+ * Runs `commit` (one transaction storing several bodies, e.g. a restore) with exclusive use of
+ * every writer, once all their chunk writes are done.
+ */
+export function commitWithAll<T>(writers: readonly ChunkedBodyWriter[], commit: () => Promise<T>): Promise<T> {
+  return writers.reduceRight<() => Promise<T>>((inner, writer) => () => writer.commitWith(inner), commit)();
+}

@@ -1,7 +1,8 @@
 /** The store: storage contract (types.ts) and the factory services use to open it. */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from './types.js';
+import { installedVersion } from './postgres/schema.js';
 import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
 
@@ -46,4 +47,19 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   }
   await mkdir(opts.dataDir, { recursive: true });
   return SqliteStore.open(join(opts.dataDir, DATABASE_FILE));
+}
+
+/**
+ * Whether `opts` names a store that exists already, without creating it (openStore would):
+ * the data folder's database file, or a PostgreSQL database holding Wharf's schema.
+ */
+export async function storeExists(opts: OpenStoreOptions): Promise<boolean> {
+  if (opts.databaseUrl !== undefined) {
+    if (!isPostgresUrl(opts.databaseUrl)) throw new Error('databaseUrl must be a postgres:// or postgresql:// URL');
+    return (await installedVersion(opts.databaseUrl.trim())) > 0;
+  }
+  return access(join(opts.dataDir, DATABASE_FILE)).then(
+    () => true,
+    () => false,
+  );
 }

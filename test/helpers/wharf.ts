@@ -16,6 +16,8 @@ export interface WharfOptions {
   env?: Record<string, string>;
   /** Reuse a data folder (to restart on the same data); a fresh temporary one otherwise. */
   dataDir?: string;
+  /** Serve the data folder's SQLite store even when the tests run on PostgreSQL (e.g. a copy made into a folder). */
+  sqlite?: boolean;
   /** How long to wait for the server to report `ready`. */
   readyTimeoutMs?: number;
 }
@@ -59,10 +61,12 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
   const dataDir = opts.dataDir ?? (await makeTempDir('wharf-data-'));
   const portEnv: Record<string, string> = {};
   for (const s of ENV_SETTINGS) if (s.numeric && s.name.endsWith('_PORT')) portEnv[s.name] = '0';
-  // The store: the caller's database, or the test backend's for this data folder.
+  // The store: the caller's database, the folder's own, or the test backend's for this data folder.
   const storeEnv: Record<string, string> = opts.env?.WHARF_DATABASE_URL
     ? { WHARF_DATABASE_URL: opts.env.WHARF_DATABASE_URL }
-    : await processStoreEnv(dataDir);
+    : opts.sqlite
+      ? {}
+      : await processStoreEnv(dataDir);
   const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...storeEnv, ...opts.env });
 
   const child = spawn(process.execPath, [WHARF_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -13,6 +13,7 @@ import { runAccountContract } from './contract-accounts.js';
 import { runBlobContract } from './contract-blobs.js';
 import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
+import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
 import type { OpenStore } from './contract.js';
 
@@ -47,3 +48,4 @@ runMailContract('postgres', openPostgres);
 runBlobContract('postgres', openPostgres);
 runSearchContract('postgres', openPostgres);
 runCoordinationContract('postgres', openPostgres);
+runRestoreContract('postgres', openPostgres);

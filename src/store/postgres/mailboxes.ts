@@ -176,6 +176,18 @@ export class Mailboxes {
     return row!.value - count + 1;
   }
 
+  /**
+   * Inside a transaction: makes every UIDVALIDITY handed out later exceed `uidValidity` (one
+   * a restore brought in from another store), through the same counter row.
+   */
+  async raiseUidValidityFloorInTx(tx: Tx, uidValidity: number): Promise<void> {
+    await tx.rows(
+      `INSERT INTO meta (key, value) VALUES ('last_uid_validity', $1)
+       ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value, excluded.value)`,
+      [uidValidity],
+    );
+  }
+
   // ---- subscriptions -------------------------------------------------------------------
 
   async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {

@@ -261,8 +261,9 @@ export class Messages {
   /**
    * Commits the writer's body and creates the message row with its structure, and its search
    * text; returns the message id. Header fields the caller gave win over the parsed ones.
+   * The caller took the writer's analysis before its transaction began (deliver, append, restore).
    */
-  private async storeMessageInTx(
+  async storeMessageInTx(
     tx: Tx,
     writer: ChunkedBodyWriter,
     internalDate: Date,

@@ -176,6 +176,25 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
+/**
+ * The schema version of the database at `url` without changing anything: 0 when it holds no
+ * Wharf schema (an empty database, which opening a store would migrate).
+ */
+export async function installedVersion(url: string): Promise<number> {
+  const client = new pg.Client(clientConfig(url));
+  await client.connect();
+  try {
+    const table = await client.query<{ found: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS found`);
+    if (!table.rows[0]!.found) return 0;
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT COALESCE(MAX(version), 0)::int AS version FROM schema_migrations',
+    );
+    return rows[0]!.version;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Brings the schema up to date; safe to run from several nodes at once. */
 export async function migrate(url: string): Promise<void> {
   const client = new pg.Client(clientConfig(url));

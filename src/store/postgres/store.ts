@@ -11,15 +11,11 @@
  * The pieces live in their own modules: db (pool, transactions, NOTIFY), schema (migrations),
  * accounts, mailboxes (and subscriptions), mailbox-tree (delete, rename), messages (storing
  * messages and entries), entries (listing, flags, expunge, changes), transfer (copy, move),
- * bodies (chunked body storage), search (pg_trgm text index), watch and leases.
+ * bodies (chunked body storage), search (pg_trgm text index), restore (wharf store copy), watch
+ * and leases.
  */
 import { randomUUID } from 'node:crypto';
 import type { MessageStructure } from '../../mime/analysis.js';
-import {
-  StoreError,
-  type EntryRestore,
-  type MailboxRestore,
-} from '../types.js';
 import type {
   Alias,
   AppendRequest,
@@ -29,11 +25,13 @@ import type {
   DeliveryResult,
   Domain,
   EntryRange,
+  EntryRestore,
   FlagOperation,
   FlagUpdate,
   Mailbox,
   MailboxChanges,
   MailboxEntry,
+  MailboxRestore,
   MailboxRole,
   MailboxSummary,
   MailboxWatch,
@@ -51,6 +49,7 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { Restores } from './restore.js';
 import { LATEST_VERSION, migrate } from './schema.js';
 import { SearchIndex } from './search.js';
 import { Transfers } from './transfer.js';
@@ -74,6 +73,7 @@ export class PostgresStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly restores: Restores;
   private readonly watchers: Watchers;
   private closing: Promise<void> | null = null;
 
@@ -110,6 +110,7 @@ export class PostgresStore implements Store {
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
+    this.restores = new Restores(this.db, this.bodies, this.mailboxes, this.messages);
   }
 
   /**
@@ -128,16 +129,6 @@ export class PostgresStore implements Store {
     }
     if (found > LATEST_VERSION) throw new Error(`database schema version ${found} is newer than this Wharf (${LATEST_VERSION}); upgrade Wharf`);
     if (found < LATEST_VERSION) throw new Error(`database schema version ${found} is older than this Wharf (${LATEST_VERSION}); migrations not applied`);
-  }
-
-  // ---- RestoreStore (TODO: implemented next; until then a copy into PostgreSQL is refused) ----
-
-  async restoreMailbox(_userId: number, _mailbox: MailboxRestore): Promise<Mailbox> {
-    throw new StoreError('invalid', 'restoring into PostgreSQL is not implemented yet');
-  }
-
-  async restoreEntries(_mailboxId: number, _entries: EntryRestore[]): Promise<MailboxEntry[]> {
-    throw new StoreError('invalid', 'restoring into PostgreSQL is not implemented yet');
   }
 
   /** Finishes every operation already started, then ends the pool and the listener. */
@@ -296,6 +287,15 @@ export class PostgresStore implements Store {
   // ---- search --------------------------------------------------------------------------
   searchText(mailboxId: number, field: TextField, needle: string): Promise<number[]> {
     return this.search.search(mailboxId, field, needle);
+  }
+
+  // ---- restore -------------------------------------------------------------------------
+  restoreMailbox(userId: number, mailbox: MailboxRestore): Promise<Mailbox> {
+    return this.restores.restoreMailbox(userId, mailbox);
+  }
+  restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]> {
+    // Tracked from the start, as append: close() waits for bodies still streaming in.
+    return this.db.track(() => this.restores.restoreEntries(mailboxId, entries));
   }
 
   // ---- coordination --------------------------------------------------------------------

@@ -6,6 +6,7 @@
  * their MIME structure and search text are worked out while they stream in and the index
  * worker picks them up like any other message.
  */
+import { commitWithAll } from '../chunked-body-writer.js';
 import { normalizeEntryRestores, normalizeMailboxRestore } from '../normalize.js';
 import { StoreError, type EntryRestore, type Mailbox, type MailboxEntry, type MailboxRestore } from '../types.js';
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
@@ -157,7 +158,7 @@ export class Restores {
         return restored;
       });
     };
-    return commitAll([...writers.values()], commit);
+    return commitWithAll([...writers.values()], commit);
   }
 
   /** The size of a message an entry is to share; its internal date must be the entry's. */
@@ -169,9 +170,4 @@ export class Restores {
     }
     return row.size;
   }
-}
-
-/** Runs `commit` with exclusive use of every writer, once all their chunk writes are done. */
-function commitAll<T>(writers: SqliteBodyWriter[], commit: () => Promise<T>): Promise<T> {
-  return writers.reduceRight<() => Promise<T>>((inner, writer) => () => writer.commitWith(inner), commit)();
 }
