@@ -239,6 +239,8 @@ describe('copyStore', () => {
     await sampler;
     assert.ok(report.verification?.ok, JSON.stringify(report.verification?.differences));
     assert.ok(report.counts.bytesCopied > 40 * 1024 * 1024);
-    assert.ok(peak < 24 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while copying`);
+    // Below the message's own 40 MB, so holding it whole anywhere fails; the margin above the
+    // few chunks in flight is the search indexer, which reads the new message beside the copy.
+    assert.ok(peak < 36 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while copying`);
   });
 });
