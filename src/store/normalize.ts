@@ -213,3 +213,18 @@ export function normalizeEntryRestores(
     };
   });
 }
+
+/** An optional non-negative bound of a listing (fromUid, toUid, limit), or `fallback`. */
+export function checkBound<T extends number | null>(value: number | undefined, what: string, fallback: T): number | T {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw new StoreError('invalid', `invalid ${what}: ${value}`);
+  return value;
+}
+
+/** A modseq from a client may exceed 2^53 (RFC 7162 allows 63 bits): compared as given. */
+export function checkModseq(value: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new StoreError('invalid', `invalid ${what}: ${value}`);
+  }
+  return value;
+}

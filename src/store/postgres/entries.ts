@@ -14,25 +14,13 @@ import {
   type MailboxEntry,
   type MailboxSummary,
 } from '../types.js';
-import { applyFlagOperation, checkUids, normalizeFlags, sameFlags } from '../normalize.js';
+import { applyFlagOperation, checkBound, checkModseq, checkUids, normalizeFlags, sameFlags } from '../normalize.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import { ABOVE_ALL, ENTRY_COLUMNS, modseqBound, toEntry, type EntryRow } from './rows.js';
 
-function checkBound(value: number | undefined, what: string, fallback: number | null): number | null {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new StoreError('invalid', `invalid ${what}: ${value}`);
-  return value;
-}
 
-/** A modseq from a client may exceed 2^53 (RFC 7162 allows 63 bits): compared as given. */
-function checkModseq(value: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new StoreError('invalid', `invalid ${what}: ${value}`);
-  }
-  return value;
-}
 
 export class Entries {
   constructor(

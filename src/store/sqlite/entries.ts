@@ -14,7 +14,7 @@ import {
   type MailboxChanges,
   type MailboxEntry,
 } from '../types.js';
-import { applyFlagOperation, normalizeFlags, sameFlags } from '../normalize.js';
+import { applyFlagOperation, checkBound, checkModseq, normalizeFlags, sameFlags } from '../normalize.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import { ENTRY_IN_UIDS, ENTRY_SELECT, checkUids, parseFlags, toEntry, type EntryRow } from './rows.js';
@@ -24,19 +24,7 @@ import type { WriteQueue } from './write-queue.js';
 /** Above any UID (UIDs are 32-bit in IMAP). */
 const UID_MAX = Number.MAX_SAFE_INTEGER;
 
-function checkBound(value: number | undefined, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new StoreError('invalid', `invalid ${what}: ${value}`);
-  return value;
-}
 
-/** A modseq from a client may exceed 2^53 (RFC 7162 allows 63 bits): compared as given. */
-function checkModseq(value: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new StoreError('invalid', `invalid ${what}: ${value}`);
-  }
-  return value;
-}
 
 export class Entries {
   private readonly stmts;
