@@ -9,6 +9,7 @@
  * synchronous_commit stays as the server has it (on by default): a resolved deliver or
  * append is durable.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError } from '../types.js';
 
@@ -87,6 +88,23 @@ export interface Queryable {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+const statementNames = new Map<string, string>();
+
+/**
+ * A transaction's statement as a named prepared statement: PostgreSQL then parses and plans
+ * it once per connection instead of at every delivery (an unnamed statement is parsed and
+ * planned each time). Every SQL text here is a constant (values travel as parameters), so
+ * the names stay few.
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `wharf_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
 /** What an operation can do inside its transaction. */
 export class Tx {
   readonly touched = new Set<number>();
@@ -95,15 +113,19 @@ export class Tx {
   constructor(private readonly client: pg.PoolClient) {}
 
   async rows<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
-    return (await this.client.query<R>(text, values)).rows;
+    return (await this.run<R>(text, values)).rows;
   }
 
   async one<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R | undefined> {
-    return (await this.client.query<R>(text, values)).rows[0];
+    return (await this.run<R>(text, values)).rows[0];
   }
 
   async count(text: string, values?: unknown[]): Promise<number> {
-    return (await this.client.query(text, values)).rowCount ?? 0;
+    return (await this.run(text, values)).rowCount ?? 0;
+  }
+
+  private run<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return values === undefined ? this.client.query<R>(text) : this.client.query<R>(prepared(text, values));
   }
 
   /** Marks a mailbox as changed: its watchers everywhere are told once this commits. */
@@ -240,7 +262,7 @@ export class Database {
   private async announce(client: pg.PoolClient, touched: ReadonlySet<number>): Promise<void> {
     let ids: string[] = [];
     const send = async () => {
-      await client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, `${this.token} ${ids.join(',')}`]);
+      await client.query(prepared('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, `${this.token} ${ids.join(',')}`]));
       ids = [];
     };
     let length = 0;
