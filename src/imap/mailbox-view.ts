@@ -5,9 +5,8 @@
  * in through the store's change feed and wait here until the session may announce them, so a
  * client never sees an EXPUNGE in the middle of a FETCH, STORE or SEARCH.
  */
-import type { Mailbox, MailboxEntry, MailboxWatch, Store } from '../store/types.js';
+import { StoreError, type Mailbox, type MailboxEntry, type MailboxWatch, type Store } from '../store/types.js';
 import type { EntryCache, EntrySnapshot } from './entry-cache.js';
-import { claimRecent } from './recent.js';
 import type { ResponseWriter } from './response-writer.js';
 import { formatFlags } from './flags.js';
 import { formatNumberSet } from './protocol/sequence-set.js';
@@ -43,6 +42,8 @@ export class MailboxView {
   private readonly pendingExpunged = new Set<number>();
   private readonly pendingFlags = new Map<number, MailboxEntry>();
   private pendingNew: number[] = [];
+  /** Messages in pendingNew that this session claimed as \Recent. */
+  private readonly pendingRecent = new Set<number>();
   /** Modseqs of changes this session made and already reported, so they are not echoed. */
   private readonly ownChanges = new Map<number, number>();
   private dirty = false;
@@ -75,9 +76,19 @@ export class MailboxView {
     const current = await cache.current(mailboxId);
     if (!current) return null;
     const view = new MailboxView(store, current.mailbox, current.snapshot, options);
-    if (!options.readOnly) {
-      const firstRecent = claimRecent(current.mailbox, view.uids);
-      for (const uid of view.uids) if (uid >= firstRecent) view.recent.add(uid);
+    // \Recent: claimed in the store, so a session on another node cannot claim it too; EXAMINE
+    // leaves it alone (RFC 3501 6.3.2).
+    const last = view.uids[view.uids.length - 1];
+    if (!options.readOnly && last !== undefined) {
+      let claimedBefore: number;
+      try {
+        claimedBefore = await store.claimRecent(mailboxId, last);
+      } catch (err) {
+        view.close();
+        if (err instanceof StoreError && err.code === 'not-found') return null;
+        throw err;
+      }
+      for (const uid of view.uids) if (uid > claimedBefore) view.recent.add(uid);
     }
     return view;
   }
@@ -176,12 +187,25 @@ export class MailboxView {
       else {
         const i = this.pendingNew.indexOf(uid);
         if (i >= 0) this.pendingNew.splice(i, 1);
+        this.pendingRecent.delete(uid);
       }
     }
     // A message that came and went between two looks never existed for this client.
     const gone = new Set(changes.expunged);
     added.sort((a, b) => a - b);
-    for (const uid of added) if (!gone.has(uid)) this.pendingNew.push(uid);
+    const arrived = added.filter((uid) => !gone.has(uid));
+    for (const uid of arrived) this.pendingNew.push(uid);
+    // This session is the first to learn of them here; the store says whether it is the first
+    // anywhere (\Recent belongs to exactly one session).
+    if (!this.readOnly && arrived.length > 0) {
+      try {
+        const claimedBefore = await this.store.claimRecent(this.mailbox.id, arrived[arrived.length - 1]!);
+        for (const uid of arrived) if (uid > claimedBefore) this.pendingRecent.add(uid);
+      } catch (err) {
+        // The mailbox is gone (its deletion is announced on its own): nothing to claim.
+        if (!(err instanceof StoreError && err.code === 'not-found')) throw err;
+      }
+    }
     this.ownChanges.clear();
     this.modseq = Math.max(this.modseq, changes.highestModseq);
   }
@@ -207,11 +231,10 @@ export class MailboxView {
       wrote = true;
     }
     if (this.pendingNew.length > 0) {
-      const recentNow = !this.readOnly ? claimRecent(this.mailbox, this.pendingNew) : Infinity;
       const uids = this.mutableUids();
       for (const uid of this.pendingNew) {
         uids.push(uid);
-        if (uid >= recentNow) this.recent.add(uid);
+        if (this.pendingRecent.delete(uid)) this.recent.add(uid);
       }
       this.pendingNew = [];
       out.untagged(`${this.uids.length} EXISTS`);

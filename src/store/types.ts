@@ -323,6 +323,14 @@ export interface MailStore {
   ): Promise<FlagUpdate>;
   /** Removes the given UIDs from the mailbox; returns the UIDs actually removed. */
   expunge(mailboxId: number, uids: number[]): Promise<number[]>;
+  /**
+   * \Recent (IMAP4rev1, RFC 3501 2.3.2): a new message is recent in exactly one session, the
+   * first to select the mailbox (or be told of the message) after it arrived, on whichever node.
+   * Claims every UID up to `upToUid` for the caller and resolves with the highest UID claimed
+   * before this call: the caller's recent messages are those above it, up to `upToUid`. The
+   * claim never goes down; a mailbox that takes another UIDVALIDITY starts again from 0.
+   */
+  claimRecent(mailboxId: number, upToUid: number): Promise<number>;
   /** What changed after `modseq`; see MailboxChanges.complete for pruned expunge records. */
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
   /**

@@ -121,6 +121,22 @@ describe('two nodes on one PostgreSQL database', () => {
     onB.close();
   });
 
+  it('\\Recent goes to exactly one session, even when the sessions are on different nodes', async () => {
+    const smtp = await smtpSession(b.ports.smtp!);
+    await sendMessage(smtp, ['Subject: recent once', '', 'who sees it first?']);
+    await smtp.smtp('QUIT');
+    const recentOf = async (port: number) => {
+      const imap = await ImapClient.connect(port);
+      await imap.login(BOB, BOB_PASSWORD);
+      const selected = await imap.command('SELECT INBOX');
+      imap.close();
+      return Number(/^\* (\d+) RECENT$/m.exec(selected.untagged.join('\n'))![1]);
+    };
+    const onA = await recentOf(a.ports.imap!);
+    const onB = await recentOf(b.ports.imap!);
+    assert.deepEqual([onA, onB], [1, 0], 'the first SELECT (on A) has it recent, the later one on B does not');
+  });
+
   it('node A killed with SIGKILL mid-delivery: every acknowledged message is there and node B kept serving', async () => {
     const acked: string[] = [];
     let stop = false;

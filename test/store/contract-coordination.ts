@@ -39,6 +39,23 @@ export function runCoordinationContract(backend: string, open: OpenStore): void 
       });
     });
 
+    describe('claimRecent', () => {
+      it('gives each UID to one claimer only, never goes down, and refuses an unknown mailbox', async () => {
+        const { store } = ctx;
+        const { alice, inbox } = await setupUsers(store);
+        for (let i = 0; i < 3; i++) await deliverText(store, [alice.id], `m${i}`);
+        assert.equal(await store.claimRecent(inbox.id, 2), 0, 'nothing claimed yet: 1 and 2 are the caller\'s');
+        assert.equal(await store.claimRecent(inbox.id, 3), 2, 'only 3 is new for the second claimer');
+        assert.equal(await store.claimRecent(inbox.id, 3), 3, 'nothing left');
+        assert.equal(await store.claimRecent(inbox.id, 1), 3, 'a lower claim changes nothing');
+        // Concurrent claimers of the same new UIDs: exactly one gets them.
+        await deliverText(store, [alice.id], 'm3');
+        const answers = await Promise.all([store.claimRecent(inbox.id, 4), store.claimRecent(inbox.id, 4), store.claimRecent(inbox.id, 4)]);
+        assert.deepEqual(answers.sort(), [3, 4, 4]);
+        await assert.rejects(store.claimRecent(987654, 1), (err: Error & { code?: string }) => err.code === 'not-found');
+      });
+    });
+
     // What a node's readiness endpoint asks: a load balancer must stop sending work to a node
     // whose store is unusable.
     describe('checkHealth', () => {

@@ -74,7 +74,7 @@ describe('SqliteStore (file-specific)', () => {
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
-        assert.deepEqual(versions, [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7]);
       } finally {
         db.close();
       }
@@ -84,7 +84,7 @@ describe('SqliteStore (file-specific)', () => {
     // Reopening does not re-apply migrations.
     const again = await openStore({ dataDir: dir });
     await again.close();
-    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 6);
+    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 7);
   });
 
   it('keeps everything across a close and reopen', async () => {

@@ -132,6 +132,23 @@ export class Entries {
     });
   }
 
+  async claimRecent(mailboxId: number, upToUid: number): Promise<number> {
+    const uid = checkBound(upToUid, 'UID', 0);
+    const missing = () => new StoreError('not-found', `no mailbox ${mailboxId}`);
+    if (!isId(mailboxId)) throw missing();
+    const current = await this.db.one<{ recent_uid: number }>('SELECT recent_uid FROM mailboxes WHERE id = $1', [mailboxId]);
+    if (!current) throw missing();
+    // Nothing new to claim (the usual SELECT): a read, no write.
+    if (current.recent_uid >= uid) return current.recent_uid;
+    return this.db.transaction(async (tx) => {
+      // The mailbox row lock makes the claim exclusive between nodes.
+      const row = await tx.one<{ recent_uid: number }>('SELECT recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE', [mailboxId]);
+      if (!row) throw missing();
+      if (row.recent_uid < uid) await tx.rows('UPDATE mailboxes SET recent_uid = $2 WHERE id = $1', [mailboxId, uid]);
+      return row.recent_uid;
+    });
+  }
+
   async changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
     checkModseq(modseq, 'modseq');
     if (!isId(mailboxId)) throw new StoreError('not-found', `no mailbox ${mailboxId}`);

@@ -60,7 +60,7 @@ export class Restores {
         // expunge records go, and with them any claim to know what vanished before.
         id = existing.id;
         await tx.rows(
-          `UPDATE mailboxes SET role = $2, uid_validity = $3, uid_next = $4,
+          `UPDATE mailboxes SET role = $2, uid_validity = $3, uid_next = $4, recent_uid = 0,
              highest_modseq = GREATEST(highest_modseq, $5), pruned_modseq = GREATEST(highest_modseq, $5)
            WHERE id = $1`,
           [id, wanted.role, wanted.uidValidity, wanted.uidNext, wanted.highestModseq],

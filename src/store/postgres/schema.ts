@@ -172,6 +172,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'the \\Recent claim kept in the store, so sessions on every node agree',
+    sql: `
+      -- The highest UID some session has already seen as \\Recent (IMAP4rev1).
+      ALTER TABLE mailboxes ADD COLUMN recent_uid bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -53,6 +53,8 @@ export class Entries {
       changedSince: db.prepare(`${ENTRY_SELECT} WHERE e.mailbox_id = ? AND e.modseq > ? ORDER BY e.uid`),
       expungedSince: db.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').pluck(),
       prunedModseq: db.prepare('SELECT pruned_modseq FROM mailboxes WHERE id = ?').pluck(),
+      recentUid: db.prepare('SELECT recent_uid FROM mailboxes WHERE id = ?').pluck(),
+      setRecentUid: db.prepare('UPDATE mailboxes SET recent_uid = ? WHERE id = ? AND recent_uid < ?'),
       bumpModseq: db
         .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
         .pluck(),
@@ -146,6 +148,20 @@ export class Entries {
     return this.queue.run((tx) => {
       const mailbox = this.mailboxes.requireInTx(mailboxId);
       return this.messages.removeEntriesInTx(tx, mailbox, this.rowsInTx(mailboxId, sorted));
+    });
+  }
+
+  async claimRecent(mailboxId: number, upToUid: number): Promise<number> {
+    const uid = checkBound(upToUid, 'UID', 0);
+    const current = this.stmts.recentUid.get(mailboxId) as number | undefined;
+    if (current === undefined) throw new StoreError('not-found', `no mailbox ${mailboxId}`);
+    // Nothing new to claim (the usual SELECT): a read, no write.
+    if (current >= uid) return current;
+    return this.queue.run(() => {
+      const before = this.stmts.recentUid.get(mailboxId) as number | undefined;
+      if (before === undefined) throw new StoreError('not-found', `no mailbox ${mailboxId}`);
+      if (before < uid) this.stmts.setRecentUid.run(uid, mailboxId, uid);
+      return before;
     });
   }
 

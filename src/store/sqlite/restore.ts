@@ -46,7 +46,7 @@ export class Restores {
          WHERE id = @id`,
       ),
       adoptUidValidity: db.prepare(
-        `UPDATE mailboxes SET role = @role, uid_validity = @uidValidity, uid_next = @uidNext,
+        `UPDATE mailboxes SET role = @role, uid_validity = @uidValidity, uid_next = @uidNext, recent_uid = 0,
            highest_modseq = MAX(highest_modseq, @highestModseq),
            pruned_modseq = MAX(highest_modseq, @highestModseq)
          WHERE id = @id`,

@@ -206,6 +206,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_listing ON messages(id, size, internal_date);
     `,
   },
+  {
+    version: 7,
+    description: 'the \\Recent claim kept in the store, so sessions on every node agree',
+    sql: `
+      -- The highest UID some session has already seen as \\Recent (IMAP4rev1).
+      ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Opens the database file, sets the pragmas and brings the schema up to date. */

@@ -280,6 +280,10 @@ export class SqliteStore implements Store {
   expunge(mailboxId: number, uids: number[]): Promise<number[]> {
     return this.entries.expunge(mailboxId, uids);
   }
+  claimRecent(mailboxId: number, upToUid: number): Promise<number> {
+    return this.entries.claimRecent(mailboxId, upToUid);
+  }
+
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
     return this.entries.changesSince(mailboxId, modseq);
   }
