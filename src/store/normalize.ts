@@ -3,7 +3,7 @@
  * (addresses, domains, mailbox names, flags). Every Store implementation uses these so the
  * SQLite and PostgreSQL backends agree on what is valid and on the stored spelling.
  */
-import { StoreError, type EntryRestore, type MailboxRestore, type MailboxRole } from './types.js';
+import { StoreError, type EntryRestore, type FlagOperation, type MailboxRestore, type MailboxRole } from './types.js';
 
 const MAX_DOMAIN_LENGTH = 253;
 const MAX_LOCAL_LENGTH = 64;
@@ -227,4 +227,21 @@ export function checkModseq(value: number, what: string): number {
     throw new StoreError('invalid', `invalid ${what}: ${value}`);
   }
   return value;
+}
+
+/** A setFlags request checked once for both backends: the operation, flags, UIDs and UNCHANGEDSINCE. */
+export function checkFlagRequest(
+  uids: readonly number[],
+  op: FlagOperation,
+  flags: readonly string[],
+  options: { unchangedSince?: number },
+): { wanted: string[]; sorted: number[]; unchangedSince: number | null } {
+  if (op !== 'add' && op !== 'remove' && op !== 'replace') {
+    throw new StoreError('invalid', `invalid flag operation: ${String(op)}`);
+  }
+  return {
+    wanted: normalizeFlags([...flags]),
+    sorted: checkUids(uids),
+    unchangedSince: options.unchangedSince === undefined ? null : checkModseq(options.unchangedSince, 'unchangedSince'),
+  };
 }

@@ -14,7 +14,7 @@ import {
   type MailboxEntry,
   type MailboxSummary,
 } from '../types.js';
-import { applyFlagOperation, checkBound, checkModseq, checkUids, normalizeFlags, sameFlags } from '../normalize.js';
+import { applyFlagOperation, checkBound, checkFlagRequest, checkModseq, checkUids, sameFlags } from '../normalize.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
@@ -81,13 +81,7 @@ export class Entries {
     flags: string[],
     options: { unchangedSince?: number } = {},
   ): Promise<FlagUpdate> {
-    if (op !== 'add' && op !== 'remove' && op !== 'replace') {
-      throw new StoreError('invalid', `invalid flag operation: ${String(op)}`);
-    }
-    const wanted = normalizeFlags(flags);
-    const sorted = checkUids(uids);
-    const unchangedSince =
-      options.unchangedSince === undefined ? null : checkModseq(options.unchangedSince, 'unchangedSince');
+    const { wanted, sorted, unchangedSince } = checkFlagRequest(uids, op, flags, options);
     return this.db.transaction(async (tx) => {
       // The lock makes the read-modify-write below safe against every other node.
       await this.mailboxes.lockOneInTx(tx, mailboxId);

@@ -14,7 +14,7 @@ import {
   type MailboxChanges,
   type MailboxEntry,
 } from '../types.js';
-import { applyFlagOperation, checkBound, checkModseq, normalizeFlags, sameFlags } from '../normalize.js';
+import { applyFlagOperation, checkBound, checkFlagRequest, checkModseq, sameFlags } from '../normalize.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import { ENTRY_IN_UIDS, ENTRY_SELECT, checkUids, parseFlags, toEntry, type EntryRow } from './rows.js';
@@ -102,13 +102,7 @@ export class Entries {
     flags: string[],
     options: { unchangedSince?: number } = {},
   ): Promise<FlagUpdate> {
-    if (op !== 'add' && op !== 'remove' && op !== 'replace') {
-      throw new StoreError('invalid', `invalid flag operation: ${String(op)}`);
-    }
-    const wanted = normalizeFlags(flags);
-    const sorted = checkUids(uids);
-    const unchangedSince =
-      options.unchangedSince === undefined ? null : checkModseq(options.unchangedSince, 'unchangedSince');
+    const { wanted, sorted, unchangedSince } = checkFlagRequest(uids, op, flags, options);
     return this.queue.run((tx) => {
       this.mailboxes.requireInTx(mailboxId);
       const changed: EntryRow[] = [];
