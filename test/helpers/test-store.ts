@@ -11,20 +11,44 @@ export type TestBackend = 'sqlite' | 'postgres';
 
 export const TEST_BACKEND: TestBackend = process.env.WHARF_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
+/** Databases made here and not dropped yet: whatever a test file left is dropped before it exits. */
+const undropped = new Set<TestDatabase>();
+let sweepOnExit = false;
+
+function track(db: TestDatabase): TestDatabase {
+  undropped.add(db);
+  if (!sweepOnExit) {
+    sweepOnExit = true;
+    // 'beforeExit' may start async work; it fires again once that work is done, with nothing left.
+    process.on('beforeExit', () => {
+      if (undropped.size === 0) return;
+      const left = [...undropped];
+      undropped.clear();
+      void Promise.allSettled(left.map((d) => d.drop()));
+    });
+  }
+  return db;
+}
+
+async function drop(db: TestDatabase): Promise<void> {
+  undropped.delete(db);
+  await db.drop();
+}
+
 /** The store for a test: SQLite in `dataDir`, or a fresh PostgreSQL database dropped on close(). */
 export async function openTestStore(dataDir: string): Promise<Store> {
   if (TEST_BACKEND === 'sqlite') return openStore({ dataDir });
-  const db = await createTestDatabase();
+  const db = track(await createTestDatabase());
   let store: Store;
   try {
     store = await openStore({ dataDir, databaseUrl: db.url });
   } catch (err) {
-    await db.drop();
+    await drop(db);
     throw err;
   }
   const close = store.close.bind(store);
   let closing: Promise<void> | null = null;
-  store.close = () => (closing ??= close().finally(() => db.drop()));
+  store.close = () => (closing ??= close().finally(() => drop(db)));
   return store;
 }
 
@@ -40,7 +64,7 @@ export async function processStoreEnv(dataDir: string): Promise<Record<string, s
   if (TEST_BACKEND === 'sqlite') return {};
   let db = processDatabases.get(dataDir);
   if (!db) {
-    db = await createTestDatabase();
+    db = track(await createTestDatabase());
     processDatabases.set(dataDir, db);
   }
   return { WHARF_DATABASE_URL: db.url };
@@ -51,5 +75,5 @@ export async function dropProcessStore(dataDir: string): Promise<void> {
   const db = processDatabases.get(dataDir);
   if (!db) return;
   processDatabases.delete(dataDir);
-  await db.drop();
+  await drop(db);
 }
