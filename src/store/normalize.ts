@@ -245,3 +245,20 @@ export function checkFlagRequest(
     unchangedSince: options.unchangedSince === undefined ? null : checkModseq(options.unchangedSince, 'unchangedSince'),
   };
 }
+
+/** An internal date given to deliver/append, as milliseconds; 'invalid' when it is no date. */
+export function checkInternalDate(date: Date): number {
+  const ms = date instanceof Date ? date.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new StoreError('invalid', 'invalid internalDate');
+  return ms;
+}
+
+/** The byte range [start, end) of a body of `size` bytes that readBody was asked for, clipped to the body. */
+export function checkBodyRange(range: { start: number; end?: number } | undefined, size: number): { start: number; end: number } {
+  const start = range?.start ?? 0;
+  const end = Math.min(range?.end ?? size, size);
+  if (!Number.isInteger(start) || start < 0 || !Number.isInteger(end) || end < start) {
+    throw new StoreError('invalid', `invalid range ${JSON.stringify(range)}`);
+  }
+  return { start, end };
+}

@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { after, before, describe, it } from 'node:test';
 import { SqliteStore } from '../../src/store/index.js';
 import type { User } from '../../src/store/types.js';
+import { peakMemoryGrowth } from '../helpers/memory.js';
 import { ImapClient, startImapHarness, type ImapHarness } from './harness.js';
 
 /**
@@ -83,32 +82,14 @@ describe('a 40 MB attachment', () => {
     assert.ok(decoded >= ATTACHMENT_BYTES, `decoded size ${decoded}`);
     c.close();
 
-    // Live memory, not garbage waiting for collection: collect before every sample. One
-    // unmeasured pass first, so one-off allocations (caches, the indexer's leftovers) are not
-    // counted as the cost of streaming.
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
+    // One unmeasured pass first, so one-off allocations (caches, the indexer's leftovers) are
+    // not counted as the cost of streaming.
     const login = 'a LOGIN big pw\r\nb EXAMINE INBOX\r\n';
     await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2] BINARY.PEEK[2])\r\n'], 'c');
-    gc();
-    const before = process.memoryUsage();
-    // V8 frees the memory of collected Buffers on a background thread: give it a moment after
-    // each collection, or chunks already streamed out still count.
-    let peak = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        gc();
-        await new Promise((r) => setTimeout(r, 10));
-        const m = process.memoryUsage();
-        peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
-        await new Promise((r) => setTimeout(r, 40));
-      }
-    })();
-    const bodyBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2])\r\n'], 'c');
-    const binaryBytes = await drain(h.plain.port, [login, 'c FETCH 1 (BINARY.PEEK[2])\r\n'], 'c');
-    sampling = false;
-    await sampler;
+    const { result: [bodyBytes, binaryBytes], peak } = await peakMemoryGrowth(async () => [
+      await drain(h.plain.port, [login, 'c FETCH 1 (BODY.PEEK[2])\r\n'], 'c'),
+      await drain(h.plain.port, [login, 'c FETCH 1 (BINARY.PEEK[2])\r\n'], 'c'),
+    ]);
     assert.ok(bodyBytes > ATTACHMENT_BYTES * 1.3, `BODY[2] is the base64 text (${bodyBytes} bytes)`);
     assert.ok(binaryBytes > ATTACHMENT_BYTES && binaryBytes < ATTACHMENT_BYTES * 1.1, `BINARY[2] is decoded (${binaryBytes})`);
     assert.ok(peak < 24 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB while streaming`);

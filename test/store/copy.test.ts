@@ -8,8 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { peakMemoryGrowth } from '../helpers/memory.js';
 import { copyStore, type CopyProgress } from '../../src/store/copy.js';
 import { verifyCopy } from '../../src/store/copy-verify.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -218,25 +217,7 @@ describe('copyStore', () => {
     while (body.size < 40 * 1024 * 1024) await body.write(line);
     await source.deliver({ body, internalDate: new Date(), envelope: { mailFrom: '', rcptTo: [] }, userIds: [alice.id] });
 
-    // Live memory, not garbage waiting for collection: collect before every sample.
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    gc();
-    const before = process.memoryUsage();
-    let peak = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        gc();
-        await new Promise((r) => setTimeout(r, 10));
-        const m = process.memoryUsage();
-        peak = Math.max(peak, m.heapUsed + m.arrayBuffers - before.heapUsed - before.arrayBuffers);
-        await new Promise((r) => setTimeout(r, 40));
-      }
-    })();
-    const report = await copyStore(source, target);
-    sampling = false;
-    await sampler;
+    const { result: report, peak } = await peakMemoryGrowth(() => copyStore(source, target));
     assert.ok(report.verification?.ok, JSON.stringify(report.verification?.differences));
     assert.ok(report.counts.bytesCopied > 40 * 1024 * 1024);
     // Below the message's own 40 MB, so holding it whole anywhere fails; the margin above the

@@ -29,7 +29,7 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { normalizeFlags } from '../normalize.js';
+import { checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore } from './bodies.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
@@ -60,10 +60,9 @@ function headersJson(headers: HeaderSummary): string {
   return JSON.stringify(kept);
 }
 
+/** Internal dates go to PostgreSQL as Date objects (timestamptz). */
 function checkDate(date: Date): Date {
-  const ms = date instanceof Date ? date.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw new StoreError('invalid', 'invalid internalDate');
-  return new Date(ms);
+  return new Date(checkInternalDate(date));
 }
 
 

@@ -16,6 +16,7 @@ import type { MessageAnalysis } from '../../mime/analysis.js';
 import { createMessageAnalyzer } from '../../mime/analyzer.js';
 import { CHUNK_SIZE, ChunkedBodyWriter, type ChunkSink } from '../chunked-body-writer.js';
 import { StoreError, type BodyWriter } from '../types.js';
+import { checkBodyRange } from '../normalize.js';
 import type { Db } from './schema.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -134,11 +135,7 @@ export class BodyStore implements ChunkSink {
   async *read(messageId: number, range?: { start: number; end?: number }): AsyncGenerator<Buffer> {
     const body = this.stmts.committedBody.get(messageId) as BodyRow | undefined;
     if (!body) throw new StoreError('not-found', `no message ${messageId}`);
-    const start = range?.start ?? 0;
-    const end = Math.min(range?.end ?? body.size, body.size);
-    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(end) || end < start) {
-      throw new StoreError('invalid', `invalid range ${JSON.stringify(range)}`);
-    }
+    const { start, end } = checkBodyRange(range, body.size);
     let seq = Math.floor(start / body.chunk_size);
     let pos = seq * body.chunk_size;
     while (pos < end) {

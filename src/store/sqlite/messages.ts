@@ -22,7 +22,7 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { normalizeFlags } from '../normalize.js';
+import { checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { EntryRow } from './rows.js';
@@ -69,11 +69,6 @@ function toMessage(r: MessageRow): StoredMessage {
   return { id: r.id, size: r.size, internalDate: new Date(r.internal_date), headers };
 }
 
-export function checkDate(date: Date): number {
-  const ms = date instanceof Date ? date.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw new StoreError('invalid', 'invalid internalDate');
-  return ms;
-}
 
 
 export class Messages {
@@ -130,7 +125,7 @@ export class Messages {
     const writer = this.bodies.claim(request.body);
     const userIds = [...new Set(request.userIds)];
     if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
-    const internalDate = checkDate(request.internalDate);
+    const internalDate = checkInternalDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished here rather than inside the shared write transaction
       return this.queue.run((tx) => {
@@ -152,7 +147,7 @@ export class Messages {
   async append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
     const writer = this.bodies.claim(request.body);
     const flags = normalizeFlags(request.flags);
-    const internalDate = checkDate(request.internalDate);
+    const internalDate = checkInternalDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished here rather than inside the shared write transaction
       return this.queue.run((tx) => {
