@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import type { WharfConfig } from './config/types.js';
 import { createAuthThrottle } from './net/auth-throttle.js';
 import { createAuthenticator } from './net/authenticator.js';
+import { createDnsResolver } from './net/dns.js';
 import { listen, type Listener } from './net/listener.js';
 import { loadTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
@@ -128,7 +129,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
-    const ctx: ServiceContext = { config, store, log, tls, auth };
+    const ctx: ServiceContext = { config, store, log, tls, auth, dns: createDnsResolver(config.dns) };
     for (const spec of serviceSpecs(ctx)) {
       try {
         listeners.push(

@@ -59,6 +59,36 @@ export function defaultConfig(): WharfConfig {
       // RFC 5321 3.5.3: 252 reveals nothing about which mailboxes exist.
       vrfy: 'disabled',
       maxErrors: 20,
+      // Postfix's smtpd_hard_error_limit is 20 for all errors; unknown recipients get fewer.
+      maxUnknownRecipients: 10,
+      greetingDelayMs: 0,
+    },
+    submission: {
+      saveSent: true,
+    },
+    dns: {
+      servers: [],
+      timeoutMs: 5_000,
+    },
+    delivery: {
+      port: 25,
+      // RFC 5321 4.5.4.1: retry after at least 30 minutes, give up after 4-5 days; a first
+      // retry after a minute catches greylisting and restarts, then the wait doubles.
+      firstRetryMs: MINUTE,
+      maxRetryMs: 4 * 60 * MINUTE,
+      giveUpMs: 5 * 24 * 60 * MINUTE,
+      delayNoticeMs: 4 * 60 * MINUTE,
+      maxConnectionsPerDestination: 4,
+      maxConnections: 50,
+      connectTimeoutMs: 30_000,
+      commandTimeoutMs: 5 * MINUTE,
+      tlsPolicy: {},
+      mtaSts: true,
+    },
+    mailAuth: {
+      verifyInbound: true,
+      signOutbound: true,
+      dnsbl: [],
     },
     pop3: {
       // RFC 1939 section 3: the inactivity autologout timer must be at least 10 minutes.
@@ -78,6 +108,8 @@ export function defaultConfig(): WharfConfig {
       // test suite on loopback, yet one address cannot take every slot.
       maxConnectionsPerAddress: 50,
       maxConnections: 1000,
+      maxConnectionsTotal: 5000,
+      maxConnectionRatePerAddress: 600,
     },
     auth: {
       allowInsecure: false,

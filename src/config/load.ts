@@ -33,6 +33,8 @@ export const ENV_SETTINGS: ReadonlyArray<{
   name: string;
   path: string;
   numeric?: boolean;
+  /** Comma-separated list. */
+  list?: boolean;
   implies?: Readonly<Record<string, unknown>>;
 }> = [
   { name: 'WHARF_HOST', path: 'host' },
@@ -54,10 +56,12 @@ export const ENV_SETTINGS: ReadonlyArray<{
   { name: 'WHARF_LOG_LEVEL', path: 'logLevel' },
   { name: 'WHARF_TLS_CERT', path: 'tls.certFile' },
   { name: 'WHARF_TLS_KEY', path: 'tls.keyFile' },
+  { name: 'WHARF_DNS_SERVERS', path: 'dns.servers', list: true },
+  { name: 'WHARF_DELIVERY_PORT', path: 'delivery.port', numeric: true },
 ];
 
 /** Settings that hold file system paths: relative ones are resolved against their layer's base. */
-const PATH_SETTINGS = ['dataDir', 'tls.certFile', 'tls.keyFile'];
+const PATH_SETTINGS = ['dataDir', 'tls.certFile', 'tls.keyFile', 'delivery.caFile'];
 
 type Layer = Record<string, unknown>;
 
@@ -129,7 +133,11 @@ function environmentLayer(env: NodeJS.ProcessEnv, cwd: string): Layer {
     const raw = env[setting.name];
     // An empty variable counts as unset, as shells make it easy to export one by accident.
     if (raw === undefined || raw.trim() === '') continue;
-    const value = setting.numeric && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
+    const value = setting.list
+      ? raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
+      : setting.numeric && /^\s*-?\d+\s*$/.test(raw)
+        ? Number(raw)
+        : raw;
     setPath(layer, setting.path, value);
     origins.set(setting.path, setting.name);
     for (const [impliedPath, implied] of Object.entries(setting.implies ?? {})) {

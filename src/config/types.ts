@@ -27,6 +27,84 @@ export interface SmtpConfig {
   vrfy: 'disabled' | 'enabled';
   /** Refuse a client after this many protocol errors in one session. */
   maxErrors: number;
+  /**
+   * End the session (421) after this many RCPT TO for unknown local users, so that guessing
+   * addresses (harvesting) costs a reconnect every few tries.
+   */
+  maxUnknownRecipients: number;
+  /**
+   * On the MX port, wait this long before the greeting; a client that sends anything before it
+   * (an "early talker", typical of spam software) is refused with 554. 0 checks only what
+   * arrives before the greeting is written.
+   */
+  greetingDelayMs: number;
+}
+
+export interface SubmissionConfig {
+  /** File a copy of each submitted message in the sender's Sent mailbox (\Seen). */
+  saveSent: boolean;
+}
+
+export interface DnsConfig {
+  /** Resolvers as "host" or "host:port" (IPv6 as "[::1]:53"); empty: the system's (/etc/resolv.conf). */
+  servers: string[];
+  /** Per-query timeout. */
+  timeoutMs: number;
+}
+
+/** Per-domain TLS rule for outbound delivery. */
+export type TlsPolicy =
+  /** Use STARTTLS when offered, without checking the certificate; plain text when not offered. */
+  | 'opportunistic'
+  /** STARTTLS required and the certificate must verify for the MX host name; else defer. */
+  | 'verify'
+  /** Never use TLS (a broken peer). */
+  | 'none';
+
+export interface RelayConfig {
+  /** Smarthost: all outbound mail goes to it instead of the recipients' MX. */
+  host: string;
+  port: number;
+  /** 'starttls' (587-style, required), 'implicit' (465-style) or 'none'. */
+  security: 'starttls' | 'implicit' | 'none';
+  username?: string;
+  /** A secret: never logged. */
+  password?: string;
+}
+
+export interface DeliveryConfig {
+  /** Port MX delivery connects to (25 on the Internet; other values for tests on loopback). */
+  port: number;
+  /** First retry delay after a temporary failure; doubled per attempt up to `maxRetryMs`. */
+  firstRetryMs: number;
+  maxRetryMs: number;
+  /** A recipient still undelivered this long after queueing bounces (RFC 5321 4.5.4.1: 4-5 days). */
+  giveUpMs: number;
+  /** Send the sender a delay notice once a message has waited this long. */
+  delayNoticeMs: number;
+  /** Concurrent outbound connections to one destination host, and in all. */
+  maxConnectionsPerDestination: number;
+  maxConnections: number;
+  connectTimeoutMs: number;
+  /** Timeout for each reply (RFC 5321 4.5.3.2 suggests minutes; we use one value). */
+  commandTimeoutMs: number;
+  /** Per-domain TLS rules, e.g. { "example.com": "verify" }; others are 'opportunistic'. */
+  tlsPolicy: Record<string, TlsPolicy>;
+  /** Honour MTA-STS (RFC 8461) policies published by recipient domains. */
+  mtaSts: boolean;
+  /** Extra CA certificates (PEM file) trusted when verifying peers, besides the system's. */
+  caFile?: string;
+  /** Smarthost for sites that must send through their provider. */
+  relay?: RelayConfig;
+}
+
+export interface MailAuthConfig {
+  /** Verify SPF, DKIM and DMARC on mail arriving on the MX port and add Authentication-Results. */
+  verifyInbound: boolean;
+  /** DKIM-sign submitted mail for domains that have a key. */
+  signOutbound: boolean;
+  /** DNS blocklist zones checked at connect on the MX port, e.g. ["zen.spamhaus.org"]; none by default. */
+  dnsbl: string[];
 }
 
 export interface Pop3Config {
@@ -53,6 +131,10 @@ export interface LimitsConfig {
   maxConnectionsPerAddress: number;
   /** Concurrent connections per service. */
   maxConnections: number;
+  /** Concurrent connections across every listener together. */
+  maxConnectionsTotal: number;
+  /** New connections one client address may open per minute (all services, all nodes). */
+  maxConnectionRatePerAddress: number;
 }
 
 export interface AuthThrottleConfig {
@@ -100,6 +182,10 @@ export interface WharfConfig {
   store: StoreConfig;
   ports: ListenConfig;
   smtp: SmtpConfig;
+  submission: SubmissionConfig;
+  dns: DnsConfig;
+  delivery: DeliveryConfig;
+  mailAuth: MailAuthConfig;
   pop3: Pop3Config;
   imap: ImapConfig;
   limits: LimitsConfig;

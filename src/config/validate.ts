@@ -21,7 +21,9 @@ type Rule =
   | { kind: 'string'; optional?: boolean }
   | { kind: 'boolean' }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'object'; fields: Record<string, Rule> };
+  | { kind: 'stringList' }
+  | { kind: 'record'; value: Rule }
+  | { kind: 'object'; fields: Record<string, Rule>; optional?: boolean };
 
 const port: Rule = { kind: 'port' };
 const positive: Rule = { kind: 'positive' };
@@ -58,7 +60,37 @@ const SCHEMA = obj({
     transactionTimeoutMs: positive,
     vrfy: { kind: 'enum', values: ['disabled', 'enabled'] },
     maxErrors: positive,
+    maxUnknownRecipients: positive,
+    greetingDelayMs: nonNegative,
   }),
+  submission: obj({ saveSent: { kind: 'boolean' } }),
+  dns: obj({ servers: { kind: 'stringList' }, timeoutMs: positive }),
+  delivery: obj({
+    port,
+    firstRetryMs: positive,
+    maxRetryMs: positive,
+    giveUpMs: positive,
+    delayNoticeMs: positive,
+    maxConnectionsPerDestination: positive,
+    maxConnections: positive,
+    connectTimeoutMs: positive,
+    commandTimeoutMs: positive,
+    tlsPolicy: { kind: 'record', value: { kind: 'enum', values: ['opportunistic', 'verify', 'none'] } },
+    mtaSts: { kind: 'boolean' },
+    caFile: optionalText,
+    relay: {
+      kind: 'object',
+      optional: true,
+      fields: {
+        host: text,
+        port,
+        security: { kind: 'enum', values: ['starttls', 'implicit', 'none'] },
+        username: optionalText,
+        password: optionalText,
+      },
+    },
+  }),
+  mailAuth: obj({ verifyInbound: { kind: 'boolean' }, signOutbound: { kind: 'boolean' }, dnsbl: { kind: 'stringList' } }),
   pop3: obj({ idleTimeoutMs: positive, lockTtlMs: positive }),
   imap: obj({
     idleTimeoutMs: positive,
@@ -67,7 +99,12 @@ const SCHEMA = obj({
     maxCommandsPerSecond: positive,
     maxErrors: positive,
   }),
-  limits: obj({ maxConnectionsPerAddress: positive, maxConnections: positive }),
+  limits: obj({
+    maxConnectionsPerAddress: positive,
+    maxConnections: positive,
+    maxConnectionsTotal: positive,
+    maxConnectionRatePerAddress: positive,
+  }),
   auth: obj({ allowInsecure: { kind: 'boolean' }, defaultDomain: optionalText }),
   authThrottle: obj({
     freeFailures: nonNegative,
@@ -119,7 +156,20 @@ function checkValue(rule: Rule, value: unknown, path: string, origin: Origin, co
     case 'enum':
       if (typeof value !== 'string' || !rule.values.includes(value)) fail(`one of ${rule.values.join(', ')}`);
       return;
+    case 'stringList':
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.trim().length === 0)) {
+        fail('a list of non-empty strings');
+      }
+      return;
+    case 'record': {
+      if (!isPlainObject(value)) fail('an object');
+      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        checkValue(rule.value, v, path ? `${path}.${key}` : key, origin, complete);
+      }
+      return;
+    }
     case 'object': {
+      if (rule.optional && value === undefined) return;
       if (!isPlainObject(value)) fail('an object');
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) {
@@ -133,7 +183,7 @@ function checkValue(rule: Rule, value: unknown, path: string, origin: Origin, co
       }
       if (complete) {
         for (const [key, fieldRule] of Object.entries(rule.fields)) {
-          const optional = fieldRule.kind === 'string' && fieldRule.optional;
+          const optional = (fieldRule.kind === 'string' || fieldRule.kind === 'object') && fieldRule.optional === true;
           if (!(key in record) && !optional) {
             const keyPath = path ? `${path}.${key}` : key;
             throw new ConfigError(`${origin(keyPath)}: missing setting "${keyPath}"`);

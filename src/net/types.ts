@@ -1,3 +1,4 @@
+import type { DnsResolver } from './dns.js';
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { WharfConfig } from '../config/types.js';
@@ -56,6 +57,8 @@ export interface ServiceContext {
   log: Logger;
   tls: TlsMaterial;
   auth: Authenticator;
+  /** The configured DNS resolver (MX lookups, SPF/DKIM/DMARC, blocklists). */
+  dns: DnsResolver;
 }
 
 /** One accepted client connection, as the listener hands it to a service. */

@@ -74,6 +74,10 @@ export class ChunkedBodyWriter implements BodyWriter {
     return result;
   }
 
+  prepend(_bytes: Buffer): void {
+    throw new StoreError('invalid', 'prepend is not implemented yet');
+  }
+
   abort(): Promise<void> {
     this.abortRequested = true;
     this.aborting ??= this.doAbort();

@@ -5,7 +5,7 @@ import type { MessageStructure } from '../mime/analysis.js';
  * PostgreSQL backend (several stateless Wharf nodes sharing one database) can drop in.
  *
  * The contract is split by kind of data (AccountStore, MailStore, BlobStore, SearchStore,
- * CoordinationStore, and RestoreStore for copying a store); `Store` is all of them together.
+ * CoordinationStore, QueueStore, and RestoreStore for copying a store); `Store` is all of them together.
  *
  * Rules every implementation keeps (the contract suites in test/store/contract-*.ts check them):
  * - Everything is async; nothing here may rely on being in the same process as the caller.
@@ -125,6 +125,16 @@ export interface BodyWriter {
   write(chunk: Buffer): Promise<void>;
   /** Discards everything written. Safe to call more than once, and after a failed deliver. */
   abort(): Promise<void>;
+  /**
+   * Places `bytes` before everything written (before and after this call): header fields a
+   * server can only compute once the whole message went by (Authentication-Results after
+   * verifying DKIM/SPF/DMARC, DKIM-Signature after signing). A later call goes in front of an
+   * earlier one. `size`, the stored size, the MIME structure's offsets and readBody all count
+   * the prepended bytes; the header summary does not change (none of its fields is prepended).
+   * Only before the body is handed to deliver/append; 'invalid' afterwards. Meant for a few
+   * header lines (at most 64 KiB in all; 'invalid' beyond).
+   */
+  prepend(bytes: Buffer): void;
 }
 
 export interface Envelope {
@@ -140,13 +150,49 @@ export interface DeliveryRequest {
   /** Index fields; when omitted, those the store parsed from the body are used. */
   headers?: HeaderSummary;
   envelope: Envelope;
-  /** Users who get a copy in their INBOX. Each user gets exactly one entry even if listed twice. */
+  /**
+   * Users who get a copy in their INBOX (or their Junk mailbox with `folder: 'junk'`, e.g.
+   * DMARC p=quarantine). Each user gets exactly one entry even if listed twice. May be empty
+   * when `outbound` or `copies` say where the message goes.
+   */
   userIds: number[];
+  /** Which of the users' mailboxes the entries go to; 'inbox' when omitted. */
+  folder?: 'inbox' | 'junk';
+  /**
+   * Further entries in given mailboxes, in the same transaction (the sender's Sent copy of a
+   * submitted message): flags as given (e.g. \Seen). Quota is not checked for these.
+   */
+  copies?: Array<{ mailboxId: number; flags: string[] }>;
+  /** Recipients for the outbound queue, queued in the same transaction (see QueueStore). */
+  outbound?: OutboundRequest;
 }
 
 export interface DeliveryResult {
   messageId: number;
+  /** Entries made for `userIds` and then for `copies`, in that order. */
   entries: Array<{ userId: number; mailboxId: number; uid: number }>;
+  /** The queue id when `outbound` was given, else null. */
+  queueId: number | null;
+}
+
+/** What the outbound queue needs to know about a message besides its body and envelope sender. */
+export interface OutboundRequest {
+  /** Remote forward paths (lower-cased domain), one queue recipient each; duplicates are merged. */
+  recipients: string[];
+  /**
+   * The local user who submitted it (a delivery status notification then goes straight into
+   * their INBOX), or null (a DSN goes through the queue to envelope.mailFrom, or nowhere for <>).
+   */
+  senderUserId: number | null;
+  /** The body has 8-bit octets (the client said BODY=8BITMIME): a peer without 8BITMIME cannot take it raw. */
+  eightBit: boolean;
+  /** The envelope or headers need SMTPUTF8 (RFC 6531) at the next hop. */
+  smtputf8: boolean;
+  /**
+   * The recipients' first attempt; now when omitted. A caller that delivers at once itself
+   * may set it later to keep other nodes' workers off it for a moment.
+   */
+  notBefore?: Date;
 }
 
 export interface AppendRequest {
@@ -246,6 +292,23 @@ export interface AccountStore {
   listAliases(domain?: string): Promise<Alias[]>;
   /** Resolves an envelope recipient: user, then alias, then the domain's catch-all. */
   resolveRecipient(address: string): Promise<RecipientResolution>;
+
+  // ---- DKIM keys (shared by every node, so any node signs a domain's mail) --------------
+  /** Sets (replaces) the domain's DKIM signing key; 'not-found' without such a domain. */
+  setDkimKey(domain: string, key: DkimKey): Promise<void>;
+  /** The domain's DKIM signing key, or null when it has none (or no such domain). */
+  getDkimKey(domain: string): Promise<DkimKey | null>;
+}
+
+/** A domain's DKIM signing key (RFC 6376): published as `<selector>._domainkey.<domain>` TXT. */
+export interface DkimKey {
+  /** DNS label(s), e.g. "wharf2026". */
+  selector: string;
+  /** 'rsa-sha256' (2048-bit key) or 'ed25519-sha256' (RFC 8463). */
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  /** PKCS#8 PEM. A secret: never logged. */
+  privateKeyPem: string;
+  createdAt: Date;
 }
 
 /**
@@ -383,6 +446,116 @@ export interface CoordinationStore {
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Counts one event under `name` (login failures per address or account, connections per
+   * client address per minute...) in a fixed window: the window starts with the first event
+   * after the previous window ended and lasts `windowMs`. Resolves with the count in the
+   * current window, this event included. Shared by every node using the store.
+   */
+  hitCounter(name: string, windowMs: number): Promise<number>;
+  /** The count in the current window (0 when none or expired), without counting. */
+  peekCounter(name: string): Promise<number>;
+  /** Forgets the counter (e.g. after a successful login). */
+  resetCounter(name: string): Promise<void>;
+}
+
+/** One recipient of a queued message and how its delivery goes. */
+export type QueueRecipientStatus =
+  /** Waiting for its next attempt (`nextAttemptAt`). */
+  | 'pending'
+  /** Held by an administrator (`wharf queue hold`): not tried until released. */
+  | 'held'
+  /** The next hop answered 250 for it. */
+  | 'delivered'
+  /** Failed for good (5xx, or retried until the queue gave up): a DSN goes to the sender. */
+  | 'bounced';
+
+export interface QueuedRecipient {
+  /** Forward path as given (domain lower-cased). */
+  address: string;
+  /** The domain after the last '@', lower-cased: recipients are grouped by it for delivery. */
+  domain: string;
+  status: QueueRecipientStatus;
+  attempts: number;
+  /** The next attempt (for 'pending'). */
+  nextAttemptAt: Date;
+  lastAttemptAt: Date | null;
+  /** The last reply or error, e.g. "550 5.1.1 <bob@x>: user unknown" or "connection refused by mx.x:25". */
+  lastReply: string | null;
+  /** Set once a DSN about this recipient's failure (or a delay notice) has been issued. */
+  dsnSent: boolean;
+}
+
+export interface QueuedMessage {
+  /** Queue id (also shown by `wharf queue list`). */
+  id: number;
+  /** The stored body (readBody / getMessage). */
+  messageId: number;
+  /** Envelope sender; '' for <>. */
+  mailFrom: string;
+  senderUserId: number | null;
+  eightBit: boolean;
+  smtputf8: boolean;
+  size: number;
+  createdAt: Date;
+  /** Set once a delay notice went to the sender (RFC 3464 action=delayed). */
+  delayNotified: boolean;
+  /** Every recipient, in the order given. */
+  recipients: QueuedRecipient[];
+}
+
+/** The outcome of one attempt for one recipient of a claimed message. */
+export interface QueueAttemptResult {
+  address: string;
+  /** 'delivered' and 'bounced' are final; 'deferred' sets the recipient back to 'pending' for `nextAttemptAt`. */
+  outcome: 'delivered' | 'deferred' | 'bounced';
+  /** The reply or error to show (lastReply). */
+  reply: string;
+  /** Required for 'deferred'. */
+  nextAttemptAt?: Date;
+}
+
+/**
+ * The durable outbound queue. Messages enter it through MailStore.deliver with `outbound`
+ * (atomically with local copies); a message leaves it when every recipient is delivered or
+ * bounced (the body stays while mailbox entries point at it). Workers on any node take due
+ * messages with a lease (`claimDue`), so two nodes never attempt the same message at once and
+ * a message claimed by a node that died is taken again once the lease expires.
+ */
+export interface QueueStore {
+  /**
+   * Leases up to `limit` messages that have a 'pending' recipient due at `now` and no live
+   * lease, oldest due first, for `leaseMs`; resolves with them (all recipients, every status).
+   */
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]>;
+  /** Extends the lease on a claimed message; false when the lease was lost (another owner took it). */
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Records attempt outcomes for recipients of a message the caller has claimed (attempts + 1,
+   * lastAttemptAt = now, lastReply), and releases the lease with `release`. Recipients not
+   * named keep their state. When no recipient is 'pending' or 'held' any more the message
+   * leaves the queue. Durable when it resolves. 'conflict' when the caller no longer holds
+   * the lease (nothing recorded).
+   */
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void>;
+  /** Marks recipients' DSN as issued and/or the message's delay notice as sent. */
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void>;
+  /** The earliest nextAttemptAt of a 'pending' recipient (leased or not), or null when none. */
+  nextDue(): Promise<Date | null>;
+  getQueued(queueId: number): Promise<QueuedMessage | null>;
+  /** Every queued message, ascending id. */
+  listQueue(): Promise<QueuedMessage[]>;
+  /** `wharf queue retry`: pending recipients (of one message, or all) become due now. Returns how many. */
+  retryNow(queueId?: number): Promise<number>;
+  /** `wharf queue hold` / `release`: pending ⇄ held (release makes them due now). Returns how many recipients changed. */
+  setHeld(queueId: number, held: boolean): Promise<number>;
+  /** `wharf queue delete`: removes the message from the queue without a DSN; false if no such id. */
+  deleteQueued(queueId: number): Promise<boolean>;
+  /**
+   * Calls `onChange` (at least once, possibly coalesced) after messages are queued, retried
+   * or released, on this node or another sharing the store, so idle workers wake at once.
+   */
+  watchQueue(onChange: () => void): MailboxWatch;
 }
 
 /** A mailbox as `restoreMailbox` recreates it: what IMAP clients cache about it. */
@@ -452,7 +625,14 @@ export interface RestoreStore {
  * The whole storage contract. Services may take only the facets they use (e.g. an
  * authenticator only AccountStore); whoever opens the store holds a Store.
  */
-export interface Store extends AccountStore, MailStore, BlobStore, SearchStore, CoordinationStore, RestoreStore {
+export interface Store
+  extends AccountStore,
+    MailStore,
+    BlobStore,
+    SearchStore,
+    CoordinationStore,
+    QueueStore,
+    RestoreStore {
   /**
    * Resolves when the database answers and its schema is the one this code expects (every
    * migration applied, none newer); rejects otherwise, and after close(). A node's readiness

@@ -49,9 +49,23 @@ describe('configuration', () => {
         transactionTimeoutMs: 1_800_000,
         vrfy: 'disabled',
         maxErrors: 20,
+        maxUnknownRecipients: 10,
+        greetingDelayMs: 0,
       });
       assert.deepEqual(c.pop3, { idleTimeoutMs: 600_000, lockTtlMs: 60_000 });
-      assert.deepEqual(c.limits, { maxConnectionsPerAddress: 50, maxConnections: 1000 });
+      assert.deepEqual(c.limits, {
+        maxConnectionsPerAddress: 50,
+        maxConnections: 1000,
+        maxConnectionsTotal: 5000,
+        maxConnectionRatePerAddress: 600,
+      });
+      assert.deepEqual(c.dns, { servers: [], timeoutMs: 5_000 });
+      assert.equal(c.delivery.port, 25);
+      assert.equal(c.delivery.firstRetryMs, 60_000);
+      assert.equal(c.delivery.maxRetryMs, 4 * 3_600_000);
+      assert.equal(c.delivery.giveUpMs, 5 * 24 * 3_600_000);
+      assert.equal(c.delivery.relay, undefined);
+      assert.deepEqual(c.mailAuth, { verifyInbound: true, signOutbound: true, dnsbl: [] });
       assert.deepEqual(c.authThrottle, { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 15_000, windowMs: 900_000 });
       assert.deepEqual(c.auth, { allowInsecure: false });
       assert.deepEqual(c.tls, {});
@@ -91,8 +105,11 @@ describe('configuration', () => {
         WHARF_LOG_LEVEL: 'debug',
         WHARF_TLS_CERT: '/etc/wharf/cert.pem',
         WHARF_TLS_KEY: '/etc/wharf/key.pem',
+        WHARF_DNS_SERVERS: '127.0.0.1:5353, [::1]:53',
       });
       const c = await loadConfig({ env, cwd: dir });
+      assert.deepEqual(c.dns.servers, ['127.0.0.1:5353', '[::1]:53']);
+      assert.equal(c.delivery.port, 10_000 + ENV_SETTINGS.findIndex((s) => s.name === 'WHARF_DELIVERY_PORT'));
       assert.equal(c.host, '0.0.0.0');
       assert.equal(c.hostname, 'mail.hamburger.edu');
       assert.equal(c.nodeId, 'mx-2.fra');
@@ -102,7 +119,7 @@ describe('configuration', () => {
       const ports = Object.values(c.ports).sort();
       assert.equal(ports.length, 11);
       assert.equal(new Set(ports).size, 11, 'every port variable maps to its own port');
-      const expected = ENV_SETTINGS.flatMap((s, i) => (s.numeric ? [10_000 + i] : []));
+      const expected = ENV_SETTINGS.flatMap((s, i) => (s.numeric && s.path.startsWith('ports.') ? [10_000 + i] : []));
       assert.deepEqual(ports, expected.sort());
       assert.equal(c.ports.smtp, 10_000 + ENV_SETTINGS.findIndex((s) => s.name === 'WHARF_SMTP_PORT'));
     });

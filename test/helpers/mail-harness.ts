@@ -3,6 +3,7 @@
  * domain, the plain and the implicit-TLS listener, a fixed-password Authenticator, and helpers
  * to add users and deliver messages through the store as SMTP would.
  */
+import { createDnsResolver } from '../../src/net/dns.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,7 +63,7 @@ export async function startMailHarness(opts: {
   const logLines: string[] = [];
   const log = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
   const material = await testTls();
-  const ctx: ServiceContext = { config, store, log, tls: material, auth: fixedPasswordAuthenticator(store, passwords) };
+  const ctx: ServiceContext = { config, store, log, tls: material, auth: fixedPasswordAuthenticator(store, passwords), dns: createDnsResolver(config.dns) };
   const handler = opts.handler(ctx);
   const common = { host: '127.0.0.1', port: 0, limits: config.limits, log };
   const plain = await listen(handler, { ...common, name: opts.names[0] });

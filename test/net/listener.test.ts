@@ -7,7 +7,7 @@ import { createLogger } from '../../src/net/log.js';
 import { generateSelfSigned, tlsMaterialFromPem } from '../../src/net/tls.js';
 import type { Connection, SessionHandler } from '../../src/net/types.js';
 
-const limits = { maxConnections: 3, maxConnectionsPerAddress: 2 };
+const limits = { maxConnections: 3, maxConnectionsPerAddress: 2, maxConnectionsTotal: 1000, maxConnectionRatePerAddress: 100_000 };
 
 /** A one-line "protocol": greets, echoes one line upper-cased, says bye on shutdown. */
 function echoHandler(opened: Connection[]): SessionHandler {

@@ -86,6 +86,7 @@ function trackAborts(server: TestServer): { count: number } {
     const abort = writer.abort.bind(writer);
     const tracked: BodyWriter = {
       write: (chunk) => writer.write(chunk),
+      prepend: (bytes) => writer.prepend(bytes),
       abort: async () => {
         counter.count++;
         await abort();

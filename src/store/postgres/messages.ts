@@ -106,6 +106,7 @@ export class Messages {
             const mailboxId = inboxOf.get(userId)!;
             return { userId, mailboxId, uid: added.get(mailboxId)!.uid };
           }),
+          queueId: null,
         };
       });
     });

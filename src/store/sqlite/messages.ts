@@ -139,7 +139,7 @@ export class Messages {
           const entry = this.addEntryInTx(tx, inbox, messageId, writer.size, internalDate, []);
           return { userId, mailboxId: inbox, uid: entry.uid };
         });
-        return { messageId, entries };
+        return { messageId, entries, queueId: null };
       });
     });
   }
