@@ -26,6 +26,23 @@ export function classifyStart(prefix: Buffer): 'header' | 'empty-line' | 'text' 
   return prefix[i] === 0x3a ? 'header' : 'text';
 }
 
+/**
+ * Something that reads a message as it streams into the store and may put header fields in
+ * front of it once it is complete: DKIM/SPF/DMARC verification (Authentication-Results),
+ * DKIM signing (DKIM-Signature). It sees the bytes as stored, our trace fields first.
+ */
+export interface MessageObserver {
+  /** Message bytes, in order. Must not throw (an observer that fails records it and goes quiet). */
+  write(chunk: Buffer): void;
+  /**
+   * The message is complete: CRLF-terminated header lines to place in front of it, or null.
+   * Observers end in the order given; each one's lines go in front of the previous ones'.
+   */
+  end(): Promise<Buffer | null>;
+  /** The message was dropped (client gone, too big, store failure). */
+  abort?(): void;
+}
+
 export class MessageSink {
   private readonly body: BodyWriter;
   private readonly headers = new HeaderCollector();
@@ -43,8 +60,15 @@ export class MessageSink {
     private readonly trace: Buffer,
     /** Largest message accepted (the client's bytes, without our trace fields). */
     private readonly maxBytes: number,
+    private readonly observers: readonly MessageObserver[] = [],
   ) {
     this.body = store.createBody();
+  }
+
+  /** Writes to the store body and shows the same bytes to every observer. */
+  private async put(chunk: Buffer): Promise<void> {
+    for (const o of this.observers) o.write(chunk);
+    await this.body.write(chunk);
   }
 
   /** Message bytes received from the client so far (also counted past the limit). */
@@ -91,7 +115,7 @@ export class MessageSink {
         await this.writeStart(start);
       }
       if (!this.headers.done) this.headers.push(chunk);
-      await this.body.write(chunk);
+      await this.put(chunk);
     } catch (err) {
       this.writeError = err instanceof Error ? err : new Error(String(err));
       await this.abort();
@@ -105,10 +129,10 @@ export class MessageSink {
    */
   private async writeStart(start: 'header' | 'empty-line' | 'text'): Promise<void> {
     this.started = true;
-    await this.body.write(this.trace);
+    await this.put(this.trace);
     if (start === 'text') {
       this.headers.push(CRLF);
-      await this.body.write(CRLF);
+      await this.put(CRLF);
     }
   }
 
@@ -121,8 +145,12 @@ export class MessageSink {
       await this.writeStart(held.length === 0 ? 'empty-line' : 'text');
       if (held.length > 0) {
         if (!this.headers.done) this.headers.push(held);
-        await this.body.write(held);
+        await this.put(held);
       }
+    }
+    for (const o of this.observers) {
+      const head = await o.end();
+      if (head && head.length > 0) this.body.prepend(head);
     }
     return { body: this.body, headers: this.headers.summary() };
   }
@@ -131,6 +159,7 @@ export class MessageSink {
   async abort(): Promise<void> {
     if (this.aborted) return;
     this.aborted = true;
+    for (const o of this.observers) o.abort?.();
     try {
       await this.body.abort();
     } catch {
