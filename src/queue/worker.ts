@@ -21,17 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { DeliveryConfig } from '../config/types.js';
 import type { Logger } from '../net/types.js';
-import {
-  StoreError,
-  type MailboxWatch,
-  type QueueAttemptResult,
-  type QueuedMessage,
-  type QueuedRecipient,
-  type Store,
-} from '../store/types.js';
-import type { DsnRecipient } from './dsn.js';
-import { sendReport } from './notices.js';
-import { giveUpAt, hasExpired, needsDelayNotice, retryDelay } from './schedule.js';
+import type { MailboxWatch, QueuedMessage, QueuedRecipient, Store } from '../store/types.js';
+import { settleAttempt, type Attempted } from './settle.js';
 import { Slots } from './slots.js';
 import type { RecipientOutcome, Transport } from './transport.js';
 
@@ -98,18 +89,6 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function describeDuration(ms: number): string {
-  const hours = ms / 3_600_000;
-  if (hours >= 48) return `${Math.round(hours / 24)} days`;
-  if (hours >= 1) return `${Math.round(hours)} hours`;
-  return `${Math.max(1, Math.round(ms / 60_000))} minutes`;
-}
-
-/** One attempt's outcome for a recipient, with what the queue knew of it before. */
-interface Attempted {
-  recipient: QueuedRecipient;
-  outcome: RecipientOutcome;
-}
 
 class Worker {
   private readonly store: Store;
@@ -264,7 +243,19 @@ class Worker {
         this.log.warn('queue.claim_lost', { queueId: message.id });
         return;
       }
-      await this.finish(message, attempted);
+      await settleAttempt(
+        {
+          store: this.store,
+          log: this.log,
+          settings: this.settings,
+          hostname: this.options.hostname,
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+        },
+        message,
+        attempted,
+        this.now(),
+      );
     } finally {
       clearInterval(renewal);
       this.stopSignal.signal.removeEventListener('abort', onStop);
@@ -328,106 +319,6 @@ class Worker {
       });
     } finally {
       this.connections.release();
-    }
-  }
-
-  /** Reports failures and delays to the sender, then records the attempt and releases the claim. */
-  private async finish(message: QueuedMessage, attempted: Attempted[]): Promise<void> {
-    const now = this.now();
-    const expired = hasExpired(message.createdAt, now, this.settings);
-    const results: QueueAttemptResult[] = [];
-    const failed: DsnRecipient[] = [];
-    const delayed: DsnRecipient[] = [];
-    const retryAt = (recipient: QueuedRecipient) =>
-      new Date(now.getTime() + retryDelay(recipient.attempts + 1, this.settings));
-    for (const { recipient, outcome } of attempted) {
-      const address = recipient.address;
-      const reply = typeof outcome.reply === 'string' ? outcome.reply : '';
-      const report: DsnRecipient = { address, reply, remoteMta: outcome.remoteMta, lastAttemptAt: now };
-      if (outcome.outcome === 'delivered') {
-        results.push({ address, outcome: 'delivered', reply });
-      } else if (outcome.outcome === 'bounced' || expired) {
-        if (outcome.outcome !== 'bounced') {
-          this.log.info('queue.expired', { queueId: message.id, recipient: address, reply });
-        }
-        results.push({ address, outcome: 'bounced', reply });
-        failed.push(report);
-      } else {
-        results.push({ address, outcome: 'deferred', reply, nextAttemptAt: retryAt(recipient) });
-        delayed.push(report);
-      }
-    }
-
-    const notified: string[] = [];
-    let delayNotified = false;
-    if (failed.length > 0 && message.mailFrom !== '') {
-      // Make sure the message is still ours before telling the sender anything.
-      if (!(await this.store.renewClaim(message.id, this.owner, this.leaseMs))) {
-        this.log.warn('queue.claim_lost', { queueId: message.id });
-        return;
-      }
-      try {
-        await sendReport(
-          this.store,
-          message,
-          {
-            action: 'failed',
-            hostname: this.options.hostname,
-            date: now,
-            recipients: failed,
-            note: expired ? `The mail system gave up after ${describeDuration(this.settings.giveUpMs)}.` : undefined,
-          },
-          this.log,
-        );
-        notified.push(...failed.map((r) => r.address));
-      } catch (err) {
-        // Without a report a failure must not become final: try again later, and report then.
-        this.log.error('queue.dsn_failed', { queueId: message.id, error: err });
-        for (const result of results) {
-          if (result.outcome !== 'bounced') continue;
-          const recipient = attempted.find((a) => a.recipient.address === result.address)!.recipient;
-          result.outcome = 'deferred';
-          result.nextAttemptAt = retryAt(recipient);
-        }
-      }
-    }
-    if (
-      delayed.length > 0 &&
-      message.mailFrom !== '' &&
-      !message.delayNotified &&
-      needsDelayNotice(message.createdAt, now, this.settings)
-    ) {
-      try {
-        await sendReport(
-          this.store,
-          message,
-          {
-            action: 'delayed',
-            hostname: this.options.hostname,
-            date: now,
-            recipients: delayed,
-            willRetryUntil: giveUpAt(message.createdAt, this.settings),
-          },
-          this.log,
-        );
-        delayNotified = true;
-        notified.push(...delayed.map((r) => r.address));
-      } catch (err) {
-        this.log.warn('queue.delay_notice_failed', { queueId: message.id, error: err });
-      }
-    }
-
-    try {
-      await this.store.recordAttempts(message.id, this.owner, results, { release: true });
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'conflict') {
-        this.log.warn('queue.claim_lost', { queueId: message.id });
-        return;
-      }
-      throw err;
-    }
-    if (notified.length > 0 || delayNotified) {
-      await this.store.markNotified(message.id, { dsnFor: notified, delayNotified });
     }
   }
 }
