@@ -143,6 +143,9 @@ function printSummary(report: CopyReport): void {
         `${c.mailboxesRemoved} empty mailboxes removed; ${c.messagesVanished} vanished from the source while copying`,
     );
   }
+  if (c.queuedCopied + c.queuedUnchanged + c.queuedRemoved > 0) {
+    lines.push(`outbound queue: ${c.queuedCopied} messages copied, ${c.queuedUnchanged} already there, ${c.queuedRemoved} removed`);
+  }
   const v = report.verification;
   if (v) {
     lines.push(`verified ${v.mailboxesChecked} mailboxes, ${v.messagesChecked} messages: ${v.ok ? 'identical' : `${v.differences.length} differences`}`);

@@ -12,16 +12,18 @@
  * from the target. It never deletes users, domains or a mailbox holding mail from the target;
  * what it cannot reconcile is left for the verification to report. The source may be live
  * (each mailbox is copied as it was when the copy reached it; a later run takes the rest);
- * the target must not be serving clients while the copy runs (RestoreStore).
+ * the target must not be serving clients while the copy runs (RestoreStore). Messages waiting
+ * in the outbound queue come across with their recipients' states (copy-queue.ts).
  */
 import { copyAccounts } from './copy-accounts.js';
+import { copyQueue, type QueueCopyCounts } from './copy-queue.js';
 import { entryPages, flagKey, verifyCopy, type CopySnapshots, type VerificationReport } from './copy-verify.js';
 import { StoreError, type EntryRestore, type Mailbox, type MailboxEntry, type Store, type User } from './types.js';
 
 export type { VerificationReport } from './copy-verify.js';
 
 /** What a copy did (this run only). */
-export interface CopyCounts {
+export interface CopyCounts extends QueueCopyCounts {
   domainsAdded: number;
   usersAdded: number;
   /** Users whose password hash or quota was updated. */
@@ -86,8 +88,8 @@ export async function copyStore(source: Store, target: Store, options: CopyOptio
   const run = new CopyRun(source, target, options);
   await run.copyAccounts();
   await run.copyMail();
-  // TODO(queue): once there is an outbound queue, copy its waiting messages here (envelope,
-  // body, attempts and next-try time), after the mailboxes and before verifying.
+  // After the mailboxes: a queued body the source shares with an entry is shared in the target too.
+  await copyQueue(source, target, run.sharedBodies, run.counts, () => run.checkAbort());
   let verification: VerificationReport | null = null;
   if (options.verify !== false) {
     verification = await verifyCopy(source, target, run.snapshots, async (user, mailbox) => {
@@ -114,10 +116,14 @@ class CopyRun {
     flagsUpdated: 0,
     messagesExpunged: 0,
     messagesVanished: 0,
+    queuedCopied: 0,
+    queuedUnchanged: 0,
+    queuedRemoved: 0,
   };
   readonly problems: string[] = [];
   readonly snapshots: CopySnapshots = new Map();
-  private readonly sharedBodies = new Map<number, number>();
+  /** Source message id → the target message holding the same body, for the entries copied in this run. */
+  readonly sharedBodies = new Map<number, number>();
   private readonly batchEntries: number;
   private readonly batchBytes: number;
 

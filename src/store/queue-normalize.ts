@@ -4,7 +4,13 @@
  * PostgreSQL agree on what is valid and on the stored spelling.
  */
 import { normalizeDomain } from './normalize.js';
-import { StoreError, type OutboundRequest, type QueueAttemptResult, type QueueRecipientStatus } from './types.js';
+import {
+  StoreError,
+  type OutboundRequest,
+  type QueueAttemptResult,
+  type QueueRecipientStatus,
+  type QueuedRestore,
+} from './types.js';
 
 /**
  * Queue changes are announced through the mailbox-change machinery under this id (no mailbox
@@ -150,4 +156,68 @@ export function checkDate(date: Date, what: string): number {
   const time = date instanceof Date ? date.getTime() : NaN;
   if (!Number.isFinite(time)) throw new StoreError('invalid', `invalid ${what}`);
   return time;
+}
+
+export interface NormalizedRestoredRecipient {
+  address: string;
+  domain: string;
+  status: QueueRecipientStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastAttemptAt: number | null;
+  lastReply: string | null;
+  dsnSent: boolean;
+}
+
+export interface NormalizedQueuedRestore {
+  mailFrom: string;
+  senderUserId: number | null;
+  eightBit: boolean;
+  smtputf8: boolean;
+  createdAt: number;
+  delayNotified: boolean;
+  recipients: NormalizedRestoredRecipient[];
+}
+
+const STATUSES: ReadonlySet<string> = new Set(['pending', 'held', 'delivered', 'bounced']);
+
+/** Checks a QueuedRestore (everything but its body). */
+export function normalizeQueuedRestore(input: QueuedRestore): NormalizedQueuedRestore {
+  if (!input || !Array.isArray(input.recipients) || input.recipients.length === 0) {
+    throw new StoreError('invalid', 'a queued message needs at least one recipient');
+  }
+  const sender = input.senderUserId ?? null;
+  if (sender !== null && !(Number.isSafeInteger(sender) && sender > 0)) {
+    throw new StoreError('invalid', `invalid sender user id: ${String(sender)}`);
+  }
+  const seen = new Set<string>();
+  const recipients = input.recipients.map((r): NormalizedRestoredRecipient => {
+    const { address, domain } = normalizeForwardPath(r?.address);
+    if (seen.has(address)) throw new StoreError('invalid', `recipient ${address} given twice`);
+    seen.add(address);
+    if (!STATUSES.has(r.status)) throw new StoreError('invalid', `invalid status for ${address}: ${String(r.status)}`);
+    if (!Number.isSafeInteger(r.attempts) || r.attempts < 0) throw new StoreError('invalid', `invalid attempts for ${address}`);
+    return {
+      address,
+      domain,
+      status: r.status,
+      attempts: r.attempts,
+      nextAttemptAt: checkDate(r.nextAttemptAt, `next attempt of ${address}`),
+      lastAttemptAt: r.lastAttemptAt === null ? null : checkDate(r.lastAttemptAt, `last attempt of ${address}`),
+      lastReply: typeof r.lastReply === 'string' ? r.lastReply.replace(/\u0000/g, '').slice(0, MAX_REPLY_LENGTH) : null,
+      dsnSent: r.dsnSent === true,
+    };
+  });
+  if (!recipients.some((r) => r.status === 'pending' || r.status === 'held')) {
+    throw new StoreError('invalid', 'no recipient is pending or held: there is nothing to queue');
+  }
+  return {
+    mailFrom: normalizeReversePath(input.mailFrom),
+    senderUserId: sender,
+    eightBit: input.eightBit === true,
+    smtputf8: input.smtputf8 === true,
+    createdAt: checkDate(input.createdAt, 'queueing time'),
+    delayNotified: input.delayNotified === true,
+    recipients,
+  };
 }

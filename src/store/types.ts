@@ -586,6 +586,26 @@ export interface EntryRestore {
   headers?: HeaderSummary;
 }
 
+/** A queued message as `restoreQueued` recreates it, with its recipients' states (`wharf store copy`). */
+export interface QueuedRestore {
+  /**
+   * A new body streamed in through createBody() (its internal date is `createdAt`), or a
+   * message already in this store (shared, e.g. with the mailbox entry copied before).
+   */
+  body: BodyWriter | { messageId: number };
+  /** Index fields for a new body; when omitted, those the store parsed from the body are used. */
+  headers?: HeaderSummary;
+  mailFrom: string;
+  /** The submitting user in THIS store (users have other ids in another store), or null. */
+  senderUserId: number | null;
+  eightBit: boolean;
+  smtputf8: boolean;
+  createdAt: Date;
+  delayNotified: boolean;
+  /** In order; at least one of them 'pending' or 'held' (else there is nothing to queue). */
+  recipients: Array<Omit<QueuedRecipient, 'domain'>>;
+}
+
 /**
  * Recreating mailboxes and entries with the UIDVALIDITY, UIDs and modseqs they had in another
  * store (`wharf store copy`), so IMAP clients keep their caches. Not for normal service: the
@@ -619,6 +639,13 @@ export interface RestoreStore {
    * 'not-found' for a missing mailbox or message; 'invalid' for a bad UID, modseq, flag or date.
    */
   restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]>;
+  /**
+   * Queues a message with its recipients' states as given (attempts, next attempt, last reply,
+   * DSN sent), unclaimed, atomically; durable when it resolves, and queue watchers are woken.
+   * Resolves with the queued message. 'not-found' for a missing shared message or sender
+   * user; 'invalid' for a bad value or when no recipient is 'pending' or 'held'.
+   */
+  restoreQueued(message: QueuedRestore): Promise<QueuedMessage>;
 }
 
 /**

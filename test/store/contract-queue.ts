@@ -370,6 +370,84 @@ export function runQueueContract(backend: string, open: OpenQueueStores): void {
       });
     });
 
+    describe('restoreQueued', () => {
+      it('recreates a queued message with its recipients\' states, unclaimed', async () => {
+        const s = store();
+        const { alice } = await setupUsers(s);
+        const created = new Date(Date.now() - 3 * HOUR);
+        const tried = new Date(Date.now() - HOUR);
+        const next = new Date(Date.now() + HOUR);
+        const text = 'Subject: restored\r\n\r\nstill waiting\r\n';
+        const queued = await s.restoreQueued({
+          body: await bodyOf(s, text),
+          mailFrom: 'alice@example.com',
+          senderUserId: alice.id,
+          eightBit: true,
+          smtputf8: false,
+          createdAt: created,
+          delayNotified: true,
+          recipients: [
+            { address: 'a@one.example', status: 'delivered', attempts: 1, nextAttemptAt: created, lastAttemptAt: tried, lastReply: '250 ok', dsnSent: false },
+            { address: 'b@two.example', status: 'pending', attempts: 3, nextAttemptAt: next, lastAttemptAt: tried, lastReply: '451 later', dsnSent: true },
+            { address: 'c@two.example', status: 'held', attempts: 0, nextAttemptAt: created, lastAttemptAt: null, lastReply: null, dsnSent: false },
+          ],
+        });
+        assert.deepEqual(await s.getQueued(queued.id), queued);
+        assert.equal(queued.createdAt.getTime(), created.getTime());
+        assert.equal(queued.delayNotified, true);
+        assert.equal(queued.senderUserId, alice.id);
+        assert.equal(queued.eightBit, true);
+        assert.equal(queued.size, Buffer.byteLength(text));
+        assert.deepEqual(
+          queued.recipients.map((r) => [r.address, r.domain, r.status, r.attempts, r.nextAttemptAt.getTime(), r.lastAttemptAt?.getTime() ?? null, r.lastReply, r.dsnSent]),
+          [
+            ['a@one.example', 'one.example', 'delivered', 1, created.getTime(), tried.getTime(), '250 ok', false],
+            ['b@two.example', 'two.example', 'pending', 3, next.getTime(), tried.getTime(), '451 later', true],
+            ['c@two.example', 'two.example', 'held', 0, created.getTime(), null, null, false],
+          ],
+        );
+        assert.equal((await readAll(s.readBody(queued.messageId))).toString(), text);
+        assert.equal((await s.nextDue())!.getTime(), next.getTime());
+        assert.deepEqual((await s.claimDue('w', new Date(next.getTime()), 10, LEASE)).map((m) => m.id), [queued.id]);
+      });
+
+      it('shares a message already stored, and refuses what cannot be queued, storing nothing', async () => {
+        const s = store();
+        const { alice, inbox } = await setupUsers(s);
+        const local = await s.deliver({
+          body: await bodyOf(s, 'Subject: sent copy\r\n\r\nx\r\n'),
+          internalDate: new Date(),
+          envelope: { mailFrom: 'alice@example.com', rcptTo: [] },
+          userIds: [alice.id],
+        });
+        const base = {
+          mailFrom: 'alice@example.com',
+          senderUserId: null,
+          eightBit: false,
+          smtputf8: false,
+          createdAt: new Date(),
+          delayNotified: false,
+        };
+        const pending = { address: 'a@one.example', status: 'pending' as const, attempts: 0, nextAttemptAt: new Date(), lastAttemptAt: null, lastReply: null, dsnSent: false };
+        await rejectsWith(s.restoreQueued({ ...base, body: { messageId: 987654 }, recipients: [pending] }), 'not-found');
+        await rejectsWith(s.restoreQueued({ ...base, senderUserId: 987654, body: { messageId: local.messageId }, recipients: [pending] }), 'not-found');
+        await rejectsWith(
+          s.restoreQueued({ ...base, body: { messageId: local.messageId }, recipients: [{ ...pending, status: 'delivered' }] }),
+          'invalid',
+        );
+        await rejectsWith(s.restoreQueued({ ...base, body: { messageId: local.messageId }, recipients: [] }), 'invalid');
+        assert.deepEqual(await s.listQueue(), []);
+
+        const queued = await s.restoreQueued({ ...base, body: { messageId: local.messageId }, recipients: [pending] });
+        assert.equal(queued.messageId, local.messageId);
+        await s.expunge(inbox.id, [local.entries[0]!.uid]);
+        assert.ok(await s.getMessage(local.messageId), 'the queue keeps the shared body');
+        await s.claimDue('w', new Date(), 10, LEASE);
+        await s.recordAttempts(queued.id, 'w', [{ address: 'a@one.example', outcome: 'delivered', reply: '250 ok' }]);
+        assert.equal(await s.getMessage(local.messageId), null);
+      });
+    });
+
     describe('watchQueue', () => {
       it('wakes watchers in this store and in another store on the same data, until closed', async () => {
         const s = store();

@@ -28,6 +28,7 @@ import {
   normalizeOutbound,
   normalizeResults,
   normalizeReversePath,
+  type NormalizedQueuedRestore,
 } from '../queue-normalize.js';
 import type { Database, Tx } from './db.js';
 
@@ -136,6 +137,50 @@ export class PostgresQueue {
     );
     tx.touch(QUEUE_WATCH_ID);
     return queueId;
+  }
+
+  /** Inside a transaction: queues a restored message (restoreQueued) with its recipients' states. */
+  async restoreInTx(tx: Tx, messageId: number, size: number, input: NormalizedQueuedRestore): Promise<QueuedMessage> {
+    const row = await tx.one<MessageRow>(
+      `INSERT INTO queue_messages (message_id, mail_from, sender_user_id, eight_bit, smtputf8, size, created_at,
+         delay_notified)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${MESSAGE_COLUMNS}`,
+      [
+        messageId,
+        input.mailFrom,
+        input.senderUserId,
+        input.eightBit,
+        input.smtputf8,
+        size,
+        new Date(input.createdAt),
+        input.delayNotified,
+      ],
+    );
+    const rs = input.recipients;
+    const recipients = await tx.rows<RecipientRow>(
+      `INSERT INTO queue_recipients (queue_id, seq, address, domain, status, attempts, next_attempt_at,
+         last_attempt_at, last_reply, dsn_sent)
+       SELECT $1, s.ord - 1, s.address, s.domain, s.status, s.attempts, s.next_at, s.last_at, s.reply, s.dsn
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[], $8::text[],
+         $9::boolean[]) WITH ORDINALITY AS s(address, domain, status, attempts, next_at, last_at, reply, dsn, ord)
+       RETURNING ${RECIPIENT_COLUMNS}`,
+      [
+        row!.id,
+        rs.map((r) => r.address),
+        rs.map((r) => r.domain),
+        rs.map((r) => r.status),
+        rs.map((r) => r.attempts),
+        rs.map((r) => new Date(r.nextAttemptAt)),
+        rs.map((r) => (r.lastAttemptAt === null ? null : new Date(r.lastAttemptAt))),
+        rs.map((r) => r.lastReply),
+        rs.map((r) => r.dsnSent),
+      ],
+    );
+    tx.touch(QUEUE_WATCH_ID);
+    // RETURNING keeps no order: the recipients in the order given.
+    const order = new Map(rs.map((r, i) => [r.address, i]));
+    recipients.sort((a, b) => order.get(a.address)! - order.get(b.address)!);
+    return assemble([row!], recipients)[0]!;
   }
 
   async claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {

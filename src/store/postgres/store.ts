@@ -43,6 +43,7 @@ import type {
   DkimKey,
   QueueAttemptResult,
   QueuedMessage,
+  QueuedRestore,
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { Accounts } from './accounts.js';
@@ -54,6 +55,7 @@ import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
 import { PostgresQueue } from './queue.js';
+import { PostgresQueueRestore } from './queue-restore.js';
 import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { LATEST_VERSION, migrate } from './schema.js';
@@ -82,6 +84,7 @@ export class PostgresStore implements Store {
   private readonly restores: Restores;
   private readonly watchers: Watchers;
   private readonly outbound: PostgresQueue;
+  private readonly queueRestores: PostgresQueueRestore;
   private closing: Promise<void> | null = null;
 
   /**
@@ -119,6 +122,7 @@ export class PostgresStore implements Store {
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
     this.restores = new Restores(this.db, this.bodies, this.mailboxes, this.messages);
+    this.queueRestores = new PostgresQueueRestore(this.db, this.bodies, this.messages, this.outbound);
   }
 
   /**
@@ -308,6 +312,9 @@ export class PostgresStore implements Store {
   restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]> {
     // Tracked from the start, as append: close() waits for bodies still streaming in.
     return this.db.track(() => this.restores.restoreEntries(mailboxId, entries));
+  }
+  restoreQueued(message: QueuedRestore): Promise<QueuedMessage> {
+    return this.db.track(() => this.queueRestores.restore(message));
   }
 
   // ---- coordination --------------------------------------------------------------------

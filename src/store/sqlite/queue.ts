@@ -27,6 +27,7 @@ import {
   normalizeOutbound,
   normalizeResults,
   normalizeReversePath,
+  type NormalizedQueuedRestore,
 } from '../queue-normalize.js';
 import type { OutboundRequest } from '../types.js';
 import type { Db } from './schema.js';
@@ -109,6 +110,17 @@ export class SqliteQueue {
         `INSERT INTO queue_recipients (queue_id, seq, address, domain, status, next_attempt_at)
          VALUES (?, ?, ?, ?, 'pending', ?)`,
       ),
+      insertRestoredMessage: db.prepare(
+        `INSERT INTO queue_messages (message_id, mail_from, sender_user_id, eight_bit, smtputf8, size, created_at,
+           delay_notified)
+         VALUES (@messageId, @mailFrom, @senderUserId, @eightBit, @smtputf8, @size, @createdAt, @delayNotified)`,
+      ),
+      insertRestoredRecipient: db.prepare(
+        `INSERT INTO queue_recipients (queue_id, seq, address, domain, status, attempts, next_attempt_at,
+           last_attempt_at, last_reply, dsn_sent)
+         VALUES (@queueId, @seq, @address, @domain, @status, @attempts, @nextAttemptAt, @lastAttemptAt, @lastReply,
+           @dsnSent)`,
+      ),
       userExists: db.prepare('SELECT 1 FROM users WHERE id = ?').pluck(),
       bumpVersion: db.prepare(
         `INSERT INTO meta (key, value) VALUES ('queue_version', 1)
@@ -187,6 +199,29 @@ export class SqliteQueue {
     request.recipients.forEach((r, seq) => this.stmts.insertRecipient.run(queueId, seq, r.address, r.domain, due));
     this.wakeInTx(tx);
     return queueId;
+  }
+
+  /** Inside a write transaction: queues a restored message (restoreQueued) with its recipients' states. */
+  restoreInTx(tx: TxContext, messageId: number, size: number, input: NormalizedQueuedRestore): QueuedMessage {
+    if (input.senderUserId !== null && !this.stmts.userExists.get(input.senderUserId)) {
+      throw new StoreError('not-found', `no user ${input.senderUserId}`);
+    }
+    const info = this.stmts.insertRestoredMessage.run({
+      messageId,
+      mailFrom: input.mailFrom,
+      senderUserId: input.senderUserId,
+      eightBit: input.eightBit ? 1 : 0,
+      smtputf8: input.smtputf8 ? 1 : 0,
+      size,
+      createdAt: input.createdAt,
+      delayNotified: input.delayNotified ? 1 : 0,
+    });
+    const queueId = Number(info.lastInsertRowid);
+    input.recipients.forEach((r, seq) =>
+      this.stmts.insertRestoredRecipient.run({ ...r, queueId, seq, dsnSent: r.dsnSent ? 1 : 0 }),
+    );
+    this.wakeInTx(tx);
+    return this.read(queueId)!;
   }
 
   /** The counter behind queue watches (see the module comment). */

@@ -38,6 +38,7 @@ import type {
   DkimKey,
   QueueAttemptResult,
   QueuedMessage,
+  QueuedRestore,
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { Accounts } from './accounts.js';
@@ -48,6 +49,7 @@ import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
 import { SqliteQueue } from './queue.js';
+import { SqliteQueueRestore } from './queue-restore.js';
 import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { openDatabase, schemaCheck, type Db } from './schema.js';
@@ -75,6 +77,7 @@ export class SqliteStore implements Store {
   private readonly restores: Restores;
   private readonly watchers: Watchers;
   private readonly outbound: SqliteQueue;
+  private readonly queueRestores: SqliteQueueRestore;
   private closing: Promise<void> | null = null;
   /** Deliveries/appends still waiting for their body's chunk writes before they queue. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -132,6 +135,7 @@ export class SqliteStore implements Store {
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
+    this.queueRestores = new SqliteQueueRestore(db, this.queue, this.bodies, this.messages, this.outbound);
     // The queue is watched like a mailbox whose "modseq" is the queue's change counter.
     this.watchers = new Watchers(db, (id) =>
       id === QUEUE_WATCH_ID ? this.outbound.version() : this.mailboxes.highestModseq(id),
@@ -327,6 +331,9 @@ export class SqliteStore implements Store {
   }
   restoreEntries(mailboxId: number, entries: EntryRestore[]): Promise<MailboxEntry[]> {
     return this.track(this.restores.restoreEntries(mailboxId, entries));
+  }
+  restoreQueued(message: QueuedRestore): Promise<QueuedMessage> {
+    return this.track(this.queueRestores.restore(message));
   }
 
   // ---- coordination --------------------------------------------------------------------
