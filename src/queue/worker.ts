@@ -297,12 +297,16 @@ class Worker {
         const reply = `delivery to ${domain} failed: ${(err as Error)?.message ?? String(err)}`;
         outcomes = recipients.map((r) => ({ address: r.address, outcome: 'deferred' as const, reply }));
       }
-      const byAddress = new Map<string, RecipientOutcome>();
+      // Matched by address; one whose case the transport changed still matches.
+      const exact = new Map<string, RecipientOutcome>();
+      const folded = new Map<string, RecipientOutcome>();
       for (const o of Array.isArray(outcomes) ? outcomes : []) {
-        if (o && typeof o.address === 'string' && !byAddress.has(o.address)) byAddress.set(o.address, o);
+        if (typeof o?.address !== 'string') continue;
+        if (!exact.has(o.address)) exact.set(o.address, o);
+        if (!folded.has(o.address.toLowerCase())) folded.set(o.address.toLowerCase(), o);
       }
       return recipients.map((recipient) => {
-        const outcome: RecipientOutcome = byAddress.get(recipient.address) ?? {
+        const outcome: RecipientOutcome = exact.get(recipient.address) ?? folded.get(recipient.address.toLowerCase()) ?? {
           address: recipient.address,
           outcome: 'deferred',
           reply: 'no outcome reported for this recipient',

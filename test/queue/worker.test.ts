@@ -245,6 +245,34 @@ describe('queue worker', () => {
     assert.deepEqual(transport.recipients(), ['x@remote.example']);
   });
 
+  it('defers what a failing transport did not answer for, and retries it later', async () => {
+    harness = await openHarness({ firstRetryMs: 10 * MINUTE });
+    const { store, clock } = harness;
+    const transport = new ScriptedTransport((attempt) => {
+      if (attempt.domain === 'broken.example') throw new Error('socket exploded');
+      // Answers for one of the two recipients only.
+      return [{ address: attempt.recipients[0]!.toUpperCase(), outcome: 'delivered', reply: '250 ok' }];
+    });
+    const { queueId } = await harness.enqueue(['a@fine.example', 'b@fine.example', 'c@broken.example']);
+    const worker = harness.start(transport);
+    await waitFor(() => transport.calls.length === 2, 'both domains tried');
+    let queued = await store.getQueued(queueId);
+    while (queued && queued.recipients[2]!.attempts === 0) {
+      await sleep(10);
+      queued = await store.getQueued(queueId);
+    }
+    await worker.stop();
+    assert.deepEqual(
+      queued!.recipients.map((r) => [r.address, r.status, r.attempts, r.lastReply]),
+      [
+        ['a@fine.example', 'delivered', 1, '250 ok'],
+        ['b@fine.example', 'pending', 1, 'no outcome reported for this recipient'],
+        ['c@broken.example', 'pending', 1, 'delivery to broken.example failed: socket exploded'],
+      ],
+    );
+    assert.equal(queued!.recipients[1]!.nextAttemptAt.getTime() - clock.now() > 9 * MINUTE, true, 'retried after firstRetryMs');
+  });
+
   it('wakes at once when a message is queued', async () => {
     harness = await openHarness();
     const { store } = harness;
