@@ -41,6 +41,16 @@ export function wharfMain(): string {
   return main;
 }
 
+/** Where startWharf keeps the data of a server started with `dir`. */
+export function wharfDataDir(dir: string): string {
+  return join(dir, 'data');
+}
+
+/** Runs the admin CLI, `wharf ARGS --data DATADIR`, to completion; resolves with its output. */
+export function wharfCli(dataDir: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [wharfMain(), ...args, '--data', dataDir], { input: opts.input, timeoutMs: 60_000, env: { ...process.env, ...opts.env } });
+}
+
 export async function startWharf(opts: {
   dir: string;
   domain: string;
@@ -67,11 +77,10 @@ export async function startWharf(opts: {
   env?: Record<string, string>;
 }): Promise<WharfInstance> {
   const main = wharfMain();
-  const dataDir = join(opts.dir, 'data');
+  const dataDir = wharfDataDir(opts.dir);
   await mkdir(dataDir, { recursive: true });
   const storeEnv: NodeJS.ProcessEnv = opts.databaseUrl ? { WHARF_DATABASE_URL: opts.databaseUrl } : {};
-  const cli = (args: string[], input?: string) =>
-    run(process.execPath, [main, ...args, '--data', dataDir], { input, timeoutMs: 60_000, env: { ...process.env, ...storeEnv } });
+  const cli = (args: string[], input?: string) => wharfCli(dataDir, args, { input, env: storeEnv });
 
   if (opts.seed !== false) {
     await cli(['domain', 'add', opts.domain]);
