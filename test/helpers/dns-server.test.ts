@@ -84,6 +84,7 @@ describe('test DNS server (dnsmasq)', () => {
         { domain: 'hamburger.test', host: 'mx.hamburger.test', preference: 10 },
         { domain: 'hamburger.test', host: 'backup.hamburger.test', preference: 20 },
         { domain: 'crepes.test', host: 'mail.crepes.test', preference: 5 },
+        { domain: 'nomail.test', host: '.', preference: 0 },
       ],
       a: [
         { name: 'mx.hamburger.test', address: '127.0.0.2' },
@@ -120,6 +121,10 @@ describe('test DNS server (dnsmasq)', () => {
       ],
     );
     assert.deepEqual(await resolver.resolveMx('crepes.test'), [{ exchange: 'mail.crepes.test', priority: 5 }]);
+  });
+
+  it('serves a null MX (RFC 7505) as an empty exchange', async () => {
+    assert.deepEqual(await resolver.resolveMx('nomail.test'), [{ exchange: '', priority: 0 }]);
   });
 
   it('serves A records for loopback addresses beyond 127.0.0.1', async () => {

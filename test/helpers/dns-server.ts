@@ -21,6 +21,7 @@ import path from 'node:path';
 
 export interface MxRecord {
   domain: string;
+  /** The mail host; '.' with preference 0 is a null MX (RFC 7505: the domain takes no mail). */
   host: string;
   preference: number;
 }
@@ -121,11 +122,13 @@ function configLines(opts: DnsServerOptions): string[] {
   const names: string[] = [];
   for (const r of opts.mx ?? []) {
     if (!Number.isInteger(r.preference) || r.preference < 0 || r.preference > 65535) throw new Error(`MX preference out of range: ${r.preference}`);
-    lines.push(`mx-host=${checkName(r.domain)},${checkName(r.host)},${r.preference}`);
-    names.push(r.domain, r.host);
+    const host = r.host === '.' ? '.' : checkName(r.host);
+    lines.push(`mx-host=${checkName(r.domain)},${host},${r.preference}`);
+    names.push(r.domain);
+    if (host !== '.') names.push(host);
   }
   for (const r of opts.a ?? []) {
-    if (net.isIPv4(r.address) === false) throw new Error(`not an IPv4 address: ${r.address}`);
+    if (!net.isIPv4(r.address)) throw new Error(`not an IPv4 address: ${r.address}`);
     // host-record answers for exactly this name (address=/name/ would cover every name under it too).
     lines.push(`host-record=${checkName(r.name)},${r.address}`);
     names.push(r.name);
