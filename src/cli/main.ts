@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
+import { registerQueueCommands } from './queue.js';
 import { describeError, EXIT_OK } from './errors.js';
 import { registerServeCommand } from './serve.js';
 import { registerStoreCommands } from './store.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerAliasCommands(program);
   registerStoreCommands(program);
+  registerQueueCommands(program);
   return program;
 }
 

@@ -15,9 +15,10 @@ import { runAccountContract } from './contract-accounts.js';
 import { runBlobContract } from './contract-blobs.js';
 import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
+import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
-import type { OpenStore } from './contract.js';
+import type { OpenStore, StoreFixture } from './contract.js';
 import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, sleep, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
@@ -30,11 +31,12 @@ after(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-const openSqlite: OpenStore = async () => {
+const openSqlite = async (): Promise<StoreFixture & { dir: string }> => {
   const dir = await tempDir();
   const store = await openStore({ dataDir: dir });
   return {
     store,
+    dir,
     openAnother: () => openStore({ dataDir: dir }),
     cleanup: async () => {
       await store.close();
@@ -48,6 +50,24 @@ runBlobContract('sqlite', openSqlite);
 runSearchContract('sqlite', openSqlite);
 runCoordinationContract('sqlite', openSqlite);
 runRestoreContract('sqlite', openSqlite);
+runQueueContract('sqlite', async () => {
+  const fixture = await openSqlite();
+  const peers: Store[] = [];
+  return {
+    store: fixture.store,
+    openAnother: fixture.openAnother,
+    // Another process (or the CLI) opening the same data folder.
+    openPeer: async () => {
+      const peer = await openStore({ dataDir: fixture.dir });
+      peers.push(peer);
+      return peer;
+    },
+    cleanup: async () => {
+      await Promise.allSettled(peers.map((p) => p.close()));
+      await fixture.cleanup();
+    },
+  };
+});
 
 /** Counts rows with a separate connection, the way an operator's sqlite3 shell would. */
 function countRows(dir: string, sql: string): number {

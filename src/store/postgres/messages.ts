@@ -14,7 +14,8 @@
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
  * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
- * - a message (and its body) is deleted when its last entry goes.
+ * - a message (and its body) is deleted when its last entry goes, unless the outbound queue
+ *   still holds it.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import { StructureCache } from '../structure-cache.js';
@@ -33,6 +34,7 @@ import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../norm
 import type { BodyStore } from './bodies.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
+import type { PostgresQueue } from './queue.js';
 import type { EntryRow } from './rows.js';
 import type { SearchIndex } from './search.js';
 
@@ -74,6 +76,7 @@ export class Messages {
     private readonly bodies: BodyStore,
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
+    private readonly outbound: PostgresQueue,
   ) {}
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
@@ -97,11 +100,14 @@ export class Messages {
           ...targets.userIds.map((userId) => ({ mailbox: locked.get(folderOf.get(userId)!)!, flags: [] as string[] })),
           ...targets.copies.map(({ mailboxId, flags }) => ({ mailbox: locked.get(mailboxId)!, flags })),
         ];
-        const added = await this.addEntriesInTx(tx, planned, messageId, writer.size, internalDate);
+        const added = planned.length > 0 ? await this.addEntriesInTx(tx, planned, messageId, writer.size, internalDate) : [];
+        const queueId = request.outbound
+          ? await this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+          : null;
         return {
           messageId,
           entries: added.map((entry, i) => ({ userId: planned[i]!.mailbox.userId, mailboxId: entry.mailboxId, uid: entry.uid })),
-          queueId: null,
+          queueId,
         };
       });
     });
@@ -215,10 +221,12 @@ export class Messages {
     if (messageIds.length === 0) return;
     // Locking the messages first makes two transactions that remove a message's last two
     // entries at once take turns: the second then sees the first's removal, and deletes it.
+    // A queued message keeps its body while it waits, even without any mailbox entry.
     await tx.rows('SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE', [messageIds]);
     await tx.rows(
       `DELETE FROM bodies b WHERE b.id = ANY($1)
-         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)`,
+         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)
+         AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.message_id = b.id)`,
       [messageIds],
     );
   }

@@ -49,6 +49,8 @@ import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { SqliteQueue } from './queue.js';
+import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { openDatabase, schemaCheck, type Db } from './schema.js';
 import { SearchIndex } from './search.js';
@@ -76,6 +78,7 @@ export class SqliteStore implements Store {
   private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
+  private readonly outbound: SqliteQueue;
   private closing: Promise<void> | null = null;
   /** Deliveries/appends still waiting for their body's chunk writes before they queue. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -117,7 +120,8 @@ export class SqliteStore implements Store {
     this.mailboxes = new Mailboxes(db, this.queue);
     this.subscriptions = new Subscriptions(db, this.queue);
     this.search = new SearchIndex(db, this.bodies);
-    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search);
+    this.outbound = new SqliteQueue(db, this.queue, (messageId) => this.messages.deleteIfUnusedInTx(messageId));
+    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search, this.outbound);
     this.entries = new Entries(db, this.queue, this.mailboxes, this.messages);
     this.transfers = new Transfers(db, this.queue, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(
@@ -134,7 +138,10 @@ export class SqliteStore implements Store {
     this.dkimKeys = new DkimKeys(db, this.queue);
     this.counters = new Counters(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
-    this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
+    // The queue is watched like a mailbox whose "modseq" is the queue's change counter.
+    this.watchers = new Watchers(db, (id) =>
+      id === QUEUE_WATCH_ID ? this.outbound.version() : this.mailboxes.highestModseq(id),
+    );
     this.checkSchema = schemaCheck(db);
   }
 
@@ -358,42 +365,38 @@ export class SqliteStore implements Store {
     return this.counters.reset(name);
   }
 
-  // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
-    return notYet('claimDue');
+  // ---- outbound queue ------------------------------------------------------------------
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.outbound.claimDue(owner, now, limit, leaseMs);
   }
-  renewClaim(_queueId: number, _owner: string, _leaseMs: number): Promise<boolean> {
-    return notYet('renewClaim');
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.outbound.renewClaim(queueId, owner, leaseMs);
   }
-  recordAttempts(_queueId: number, _owner: string, _results: QueueAttemptResult[], _options?: { release?: boolean }): Promise<void> {
-    return notYet('recordAttempts');
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void> {
+    return this.outbound.recordAttempts(queueId, owner, results, options);
   }
-  markNotified(_queueId: number, _change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
-    return notYet('markNotified');
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
+    return this.outbound.markNotified(queueId, change);
   }
   nextDue(): Promise<Date | null> {
-    return notYet('nextDue');
+    return this.outbound.nextDue();
   }
-  getQueued(_queueId: number): Promise<QueuedMessage | null> {
-    return notYet('getQueued');
+  getQueued(queueId: number): Promise<QueuedMessage | null> {
+    return this.outbound.getQueued(queueId);
   }
   listQueue(): Promise<QueuedMessage[]> {
-    return notYet('listQueue');
+    return this.outbound.listQueue();
   }
-  retryNow(_queueId?: number): Promise<number> {
-    return notYet('retryNow');
+  retryNow(queueId?: number): Promise<number> {
+    return this.outbound.retryNow(queueId);
   }
-  setHeld(_queueId: number, _held: boolean): Promise<number> {
-    return notYet('setHeld');
+  setHeld(queueId: number, held: boolean): Promise<number> {
+    return this.outbound.setHeld(queueId, held);
   }
-  deleteQueued(_queueId: number): Promise<boolean> {
-    return notYet('deleteQueued');
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this.outbound.deleteQueued(queueId);
   }
-  watchQueue(_onChange: () => void): MailboxWatch {
-    return { close() {} };
+  watchQueue(onChange: () => void): MailboxWatch {
+    return this.watchers.watch(QUEUE_WATCH_ID, onChange);
   }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new StoreError('invalid', `${what} is not implemented yet`));
 }
