@@ -14,7 +14,8 @@
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
  * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
- * - a message (and its body) is deleted when its last entry goes.
+ * - a message (and its body) is deleted when its last entry goes, unless the outbound queue
+ *   still holds it.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import { StructureCache } from '../structure-cache.js';
@@ -33,6 +34,7 @@ import { checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore } from './bodies.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
+import type { PostgresQueue } from './queue.js';
 import type { EntryRow } from './rows.js';
 import type { SearchIndex } from './search.js';
 
@@ -74,12 +76,13 @@ export class Messages {
     private readonly bodies: BodyStore,
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
+    private readonly outbound: PostgresQueue,
   ) {}
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
     const userIds = [...new Set(request.userIds)];
-    if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
+    if (userIds.length === 0 && !request.outbound) throw new StoreError('invalid', 'a delivery needs at least one user');
     const internalDate = checkDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished before the transaction starts: it holds locks
@@ -99,14 +102,20 @@ export class Messages {
         // waits for) are held only for the entries and the COMMIT.
         const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
         const targets = await this.mailboxes.lockInTx(tx, [...inboxOf.values()]);
-        const added = await this.addEntriesInTx(tx, [...targets.values()], messageId, writer.size, internalDate, []);
+        const added =
+          targets.size > 0
+            ? await this.addEntriesInTx(tx, [...targets.values()], messageId, writer.size, internalDate, [])
+            : new Map<number, MailboxEntry>();
+        const queueId = request.outbound
+          ? await this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+          : null;
         return {
           messageId,
           entries: userIds.map((userId) => {
             const mailboxId = inboxOf.get(userId)!;
             return { userId, mailboxId, uid: added.get(mailboxId)!.uid };
           }),
-          queueId: null,
+          queueId,
         };
       });
     });
@@ -202,10 +211,12 @@ export class Messages {
     if (messageIds.length === 0) return;
     // Locking the messages first makes two transactions that remove a message's last two
     // entries at once take turns: the second then sees the first's removal, and deletes it.
+    // A queued message keeps its body while it waits, even without any mailbox entry.
     await tx.rows('SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE', [messageIds]);
     await tx.rows(
       `DELETE FROM bodies b WHERE b.id = ANY($1)
-         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)`,
+         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)
+         AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.message_id = b.id)`,
       [messageIds],
     );
   }

@@ -53,6 +53,8 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { PostgresQueue } from './queue.js';
+import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { LATEST_VERSION, migrate } from './schema.js';
 import { SearchIndex } from './search.js';
@@ -79,6 +81,7 @@ export class PostgresStore implements Store {
   private readonly leases: Leases;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
+  private readonly outbound: PostgresQueue;
   private closing: Promise<void> | null = null;
 
   /**
@@ -108,7 +111,8 @@ export class PostgresStore implements Store {
     this.bodies = new BodyStore(this.db, token);
     this.mailboxes = new Mailboxes(this.db);
     this.search = new SearchIndex(this.db, this.bodies);
-    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search);
+    this.outbound = new PostgresQueue(this.db, (tx, ids) => this.messages.deleteUnusedInTx(tx, ids));
+    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search, this.outbound);
     this.entries = new Entries(this.db, this.mailboxes, this.messages);
     this.transfers = new Transfers(this.db, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
@@ -320,6 +324,42 @@ export class PostgresStore implements Store {
     return this.leases.release(name, owner);
   }
 
+  // ---- outbound queue ------------------------------------------------------------------
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.outbound.claimDue(owner, now, limit, leaseMs);
+  }
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.outbound.renewClaim(queueId, owner, leaseMs);
+  }
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void> {
+    return this.outbound.recordAttempts(queueId, owner, results, options);
+  }
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
+    return this.outbound.markNotified(queueId, change);
+  }
+  nextDue(): Promise<Date | null> {
+    return this.outbound.nextDue();
+  }
+  getQueued(queueId: number): Promise<QueuedMessage | null> {
+    return this.outbound.getQueued(queueId);
+  }
+  listQueue(): Promise<QueuedMessage[]> {
+    return this.outbound.listQueue();
+  }
+  retryNow(queueId?: number): Promise<number> {
+    return this.outbound.retryNow(queueId);
+  }
+  setHeld(queueId: number, held: boolean): Promise<number> {
+    return this.outbound.setHeld(queueId, held);
+  }
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this.outbound.deleteQueued(queueId);
+  }
+  /** Queue changes travel as changes of QUEUE_WATCH_ID, with the mailbox notifications. */
+  watchQueue(onChange: () => void): MailboxWatch {
+    return this.watchers.watch(QUEUE_WATCH_ID, onChange);
+  }
+
   // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
   setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
     return notYet('setDkimKey');
@@ -335,39 +375,6 @@ export class PostgresStore implements Store {
   }
   resetCounter(_name: string): Promise<void> {
     return notYet('resetCounter');
-  }
-  claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
-    return notYet('claimDue');
-  }
-  renewClaim(_queueId: number, _owner: string, _leaseMs: number): Promise<boolean> {
-    return notYet('renewClaim');
-  }
-  recordAttempts(_queueId: number, _owner: string, _results: QueueAttemptResult[], _options?: { release?: boolean }): Promise<void> {
-    return notYet('recordAttempts');
-  }
-  markNotified(_queueId: number, _change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
-    return notYet('markNotified');
-  }
-  nextDue(): Promise<Date | null> {
-    return notYet('nextDue');
-  }
-  getQueued(_queueId: number): Promise<QueuedMessage | null> {
-    return notYet('getQueued');
-  }
-  listQueue(): Promise<QueuedMessage[]> {
-    return notYet('listQueue');
-  }
-  retryNow(_queueId?: number): Promise<number> {
-    return notYet('retryNow');
-  }
-  setHeld(_queueId: number, _held: boolean): Promise<number> {
-    return notYet('setHeld');
-  }
-  deleteQueued(_queueId: number): Promise<boolean> {
-    return notYet('deleteQueued');
-  }
-  watchQueue(_onChange: () => void): MailboxWatch {
-    return { close() {} };
   }
 }
 

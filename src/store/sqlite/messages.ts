@@ -8,7 +8,8 @@
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
  * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
- * - a message (and its body) is deleted when its last entry goes.
+ * - a message (and its body) is deleted when its last entry goes, unless the outbound queue
+ *   still holds it.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import { StructureCache } from '../structure-cache.js';
@@ -25,6 +26,7 @@ import {
 import { checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
 import type { Mailboxes } from './mailboxes.js';
+import type { SqliteQueue } from './queue.js';
 import type { EntryRow } from './rows.js';
 import type { Db } from './schema.js';
 import type { SearchIndex } from './search.js';
@@ -81,6 +83,7 @@ export class Messages {
     private readonly bodies: BodyStore,
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
+    private readonly outbound: SqliteQueue,
   ) {
     this.stmts = {
       inboxOf: db
@@ -115,7 +118,13 @@ export class Messages {
       shrinkMailbox: db.prepare(
         'UPDATE mailboxes SET message_count = message_count - ?, total_bytes = total_bytes - ? WHERE id = ?',
       ),
-      messageInUse: db.prepare('SELECT 1 FROM mailbox_entries WHERE message_id = ? LIMIT 1').pluck(),
+      // A queued message keeps its body while it waits, even without any mailbox entry.
+      messageInUse: db
+        .prepare(
+          `SELECT EXISTS (SELECT 1 FROM mailbox_entries WHERE message_id = @id)
+             OR EXISTS (SELECT 1 FROM queue_messages WHERE message_id = @id)`,
+        )
+        .pluck(),
       message: db.prepare('SELECT * FROM messages WHERE id = ?'),
       structure: db.prepare('SELECT structure FROM messages WHERE id = ?'),
     };
@@ -124,7 +133,7 @@ export class Messages {
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
     const userIds = [...new Set(request.userIds)];
-    if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
+    if (userIds.length === 0 && !request.outbound) throw new StoreError('invalid', 'a delivery needs at least one user');
     const internalDate = checkInternalDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished here rather than inside the shared write transaction
@@ -139,7 +148,10 @@ export class Messages {
           const entry = this.addEntryInTx(tx, inbox, messageId, writer.size, internalDate, []);
           return { userId, mailboxId: inbox, uid: entry.uid };
         });
-        return { messageId, entries, queueId: null };
+        const queueId = request.outbound
+          ? this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+          : null;
+        return { messageId, entries, queueId };
       });
     });
   }
@@ -216,7 +228,7 @@ export class Messages {
 
   /** Inside a write transaction: deletes a message and its body once no entry uses it. */
   deleteIfUnusedInTx(messageId: number): void {
-    if (!this.stmts.messageInUse.get(messageId)) this.bodies.deleteInTx(messageId);
+    if (!this.stmts.messageInUse.get({ id: messageId })) this.bodies.deleteInTx(messageId);
   }
 
   addUsedBytesInTx(userId: number, bytes: number): void {

@@ -47,6 +47,8 @@ import { Leases } from './leases.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { SqliteQueue } from './queue.js';
+import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { openDatabase, schemaCheck, type Db } from './schema.js';
 import { SearchIndex } from './search.js';
@@ -72,6 +74,7 @@ export class SqliteStore implements Store {
   private readonly leases: Leases;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
+  private readonly outbound: SqliteQueue;
   private closing: Promise<void> | null = null;
   /** Deliveries/appends still waiting for their body's chunk writes before they queue. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -113,7 +116,8 @@ export class SqliteStore implements Store {
     this.mailboxes = new Mailboxes(db, this.queue);
     this.subscriptions = new Subscriptions(db, this.queue);
     this.search = new SearchIndex(db, this.bodies);
-    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search);
+    this.outbound = new SqliteQueue(db, this.queue, (messageId) => this.messages.deleteIfUnusedInTx(messageId));
+    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search, this.outbound);
     this.entries = new Entries(db, this.queue, this.mailboxes, this.messages);
     this.transfers = new Transfers(db, this.queue, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(
@@ -128,7 +132,10 @@ export class SqliteStore implements Store {
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
-    this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
+    // The queue is watched like a mailbox whose "modseq" is the queue's change counter.
+    this.watchers = new Watchers(db, (id) =>
+      id === QUEUE_WATCH_ID ? this.outbound.version() : this.mailboxes.highestModseq(id),
+    );
     this.checkSchema = schemaCheck(db);
   }
 
@@ -337,6 +344,41 @@ export class SqliteStore implements Store {
     return this.leases.release(name, owner);
   }
 
+  // ---- outbound queue ------------------------------------------------------------------
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.outbound.claimDue(owner, now, limit, leaseMs);
+  }
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.outbound.renewClaim(queueId, owner, leaseMs);
+  }
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void> {
+    return this.outbound.recordAttempts(queueId, owner, results, options);
+  }
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
+    return this.outbound.markNotified(queueId, change);
+  }
+  nextDue(): Promise<Date | null> {
+    return this.outbound.nextDue();
+  }
+  getQueued(queueId: number): Promise<QueuedMessage | null> {
+    return this.outbound.getQueued(queueId);
+  }
+  listQueue(): Promise<QueuedMessage[]> {
+    return this.outbound.listQueue();
+  }
+  retryNow(queueId?: number): Promise<number> {
+    return this.outbound.retryNow(queueId);
+  }
+  setHeld(queueId: number, held: boolean): Promise<number> {
+    return this.outbound.setHeld(queueId, held);
+  }
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this.outbound.deleteQueued(queueId);
+  }
+  watchQueue(onChange: () => void): MailboxWatch {
+    return this.watchers.watch(QUEUE_WATCH_ID, onChange);
+  }
+
   // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
   setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
     return notYet('setDkimKey');
@@ -352,39 +394,6 @@ export class SqliteStore implements Store {
   }
   resetCounter(_name: string): Promise<void> {
     return notYet('resetCounter');
-  }
-  claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
-    return notYet('claimDue');
-  }
-  renewClaim(_queueId: number, _owner: string, _leaseMs: number): Promise<boolean> {
-    return notYet('renewClaim');
-  }
-  recordAttempts(_queueId: number, _owner: string, _results: QueueAttemptResult[], _options?: { release?: boolean }): Promise<void> {
-    return notYet('recordAttempts');
-  }
-  markNotified(_queueId: number, _change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
-    return notYet('markNotified');
-  }
-  nextDue(): Promise<Date | null> {
-    return notYet('nextDue');
-  }
-  getQueued(_queueId: number): Promise<QueuedMessage | null> {
-    return notYet('getQueued');
-  }
-  listQueue(): Promise<QueuedMessage[]> {
-    return notYet('listQueue');
-  }
-  retryNow(_queueId?: number): Promise<number> {
-    return notYet('retryNow');
-  }
-  setHeld(_queueId: number, _held: boolean): Promise<number> {
-    return notYet('setHeld');
-  }
-  deleteQueued(_queueId: number): Promise<boolean> {
-    return notYet('deleteQueued');
-  }
-  watchQueue(_onChange: () => void): MailboxWatch {
-    return { close() {} };
   }
 }
 
