@@ -109,3 +109,83 @@ describe('DkimSigningObserver', () => {
     assert.ok(!JSON.stringify(records).includes('not a key'));
   });
 });
+
+describe('DKIM signing on submission', () => {
+  let server: TestServer;
+  let unsigned: TestServer;
+  const keys: Record<string, DkimKey> = {};
+  before(async () => {
+    const users = [BOB, `carol@${DOMAIN}`];
+    const opts = { mode: 'submission' as const, users, domains: [DOMAIN, OTHER, 'nokey.example'], passwords: PASSWORDS };
+    server = await startServer({ ...opts, config: { mailAuth: { signOutbound: true } } });
+    unsigned = await startServer({ ...opts, config: { mailAuth: { signOutbound: false } } });
+    keys[`wharf2026._domainkey.${DOMAIN}`] = newKey('rsa-sha256');
+    keys[`ed._domainkey.${OTHER}`] = newKey('ed25519-sha256', 'ed');
+    for (const s of [server, unsigned]) {
+      await s.store.setDkimKey(DOMAIN, keys[`wharf2026._domainkey.${DOMAIN}`]);
+      await s.store.setDkimKey(OTHER, keys[`ed._domainkey.${OTHER}`]);
+      await s.store.addAlias(`bob@${OTHER}`, [BOB]);
+      await s.store.addAlias(`bob@nokey.example`, [BOB]);
+    }
+  });
+  after(async () => {
+    await server.close();
+    await unsigned.close();
+  });
+
+  async function send(target: TestServer, from: string, to = `carol@${DOMAIN}`): Promise<Buffer> {
+    const transporter = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: target.port,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: BOB, pass: 'pickles' },
+    });
+    try {
+      await transporter.sendMail({ from, to, subject: 'Grüße', text: 'Hello  there \n\n\n', html: '<p>hi</p>' });
+    } finally {
+      transporter.close();
+    }
+    const entry = (await target.inbox(to)).at(-1)!;
+    return target.body(entry.messageId);
+  }
+
+  it('signs with the From domain\'s key; the stored message verifies, also without our trace fields', async () => {
+    const stored = await send(server, `Bob <${BOB}>`);
+    assert.match(stored.toString(), /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=hamburger\.edu;/);
+    assert.deepEqual(await verify(stored, keys), [{ domain: DOMAIN, result: 'pass' }]);
+    // The queue may send it on without Return-Path: that field is not signed.
+    const withoutReturnPath = Buffer.from(stored.toString('latin1').replace(/^Return-Path: [^\r]*\r\n/m, ''), 'latin1');
+    assert.deepEqual(await verify(withoutReturnPath, keys), [{ domain: DOMAIN, result: 'pass' }]);
+  });
+
+  it('signs an alias in another domain with that domain\'s (Ed25519) key', async () => {
+    const stored = await send(server, `bob@${OTHER}`);
+    assert.deepEqual(await verify(stored, keys), [{ domain: OTHER, result: 'pass' }]);
+  });
+
+  it('covers the fields it added and not the Bcc it removed (smtplib)', async () => {
+    const script = `
+import smtplib, ssl, sys
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10) as s:
+    s.starttls(context=ssl._create_unverified_context())
+    s.login(sys.argv[2], 'pickles')
+    s.sendmail(sys.argv[2], [sys.argv[3], sys.argv[4]], 'From: ' + sys.argv[2] + '\\r\\nTo: ' + sys.argv[3] + '\\r\\nBcc: ' + sys.argv[4] + ',\\r\\n x@y.example\\r\\nSubject: bare\\r\\n\\r\\nbody\\r\\n')
+print('{}')
+`;
+    await runPython(script, [String(server.port), BOB, `carol@${DOMAIN}`, BOB]);
+    const stored = await server.body((await server.inbox(BOB)).at(-1)!.messageId);
+    const text = stored.toString();
+    assert.doesNotMatch(text, /^Bcc:/im);
+    const signed = text.replace(/\r\n[ \t]+/g, ' ').match(/^DKIM-Signature:.*?h=([^;]+)/m)?.[1].toLowerCase().split(':').map((h) => h.trim());
+    assert.ok(signed?.includes('date') && signed.includes('message-id'), `h=${signed}`);
+    assert.ok(!signed?.includes('bcc'));
+    assert.deepEqual(await verify(stored, keys), [{ domain: DOMAIN, result: 'pass' }]);
+  });
+
+  it('leaves a domain without a key, and everything when signing is off, unsigned', async () => {
+    assert.doesNotMatch((await send(server, 'bob@nokey.example')).toString(), /DKIM-Signature/i);
+    assert.doesNotMatch((await send(unsigned, BOB)).toString(), /DKIM-Signature/i);
+  });
+});
