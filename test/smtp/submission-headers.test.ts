@@ -82,7 +82,7 @@ describe('submission header rules', () => {
     const refused = { code: 553, text: '5.7.1 From: header must be one of your addresses' };
     assert.deepEqual(results, [refused, refused]);
     assert.equal((await server.inbox(CAROL)).length, before);
-    assert.ok(server.logs.some((l) => l.event === 'author not owned' && l.user === BOB));
+    assert.ok(server.logs.some((l) => l.event === 'author fields refused' && l.user === BOB));
   });
 
   it('accepts a From: alias that delivers to the user, also one shared with others', async () => {

@@ -53,7 +53,7 @@ class SubmissionFilter implements MessageFilter {
       from = await checkAuthorFields(this.store, this.user, header);
     } catch (err) {
       if (err instanceof MessageRefused) {
-        this.log.warn('author not owned', { user: this.user.address, from: header.from[0]?.slice(0, 200), reply: err.message });
+        this.log.warn('author fields refused', { user: this.user.address, from: header.from[0]?.slice(0, 200), reply: err.message });
       }
       throw err;
     }
