@@ -60,7 +60,7 @@ describe('DkimSigningObserver', () => {
       // The header block goes by before the key is known; then the body, in odd pieces.
       signer.write(bytes.subarray(0, 100));
       signer.write(bytes.subarray(100, headerEnd - 1));
-      signer.start(DOMAIN, key);
+      signer.start({ signingDomain: DOMAIN, selector: key.selector, algorithm: key.algorithm, privateKey: key.privateKeyPem });
       for (let i = headerEnd - 1; i < bytes.length; i += 4099) signer.write(bytes.subarray(i, Math.min(i + 4099, bytes.length)));
       const signature = await signer.end();
       assert.ok(signature);
@@ -100,8 +100,8 @@ describe('DkimSigningObserver', () => {
     const records: Array<Record<string, unknown>> = [];
     const log = { ...silentLogger, error: (event: string, fields?: Record<string, unknown>) => records.push({ event, ...fields }) };
     const signer = new DkimSigningObserver(log);
-    const broken: DkimKey = { ...newKey('rsa-sha256'), privateKeyPem: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n' };
-    signer.start(DOMAIN, broken);
+    const broken = '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n';
+    signer.start({ signingDomain: DOMAIN, selector: 's', algorithm: 'rsa-sha256', privateKey: broken });
     signer.write(Buffer.from(MESSAGE));
     assert.equal(await signer.end(), null);
     assert.equal(records.length, 1);

@@ -9,9 +9,22 @@ import type { Logger } from '../../net/types.js';
 import type { AccountStore, DkimKey } from '../../store/types.js';
 import type { MessageObserver } from '../message-sink.js';
 
-/** The signing key of a domain, or null when it has none. */
-export function loadSigningKey(store: AccountStore, domain: string): Promise<DkimKey | null> {
-  return store.getDkimKey(domain.toLowerCase());
+/** What a signer needs, in the shape of mailauth's `signatureData` entries. */
+export interface SigningKey {
+  signingDomain: string;
+  selector: string;
+  algorithm: DkimKey['algorithm'];
+  /** PKCS#8 PEM. A secret: never logged. */
+  privateKey: string;
+}
+
+/** The key to sign `domain`'s mail with, or null when the domain has none. */
+export async function loadSigningKey(store: Pick<AccountStore, 'getDkimKey'>, domain: string): Promise<SigningKey | null> {
+  const name = domain.trim().toLowerCase();
+  if (!name) return null;
+  const key = await store.getDkimKey(name);
+  if (!key) return null;
+  return { signingDomain: name, selector: key.selector, algorithm: key.algorithm, privateKey: key.privateKeyPem };
 }
 
 /**
@@ -30,20 +43,14 @@ export class DkimSigningObserver implements MessageObserver {
 
   constructor(private readonly log: Logger) {}
 
-  /** Signs as `domain` with `key`: what was seen so far, and everything after. At most once. */
-  start(domain: string, key: DkimKey): void {
+  /** Signs with `key`: what was seen so far, and everything after. At most once. */
+  start(key: SigningKey): void {
     if (this.input || !this.held) return;
     const input = new PassThrough();
-    const signature = {
-      signingDomain: domain,
-      selector: key.selector,
-      privateKey: key.privateKeyPem,
-      algorithm: key.algorithm,
-      canonicalization: 'relaxed/relaxed',
-    };
+    const signature = { ...key, canonicalization: 'relaxed/relaxed' };
     const failed = (error: unknown) => {
       // Never the key itself: only where it failed.
-      this.log.error('dkim signing failed', { domain, selector: key.selector, error: describe(error) });
+      this.log.error('dkim signing failed', { domain: key.signingDomain, selector: key.selector, error: describe(error) });
       return null;
     };
     this.signing = dkimSign(input, { ...signature, signatureData: [signature] }).then((result) => {

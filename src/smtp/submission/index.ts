@@ -71,7 +71,7 @@ class SubmissionFilter implements MessageFilter {
       this.log.error('dkim key lookup failed', { domain, error: err instanceof Error ? err : String(err) });
       throw new MessageRefused(KEY_LOOKUP_FAILED);
     }
-    if (key) signer.start(domain, key);
+    if (key) signer.start(key);
     else signer.skip();
   }
 }
