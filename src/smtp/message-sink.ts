@@ -55,7 +55,7 @@ export interface MessageFilter {
   end(): Promise<Buffer[]>;
 }
 
-/** A message refused for what it contains; `reply` says why. */
+/** A message refused, for what it contains or (4xx) for now; `reply` says why. */
 export class MessageRefused extends Error {
   constructor(readonly reply: string) {
     super(reply.trimEnd());

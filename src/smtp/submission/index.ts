@@ -10,7 +10,7 @@ import { MessageRefused, MessageSink, type MessageFilter } from '../message-sink
 import { formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
 import type { Transaction } from '../transaction.js';
-import { DkimSigningObserver, loadSigningKey } from './dkim-signer.js';
+import { DkimSigningObserver, loadSigningKey, type SigningKey } from './dkim-signer.js';
 import { HeaderRewriter } from './header-rewriter.js';
 import { checkAuthorFields, type SubmittingUser } from './senders.js';
 
@@ -57,13 +57,12 @@ class SubmissionFilter implements MessageFilter {
       }
       throw err;
     }
-    if (this.signer) await this.startSigning(from);
+    if (this.signer) await this.startSigning(this.signer, from);
   }
 
-  private async startSigning(from: string): Promise<void> {
-    const signer = this.signer as DkimSigningObserver;
+  private async startSigning(signer: DkimSigningObserver, from: string): Promise<void> {
     const domain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
-    let key;
+    let key: SigningKey | null;
     try {
       key = await loadSigningKey(this.store, domain);
     } catch (err) {
