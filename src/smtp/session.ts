@@ -11,8 +11,9 @@ import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
 import { COMMANDS } from './commands/index.js';
-import { MessageSink } from './message-sink.js';
+import { MessageRefused, MessageSink } from './message-sink.js';
 import { Replies, formatReply, replyCode } from './reply.js';
+import { submissionDelivery, submissionSink } from './submission/index.js';
 import { traceHeaders } from './trace.js';
 import type { Transaction } from './transaction.js';
 
@@ -161,6 +162,7 @@ export class SmtpSession implements Session {
       recipients: txn.recipients,
       date: new Date(),
     });
+    if (this.mode === 'submission' && this.auth) return submissionSink(this, this.auth, trace);
     return new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes);
   }
 
@@ -175,6 +177,7 @@ export class SmtpSession implements Session {
         this.reply(Replies.messageTooBig);
         return;
       }
+      if (sink.refusal) throw new MessageRefused(sink.refusal);
       if (sink.failure) throw sink.failure;
       const { body, headers } = await sink.finish();
       const result = await this.ctx.store.deliver({
@@ -183,17 +186,21 @@ export class SmtpSession implements Session {
         headers,
         envelope: { mailFrom: txn.mailFrom, rcptTo: [...txn.recipients] },
         userIds: [...txn.userIds],
+        ...(this.mode === 'submission' && this.auth ? await submissionDelivery(this, this.auth, txn) : {}),
       });
       this.log.info('delivered', {
         queueId: txn.queueId,
         messageId: result.messageId,
         size: sink.size,
         recipients: txn.recipients.length,
+        outboundQueueId: result.queueId ?? undefined,
       });
       this.reply(Replies.queued(txn.queueId));
     } catch (err) {
       await sink.abort();
-      if (err instanceof StoreError && err.code === 'quota') {
+      if (err instanceof MessageRefused) {
+        this.reply(err.reply);
+      } else if (err instanceof StoreError && err.code === 'quota') {
         this.reply(formatReply(452, '4.2.2 Mailbox full'));
       } else {
         this.log.error('delivery failed', { queueId: txn.queueId, error: err instanceof Error ? err : String(err) });
