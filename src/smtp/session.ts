@@ -5,12 +5,15 @@
  * commands/; the bytes on the wire in net/transport.ts (shared with the other protocols).
  */
 import { isAscii } from 'node:buffer';
+import type { RecordType } from '../net/dns.js';
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
 import { COMMANDS } from './commands/index.js';
+import { screenClient } from './inbound/screen.js';
+import { InboundVerifier } from './inbound/verifier.js';
 import { MessageSink } from './message-sink.js';
 import { Replies, formatReply, replyCode } from './reply.js';
 import { traceHeaders } from './trace.js';
@@ -34,6 +37,10 @@ export class SmtpSession implements Session {
   auth: { userId: number; address: string } | null = null;
   /** The mail transaction in progress. */
   txn: Transaction | null = null;
+  /** RCPT TO for local addresses that do not exist, this session (harvesting, on the MX port). */
+  unknownRecipients = 0;
+  /** Mail authentication of each message being received on the MX port. */
+  private readonly verifiers = new WeakMap<MessageSink, InboundVerifier>();
   /** Verb of the command being handled (for logs). */
   private verb = '';
   private errors = 0;
@@ -161,7 +168,16 @@ export class SmtpSession implements Session {
       recipients: txn.recipients,
       date: new Date(),
     });
-    return new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes);
+    const verifier =
+      this.mode === 'mx' && this.config.mailAuth.verifyInbound
+        ? new InboundVerifier(
+            { clientIp: this.conn.remoteAddress, helo: this.helo ?? '', mailFrom: txn.mailFrom, hostname: this.host, queueId: txn.queueId },
+            { resolve: (name, type) => this.ctx.dns.lookup(name, type as RecordType), log: this.log },
+          )
+        : null;
+    const sink = new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes, verifier ? [verifier] : []);
+    if (verifier) this.verifiers.set(sink, verifier);
+    return sink;
   }
 
   /**
@@ -177,12 +193,20 @@ export class SmtpSession implements Session {
       }
       if (sink.failure) throw sink.failure;
       const { body, headers } = await sink.finish();
+      // The sender's DMARC policy (MX port): refused, or filed as junk.
+      const verdict = this.verifiers.get(sink)?.verdict;
+      if (verdict?.action === 'reject') {
+        await sink.abort();
+        this.reply(verdict.reply);
+        return;
+      }
       const result = await this.ctx.store.deliver({
         body,
         internalDate: new Date(),
         headers,
         envelope: { mailFrom: txn.mailFrom, rcptTo: [...txn.recipients] },
         userIds: [...txn.userIds],
+        folder: verdict?.action === 'junk' ? 'junk' : undefined,
       });
       this.log.info('delivered', {
         queueId: txn.queueId,
@@ -215,8 +239,11 @@ export class SmtpSession implements Session {
   // ---- the command loop --------------------------------------------------------------------
 
   private async run(): Promise<void> {
-    this.transport.send(Replies.greeting(this.host));
     try {
+      // MX: blocklists, greeting delay and early talkers before the greeting.
+      const refusal = this.mode === 'mx' ? await screenClient(this) : null;
+      if (refusal) return this.terminate(refusal);
+      this.transport.send(Replies.greeting(this.host));
       while (!this.transport.isClosing) {
         if (this.shuttingDown && !this.txn) {
           this.terminate(Replies.shuttingDown(this.host));
