@@ -74,7 +74,7 @@ describe('SqliteStore (file-specific)', () => {
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
-        assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7]);
+        assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
       } finally {
         db.close();
       }
