@@ -17,6 +17,11 @@ import { authenticationResults, authservIdOf, type ResultClause } from './auth-r
 
 /** Header blocks larger than this are not verified (nothing legitimate comes close; Postfix stops at 100 KiB). */
 export const MAX_VERIFIED_HEADER_BYTES = 256 * 1024;
+/**
+ * Bytes waiting for the DKIM verifier. It hashes far faster than a client sends, so this only
+ * fills when something is wrong; then verification gives up rather than hold the message.
+ */
+export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** How long the end of a message may wait for the outstanding DNS answers before they count as temperror. */
 export const DEFAULT_VERIFY_DEADLINE_MS = 30_000;
 
@@ -97,6 +102,7 @@ export class InboundVerifier implements MessageObserver {
   private last1 = 0;
   private last2 = 0;
   private headerTooLarge = false;
+  private fellBehind = false;
   private stopped = false;
   private decided: InboundVerdict = { action: 'inbox' };
   /** Authentication-Results fields in the message that claim to come from us (RFC 8601 5). */
@@ -108,9 +114,12 @@ export class InboundVerifier implements MessageObserver {
   ) {
     this.resolver = (name, type) => opts.resolve(name, type) as ReturnType<DNSResolver>;
     this.stream.on('error', () => {});
-    this.dkim = dkimVerify(this.stream, { resolver: this.resolver, sender: facts.mailFrom || undefined }).catch((err: unknown) =>
-      err instanceof Error ? err : new Error(String(err)),
-    );
+    this.dkim = dkimVerify(this.stream, { resolver: this.resolver, sender: facts.mailFrom || undefined }).catch((err: unknown) => {
+      // Nothing reads the stream any more: stop filling it.
+      this.stopped = true;
+      this.stream.destroy();
+      return err instanceof Error ? err : new Error(String(err));
+    });
     // SPF needs only the envelope: it runs while the message is still coming in.
     const helo = facts.helo.replace(/\.$/, '');
     this.spfMailFrom = this.checkSpf(facts.mailFrom || `postmaster@${helo}`);
@@ -135,6 +144,12 @@ export class InboundVerifier implements MessageObserver {
       // mailauth keeps the whole header block in memory: stop feeding it.
       this.stopped = true;
       this.stream.end();
+      return;
+    }
+    if (this.stream.writableLength > MAX_PENDING_BYTES) {
+      this.fellBehind = true;
+      this.stopped = true;
+      this.stream.destroy();
       return;
     }
     this.stream.write(chunk);
@@ -180,7 +195,12 @@ export class InboundVerifier implements MessageObserver {
     // ---- DKIM
     const dkimResult = dkimOutcome === LATE || dkimOutcome instanceof Error ? null : dkimOutcome;
     if (this.headerTooLarge) {
+      // Our limit, not the sender's failure: the sender's policy is not applied.
+      uncertain = true;
       clauses.push({ method: 'dkim', result: 'permerror', comment: 'header block too large to verify', properties: [] });
+    } else if (this.fellBehind) {
+      uncertain = true;
+      clauses.push({ method: 'dkim', result: 'temperror', comment: 'verification fell behind', properties: [] });
     } else if (!dkimResult) {
       uncertain = true;
       const why = dkimOutcome === LATE ? 'DNS answers too slow' : errorText(dkimOutcome);
