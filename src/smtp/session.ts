@@ -5,15 +5,13 @@
  * commands/; the bytes on the wire in net/transport.ts (shared with the other protocols).
  */
 import { isAscii } from 'node:buffer';
-import type { RecordType } from '../net/dns.js';
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
 import { COMMANDS } from './commands/index.js';
-import { screenClient } from './inbound/screen.js';
-import { InboundVerifier } from './inbound/verifier.js';
+import { inboundVerdict, mxSink, screenClient } from './inbound/index.js';
 import { MessageSink } from './message-sink.js';
 import { Replies, formatReply, replyCode } from './reply.js';
 import { traceHeaders } from './trace.js';
@@ -39,8 +37,6 @@ export class SmtpSession implements Session {
   txn: Transaction | null = null;
   /** RCPT TO for local addresses that do not exist, this session (harvesting, on the MX port). */
   unknownRecipients = 0;
-  /** Mail authentication of each message being received on the MX port. */
-  private readonly verifiers = new WeakMap<MessageSink, InboundVerifier>();
   /** Verb of the command being handled (for logs). */
   private verb = '';
   private errors = 0;
@@ -168,16 +164,8 @@ export class SmtpSession implements Session {
       recipients: txn.recipients,
       date: new Date(),
     });
-    const verifier =
-      this.mode === 'mx' && this.config.mailAuth.verifyInbound
-        ? new InboundVerifier(
-            { clientIp: this.conn.remoteAddress, helo: this.helo ?? '', mailFrom: txn.mailFrom, hostname: this.host, queueId: txn.queueId },
-            { resolve: (name, type) => this.ctx.dns.lookup(name, type as RecordType), log: this.log },
-          )
-        : null;
-    const sink = new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes, verifier ? [verifier] : []);
-    if (verifier) this.verifiers.set(sink, verifier);
-    return sink;
+    if (this.mode === 'mx') return mxSink(this, txn, trace);
+    return new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes);
   }
 
   /**
@@ -194,7 +182,7 @@ export class SmtpSession implements Session {
       if (sink.failure) throw sink.failure;
       const { body, headers } = await sink.finish();
       // The sender's DMARC policy (MX port): refused, or filed as junk.
-      const verdict = this.verifiers.get(sink)?.verdict;
+      const verdict = inboundVerdict(sink);
       if (verdict?.action === 'reject') {
         await sink.abort();
         this.reply(verdict.reply);
