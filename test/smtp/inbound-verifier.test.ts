@@ -9,6 +9,7 @@ import { dkimSign } from 'mailauth';
 import { createLogger } from '../../src/net/log.js';
 import { dkimRecordName, dkimTxtRecord, generateDkimKey } from '../../src/smtp/dkim-keys.js';
 import { authenticationResults, authservIdOf, propertyValue } from '../../src/smtp/inbound/auth-results.js';
+import { ForeignResultsFilter } from '../../src/smtp/inbound/foreign-results.js';
 import { InboundVerifier, MAX_VERIFIED_HEADER_BYTES, type InboundVerifierOptions } from '../../src/smtp/inbound/verifier.js';
 import { peakMemoryGrowth } from '../helpers/memory.js';
 import { FakeDns } from './fake-dns.js';
@@ -119,5 +120,45 @@ describe('Authentication-Results formatting', () => {
     assert.equal(field, 'Authentication-Results: mx.test;\r\n\tdkim=fail (bad \\(sig\\) X: y) header.d="x\\"y"\r\n');
     assert.equal(authservIdOf('Authentication-Results: (comment) MX.Test; dkim=pass'), 'mx.test');
     assert.equal(authservIdOf('Authentication-Results:\r\n mx.test;\r\n spf=pass'), 'mx.test');
+  });
+});
+
+describe('forged Authentication-Results', () => {
+  const input =
+    'Authentication-Results: mx.hamburger.edu; dkim=pass header.d=bank.example\r\n' +
+    'From: ceo@bank.example\r\n' +
+    'Authentication-Results: (claims to be us)\r\n MX.Hamburger.EDU;\r\n\tspf=pass\r\n' +
+    'Authentication-Results: relay.crepes.fr; spf=pass smtp.mailfrom=crepes.fr\r\n' +
+    'Subject: hi\r\n' +
+    '\r\n' +
+    'Authentication-Results: mx.hamburger.edu; this is body text\r\n';
+  const expected =
+    'From: ceo@bank.example\r\n' +
+    'Authentication-Results: relay.crepes.fr; spf=pass smtp.mailfrom=crepes.fr\r\n' +
+    'Subject: hi\r\n' +
+    '\r\n' +
+    'Authentication-Results: mx.hamburger.edu; this is body text\r\n';
+
+  async function filtered(chunks: Buffer[]): Promise<{ text: string; dropped: number }> {
+    const f = new ForeignResultsFilter('mx.hamburger.edu');
+    const out: Buffer[] = [];
+    for (const c of chunks) out.push(...(await f.push(c)));
+    out.push(...(await f.end()));
+    return { text: Buffer.concat(out).toString(), dropped: f.dropped };
+  }
+
+  it('drops the header fields that claim our authserv-id, whole or byte by byte, and keeps the rest', async () => {
+    assert.deepEqual(await filtered([Buffer.from(input)]), { text: expected, dropped: 2 });
+    const bytes = Buffer.from(input);
+    const oneByOne = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
+    assert.deepEqual(await filtered(oneByOne), { text: expected, dropped: 2 });
+  });
+
+  it('leaves a message without header fields, and one ending inside its header, intact', async () => {
+    assert.deepEqual(await filtered([Buffer.from('Do you like ketchup?\r\n')]), { text: 'Do you like ketchup?\r\n', dropped: 0 });
+    assert.deepEqual(await filtered([Buffer.from('Subject: x\r\nAuthentication-Results: mx.hamburger.edu; none')]), {
+      text: 'Subject: x\r\n',
+      dropped: 1,
+    });
   });
 });
