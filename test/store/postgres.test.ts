@@ -37,6 +37,7 @@ const openPostgres: OpenStore = async () => {
   const store = await PostgresStore.open(db.url, { poolSize: 5 });
   return {
     store,
+    openAnother: () => PostgresStore.open(db.url, { poolSize: 2 }),
     cleanup: async () => {
       await store.close();
       await db.drop();

@@ -7,8 +7,8 @@
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
  * mailbox-tree (delete, rename), subscriptions, messages (storing messages and entries),
  * entries (listing, flags, expunge, changes), transfer (copy, move), bodies (chunked body
- * storage and its analysis), search (full-text index), watch, leases, and restore (mailboxes
- * and entries with given UIDs, for copying a store).
+ * storage and its analysis), search (full-text index), watch, leases, counters (shared rate
+ * limits), dkim-keys, and restore (mailboxes and entries with given UIDs, for copying a store).
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import type {
@@ -44,6 +44,8 @@ import { Accounts } from './accounts.js';
 import { BodyStore } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { DkimKeys } from './dkim-keys.js';
+import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
@@ -70,6 +72,8 @@ export class SqliteStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly dkimKeys: DkimKeys;
+  private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
   private closing: Promise<void> | null = null;
@@ -127,6 +131,8 @@ export class SqliteStore implements Store {
     );
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
+    this.dkimKeys = new DkimKeys(db, this.queue);
+    this.counters = new Counters(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
     this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
     this.checkSchema = schemaCheck(db);
@@ -224,6 +230,12 @@ export class SqliteStore implements Store {
   }
   resolveRecipient(address: string): Promise<RecipientResolution> {
     return this.accounts.resolveRecipient(address);
+  }
+  setDkimKey(domain: string, key: DkimKey): Promise<void> {
+    return this.dkimKeys.set(domain, key);
+  }
+  getDkimKey(domain: string): Promise<DkimKey | null> {
+    return this.dkimKeys.get(domain);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -336,23 +348,17 @@ export class SqliteStore implements Store {
   releaseLease(name: string, owner: string): Promise<void> {
     return this.leases.release(name, owner);
   }
+  hitCounter(name: string, windowMs: number): Promise<number> {
+    return this.counters.hit(name, windowMs);
+  }
+  peekCounter(name: string): Promise<number> {
+    return this.counters.peek(name);
+  }
+  resetCounter(name: string): Promise<void> {
+    return this.counters.reset(name);
+  }
 
   // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
-    return notYet('setDkimKey');
-  }
-  getDkimKey(_domain: string): Promise<DkimKey | null> {
-    return notYet('getDkimKey');
-  }
-  hitCounter(_name: string, _windowMs: number): Promise<number> {
-    return notYet('hitCounter');
-  }
-  peekCounter(_name: string): Promise<number> {
-    return notYet('peekCounter');
-  }
-  resetCounter(_name: string): Promise<void> {
-    return notYet('resetCounter');
-  }
   claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
     return notYet('claimDue');
   }
