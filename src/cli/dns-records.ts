@@ -49,8 +49,8 @@ export function domainDnsRecords(domain: string, config: WharfConfig, dkim: Dkim
   const name = domain.toLowerCase();
   const host = fqdn(config.hostname);
   const lines = [
-    `; DNS records for ${name}, in zone-file syntax. The mail server's own name, ${host}`,
-    `; needs A/AAAA records and a matching reverse (PTR) record as well.`,
+    `; DNS records for ${name}, in zone-file syntax.`,
+    `; The mail server's own name (${host}) needs A/AAAA records and a matching reverse (PTR) record too.`,
     record(name, 'MX', `10 ${host}`),
     txt(name, 'v=spf1 mx -all'),
   ];
