@@ -75,6 +75,11 @@ export async function rcpt(s: SmtpSession, argument: string): Promise<void> {
     }
     case 'unknown':
       if (/^postmaster@/i.test(address)) s.log.warn('no postmaster mailbox or alias for a local domain', { to: address });
+      // Guessing addresses (harvesting) on the MX port costs a new connection every few tries.
+      if (s.mode === 'mx' && ++s.unknownRecipients > s.config.smtp.maxUnknownRecipients) {
+        s.log.warn('too many unknown recipients', { unknown: s.unknownRecipients });
+        return s.terminate(formatReply(421, `4.7.0 ${s.host} Error: too many unknown recipients`));
+      }
       return s.reply(userUnknown(address));
     case 'remote':
       if (s.mode === 'submission' && s.auth) {

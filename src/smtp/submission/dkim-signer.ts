@@ -6,26 +6,8 @@
 import { PassThrough } from 'node:stream';
 import { dkimSign } from 'mailauth';
 import type { Logger } from '../../net/types.js';
-import type { AccountStore, DkimKey } from '../../store/types.js';
+import type { SigningKey } from '../dkim-keys.js';
 import type { MessageObserver } from '../message-sink.js';
-
-/** What a signer needs, in the shape of mailauth's `signatureData` entries. */
-export interface SigningKey {
-  signingDomain: string;
-  selector: string;
-  algorithm: DkimKey['algorithm'];
-  /** PKCS#8 PEM. A secret: never logged. */
-  privateKey: string;
-}
-
-/** The key to sign `domain`'s mail with, or null when the domain has none. */
-export async function loadSigningKey(store: Pick<AccountStore, 'getDkimKey'>, domain: string): Promise<SigningKey | null> {
-  const name = domain.trim().toLowerCase();
-  if (!name) return null;
-  const key = await store.getDkimKey(name);
-  if (!key) return null;
-  return { signingDomain: name, selector: key.selector, algorithm: key.algorithm, privateKey: key.privateKeyPem };
-}
 
 /**
  * Signs the message it sees, once told with which key (`start`): the From domain, and so the

@@ -10,7 +10,8 @@ import { MessageRefused, MessageSink, type MessageFilter } from '../message-sink
 import { formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
 import type { Transaction } from '../transaction.js';
-import { DkimSigningObserver, loadSigningKey, type SigningKey } from './dkim-signer.js';
+import { loadSigningKey, type SigningKey } from '../dkim-keys.js';
+import { DkimSigningObserver } from './dkim-signer.js';
 import { HeaderRewriter } from './header-rewriter.js';
 import { checkAuthorFields, type SubmittingUser } from './senders.js';
 
