@@ -38,6 +38,7 @@ const openPostgres: OpenStore = async () => {
   const store = await PostgresStore.open(db.url, { poolSize: 5 });
   return {
     store,
+    openAnother: () => PostgresStore.open(db.url, { poolSize: 2 }),
     cleanup: async () => {
       await store.close();
       await db.drop();
@@ -56,6 +57,11 @@ runQueueContract('postgres', async () => {
   const peers: PostgresStore[] = [];
   return {
     store,
+    openAnother: async () => {
+      const peer = await PostgresStore.open(db.url, { poolSize: 3 });
+      peers.push(peer);
+      return peer;
+    },
     // Another node sharing the database.
     openPeer: async () => {
       const peer = await PostgresStore.open(db.url, { poolSize: 3 });

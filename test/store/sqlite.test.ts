@@ -18,8 +18,8 @@ import { runMailContract } from './contract-mail.js';
 import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
-import type { StoreFixture } from './contract.js';
-import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
+import type { OpenStore, StoreFixture } from './contract.js';
+import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, sleep, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -37,6 +37,7 @@ const openSqlite = async (): Promise<StoreFixture & { dir: string }> => {
   return {
     store,
     dir,
+    openAnother: () => openStore({ dataDir: dir }),
     cleanup: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
@@ -54,6 +55,7 @@ runQueueContract('sqlite', async () => {
   const peers: Store[] = [];
   return {
     store: fixture.store,
+    openAnother: fixture.openAnother,
     // Another process (or the CLI) opening the same data folder.
     openPeer: async () => {
       const peer = await openStore({ dataDir: fixture.dir });
@@ -341,6 +343,27 @@ describe('SqliteStore (file-specific)', () => {
       );
       const end = store.writeStats();
       assert.ok(end.transactions - mid.transactions <= 2, `took ${end.transactions - mid.transactions} commits`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('drops expired counters while counting', async () => {
+    const dir = await tempDir();
+    const first = await openStore({ dataDir: dir });
+    try {
+      await first.hitCounter('gone-soon', 50);
+      await first.hitCounter('kept', 60_000);
+    } finally {
+      await first.close();
+    }
+    await sleep(150);
+    const store = await openStore({ dataDir: dir });
+    try {
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM counters'), 2);
+      await store.hitCounter('new', 60_000);
+      const names = countRows(dir, 'SELECT group_concat(name) FROM (SELECT name FROM counters ORDER BY name)') as unknown;
+      assert.equal(names, 'kept,new');
     } finally {
       await store.close();
     }

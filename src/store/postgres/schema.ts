@@ -181,6 +181,33 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    description: 'prepended header bytes, DKIM keys and shared counters',
+    sql: `
+      -- Bytes put in front of a body once it had streamed in (header fields added after
+      -- verifying or signing it). The body is head || chunks; size counts both. NULL: none.
+      ALTER TABLE bodies ADD COLUMN head bytea;
+
+      -- A domain's DKIM signing key; it goes with its domain.
+      CREATE TABLE dkim_keys (
+        domain          text PRIMARY KEY REFERENCES domains(name) ON DELETE CASCADE,
+        selector        text NOT NULL,
+        algorithm       text NOT NULL,
+        private_key_pem text NOT NULL,
+        created_at      timestamptz NOT NULL
+      );
+
+      -- Fixed-window event counters (rate limits) shared by every node; expiry by the
+      -- database's clock, the one clock every node shares.
+      CREATE TABLE counters (
+        name       text PRIMARY KEY,
+        count      bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX counters_expiry ON counters(expires_at);
+    `,
+  },
+  {
     version: 4,
     description: 'the outbound queue',
     sql: `

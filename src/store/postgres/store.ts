@@ -11,8 +11,8 @@
  * The pieces live in their own modules: db (pool, transactions, NOTIFY), schema (migrations),
  * accounts, mailboxes (and subscriptions), mailbox-tree (delete, rename), messages (storing
  * messages and entries), entries (listing, flags, expunge, changes), transfer (copy, move),
- * bodies (chunked body storage), search (pg_trgm text index), restore (wharf store copy), watch
- * and leases.
+ * bodies (chunked body storage), search (pg_trgm text index), restore (wharf store copy), watch,
+ * leases, counters (shared rate limits) and dkim-keys.
  */
 import { randomUUID } from 'node:crypto';
 import type { MessageStructure } from '../../mime/analysis.js';
@@ -51,6 +51,8 @@ import { BodyStore } from './bodies.js';
 import { Database, createPool } from './db.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { DkimKeys } from './dkim-keys.js';
+import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
@@ -81,6 +83,8 @@ export class PostgresStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly dkimKeys: DkimKeys;
+  private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
   private readonly outbound: PostgresQueue;
@@ -121,6 +125,8 @@ export class PostgresStore implements Store {
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
+    this.dkimKeys = new DkimKeys(this.db);
+    this.counters = new Counters(this.db);
     this.restores = new Restores(this.db, this.bodies, this.mailboxes, this.messages);
     this.queueRestores = new PostgresQueueRestore(this.db, this.bodies, this.messages, this.outbound);
   }
@@ -215,6 +221,12 @@ export class PostgresStore implements Store {
   }
   resolveRecipient(address: string): Promise<RecipientResolution> {
     return this.accounts.resolveRecipient(address);
+  }
+  setDkimKey(domain: string, key: DkimKey): Promise<void> {
+    return this.dkimKeys.set(domain, key);
+  }
+  getDkimKey(domain: string): Promise<DkimKey | null> {
+    return this.dkimKeys.get(domain);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -330,6 +342,15 @@ export class PostgresStore implements Store {
   releaseLease(name: string, owner: string): Promise<void> {
     return this.leases.release(name, owner);
   }
+  hitCounter(name: string, windowMs: number): Promise<number> {
+    return this.counters.hit(name, windowMs);
+  }
+  peekCounter(name: string): Promise<number> {
+    return this.counters.peek(name);
+  }
+  resetCounter(name: string): Promise<void> {
+    return this.counters.reset(name);
+  }
 
   // ---- outbound queue ------------------------------------------------------------------
   claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
@@ -366,25 +387,4 @@ export class PostgresStore implements Store {
   watchQueue(onChange: () => void): MailboxWatch {
     return this.watchers.watch(QUEUE_WATCH_ID, onChange);
   }
-
-  // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
-    return notYet('setDkimKey');
-  }
-  getDkimKey(_domain: string): Promise<DkimKey | null> {
-    return notYet('getDkimKey');
-  }
-  hitCounter(_name: string, _windowMs: number): Promise<number> {
-    return notYet('hitCounter');
-  }
-  peekCounter(_name: string): Promise<number> {
-    return notYet('peekCounter');
-  }
-  resetCounter(_name: string): Promise<void> {
-    return notYet('resetCounter');
-  }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new StoreError('invalid', `${what} is not implemented yet`));
 }

@@ -23,7 +23,7 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { checkInternalDate, normalizeFlags } from '../normalize.js';
+import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { SqliteQueue } from './queue.js';
@@ -86,8 +86,12 @@ export class Messages {
     private readonly outbound: SqliteQueue,
   ) {
     this.stmts = {
-      inboxOf: db
-        .prepare(`SELECT id FROM mailboxes WHERE user_id = ? AND role = 'inbox' ORDER BY id LIMIT 1`)
+      // The user's mailbox with the role, else INBOX (a user may have deleted its Junk).
+      folderOf: db
+        .prepare(
+          `SELECT id FROM mailboxes WHERE user_id = ? AND role IN ('inbox', ?)
+           ORDER BY role = 'inbox', id LIMIT 1`,
+        )
         .pluck(),
       userQuota: db.prepare('SELECT address, quota_bytes, used_bytes FROM users WHERE id = ?'),
       insertMessage: db.prepare(
@@ -132,21 +136,25 @@ export class Messages {
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
-    const userIds = [...new Set(request.userIds)];
-    if (userIds.length === 0 && !request.outbound) throw new StoreError('invalid', 'a delivery needs at least one user');
+    const targets = checkDeliveryTargets(request);
     const internalDate = checkInternalDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished here rather than inside the shared write transaction
       return this.queue.run((tx) => {
-        const inboxes = userIds.map((userId) => {
-          const inbox = this.stmts.inboxOf.get(userId) as number | undefined;
-          if (inbox === undefined) throw new StoreError('not-found', `no user ${userId} (or no INBOX)`);
-          return { userId, inbox };
+        const folders = targets.userIds.map((userId) => {
+          const mailboxId = this.stmts.folderOf.get(userId, targets.folder) as number | undefined;
+          if (mailboxId === undefined) throw new StoreError('not-found', `no user ${userId} (or no INBOX)`);
+          return { userId, mailboxId, flags: [] as string[] };
+        });
+        const copies = targets.copies.map(({ mailboxId, flags }) => {
+          const mailbox = this.mailboxes.requireInTx(mailboxId);
+          return { userId: mailbox.userId, mailboxId, flags };
         });
         const messageId = this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
-        const entries = inboxes.map(({ userId, inbox }) => {
-          const entry = this.addEntryInTx(tx, inbox, messageId, writer.size, internalDate, []);
-          return { userId, mailboxId: inbox, uid: entry.uid };
+        // Users' entries, then the copies (flags as given, no quota check), as DeliveryResult lists them.
+        const entries = [...folders, ...copies].map(({ userId, mailboxId, flags }) => {
+          const entry = this.addEntryInTx(tx, mailboxId, messageId, writer.size, internalDate, flags);
+          return { userId, mailboxId, uid: entry.uid };
         });
         const queueId = request.outbound
           ? this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)

@@ -215,6 +215,32 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    description: 'prepended header bytes, DKIM keys and shared counters',
+    sql: `
+      -- Bytes put in front of a body once it had streamed in (header fields added after
+      -- verifying or signing it). The body is head || chunks; size counts both. NULL: none.
+      ALTER TABLE bodies ADD COLUMN head BLOB;
+
+      -- A domain's DKIM signing key; it goes with its domain.
+      CREATE TABLE dkim_keys (
+        domain          TEXT PRIMARY KEY REFERENCES domains(name) ON DELETE CASCADE,
+        selector        TEXT NOT NULL,
+        algorithm       TEXT NOT NULL,
+        private_key_pem TEXT NOT NULL,
+        created_at      INTEGER NOT NULL
+      );
+
+      -- Fixed-window event counters (rate limits) shared by every process using the file.
+      CREATE TABLE counters (
+        name       TEXT PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX counters_expiry ON counters(expires_at);
+    `,
+  },
+  {
     version: 9,
     description: 'the outbound queue',
     sql: `

@@ -7,8 +7,8 @@
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
  * mailbox-tree (delete, rename), subscriptions, messages (storing messages and entries),
  * entries (listing, flags, expunge, changes), transfer (copy, move), bodies (chunked body
- * storage and its analysis), search (full-text index), watch, leases, and restore (mailboxes
- * and entries with given UIDs, for copying a store).
+ * storage and its analysis), search (full-text index), watch, leases, counters (shared rate
+ * limits), dkim-keys, and restore (mailboxes and entries with given UIDs, for copying a store).
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import type {
@@ -45,6 +45,8 @@ import { Accounts } from './accounts.js';
 import { BodyStore } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { DkimKeys } from './dkim-keys.js';
+import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
@@ -74,6 +76,8 @@ export class SqliteStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly dkimKeys: DkimKeys;
+  private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
   private readonly outbound: SqliteQueue;
@@ -134,6 +138,8 @@ export class SqliteStore implements Store {
     );
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
+    this.dkimKeys = new DkimKeys(db, this.queue);
+    this.counters = new Counters(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
     this.queueRestores = new SqliteQueueRestore(db, this.queue, this.bodies, this.messages, this.outbound);
     // The queue is watched like a mailbox whose "modseq" is the queue's change counter.
@@ -235,6 +241,12 @@ export class SqliteStore implements Store {
   }
   resolveRecipient(address: string): Promise<RecipientResolution> {
     return this.accounts.resolveRecipient(address);
+  }
+  setDkimKey(domain: string, key: DkimKey): Promise<void> {
+    return this.dkimKeys.set(domain, key);
+  }
+  getDkimKey(domain: string): Promise<DkimKey | null> {
+    return this.dkimKeys.get(domain);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -350,6 +362,15 @@ export class SqliteStore implements Store {
   releaseLease(name: string, owner: string): Promise<void> {
     return this.leases.release(name, owner);
   }
+  hitCounter(name: string, windowMs: number): Promise<number> {
+    return this.counters.hit(name, windowMs);
+  }
+  peekCounter(name: string): Promise<number> {
+    return this.counters.peek(name);
+  }
+  resetCounter(name: string): Promise<void> {
+    return this.counters.reset(name);
+  }
 
   // ---- outbound queue ------------------------------------------------------------------
   claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
@@ -385,25 +406,4 @@ export class SqliteStore implements Store {
   watchQueue(onChange: () => void): MailboxWatch {
     return this.watchers.watch(QUEUE_WATCH_ID, onChange);
   }
-
-  // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
-    return notYet('setDkimKey');
-  }
-  getDkimKey(_domain: string): Promise<DkimKey | null> {
-    return notYet('getDkimKey');
-  }
-  hitCounter(_name: string, _windowMs: number): Promise<number> {
-    return notYet('hitCounter');
-  }
-  peekCounter(_name: string): Promise<number> {
-    return notYet('peekCounter');
-  }
-  resetCounter(_name: string): Promise<void> {
-    return notYet('resetCounter');
-  }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new StoreError('invalid', `${what} is not implemented yet`));
 }
