@@ -22,17 +22,18 @@ export interface Extensions {
   auth: string[];
 }
 
-export const HELO_EXTENSIONS: Extensions = {
+/** What a server that only took HELO offers: nothing. */
+export const HELO_EXTENSIONS: Readonly<Extensions> = Object.freeze({
   esmtp: false,
-  keywords: new Set(),
+  keywords: new Set<string>(),
   pipelining: false,
   maxSize: null,
   size: false,
   eightBitMime: false,
   smtputf8: false,
   startTls: false,
-  auth: [],
-};
+  auth: Object.freeze([]) as unknown as string[],
+});
 
 /** Reads the extension lines of a 250 reply to EHLO (the first line is the greeting). */
 export function parseEhloReply(reply: SmtpReply): Extensions {

@@ -16,7 +16,7 @@ export interface SessionOptions extends ConnectOptions {
 }
 
 export class SmtpClientSession {
-  private ext: Extensions = HELO_EXTENSIONS;
+  private ext: Readonly<Extensions> = HELO_EXTENSIONS;
   /** Messages sent on this connection so far. */
   messages = 0;
 
@@ -48,7 +48,7 @@ export class SmtpClientSession {
     }
   }
 
-  get extensions(): Extensions {
+  get extensions(): Readonly<Extensions> {
     return this.ext;
   }
 
