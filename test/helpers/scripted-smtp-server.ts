@@ -61,7 +61,14 @@ export interface ScriptedSmtpServer {
 
 const DEFAULT_EXTENSIONS = ['PIPELINING', 'SIZE 10000000', '8BITMIME', 'ENHANCEDSTATUSCODES'];
 
-export async function startScriptedSmtpServer(script: SmtpScript = {}): Promise<ScriptedSmtpServer> {
+/**
+ * Listens on `listen.host` (127.0.0.1; other loopback addresses such as 127.0.0.2 let several
+ * servers share one port, as MX hosts do) and `listen.port` (0: any).
+ */
+export async function startScriptedSmtpServer(
+  script: SmtpScript = {},
+  listen: { host?: string; port?: number } = {},
+): Promise<ScriptedSmtpServer> {
   const sockets = new Set<net.Socket>();
   const state: ScriptedSmtpServer = {
     port: 0,
@@ -88,7 +95,10 @@ export async function startScriptedSmtpServer(script: SmtpScript = {}): Promise<
     state.sessions.push(session);
     void serve(socket, session, script).catch(() => socket.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
+  });
   state.port = (server.address() as net.AddressInfo).port;
   return state;
 }
