@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
 import { describeError, EXIT_OK } from './errors.js';
+import { registerSendCommand } from './send.js';
 import { registerServeCommand } from './serve.js';
 import { registerStoreCommands } from './store.js';
 import { registerUserCommands } from './user.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerAliasCommands(program);
   registerStoreCommands(program);
+  registerSendCommand(program);
   return program;
 }
 
