@@ -91,7 +91,7 @@ export function registerSendCommand(program: Command): void {
     .option('--insecure', 'do not check the server\'s certificate')
     .option('--ca <file>', 'also trust the CA certificates in this PEM file')
     .option('--password-stdin', 'read the password from the first line of standard input instead of prompting')
-    .option('--ehlo <name>', 'name to introduce this host with (default: the host name)')
+    .option('--ehlo <name>', 'name to introduce this host with (default: the host name when fully qualified, else the address)')
     .option('--timeout <seconds>', 'time limit for the connection and for each reply (default: 60)')
     .option('--verbose', 'print the SMTP dialogue on standard error (AUTH masked)')
     .action(async (options: SendOptions) => {
@@ -145,7 +145,8 @@ async function runSend(options: SendOptions): Promise<void> {
     session = await SmtpClientSession.open({
       host: server.host,
       port: server.port,
-      clientName: options.ehlo ?? os.hostname(),
+      // A bare host name ("laptop") is no name to introduce oneself with: the address literal is.
+      clientName: options.ehlo ?? (os.hostname().includes('.') ? os.hostname() : undefined),
       connectTimeoutMs: timeoutMs,
       commandTimeoutMs: timeoutMs,
       implicitTls: options.tls ? tlsOptions(verify, ca) : undefined,

@@ -100,6 +100,13 @@ describe('mail transaction', () => {
     await session.quit();
   });
 
+  it('introduces itself with its address literal when it has no name', async () => {
+    const server = await serve({});
+    const session = await SmtpClientSession.open({ ...options(server), clientName: undefined });
+    assert.equal(server.sessions[0].commands[0], 'EHLO [127.0.0.1]');
+    await session.quit();
+  });
+
   it('ends the session on a 4xx to EHLO (no HELO then)', async () => {
     const server = await serve({ onCommand: (line) => (line.startsWith('EHLO') ? '421 4.3.2 busy' : undefined) });
     await assert.rejects(SmtpClientSession.open(options(server)), (err: SmtpClientError) => err.kind === 'reply' && err.reply?.code === 421 && !err.permanent);

@@ -106,6 +106,12 @@ export class SmtpConnection {
     return this.tls;
   }
 
+  /** Our end of the connection as an SMTP address literal: "[192.0.2.1]" or "[IPv6:2001:db8::1]". */
+  get addressLiteral(): string {
+    const local = (this.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:(?=\d+\.)/, '');
+    return net.isIPv6(local) ? `[IPv6:${local}]` : `[${local}]`;
+  }
+
   /** True until the connection closed or was closed. */
   get alive(): boolean {
     return !this.closed && !this.socket.destroyed;

@@ -11,8 +11,11 @@ import { HELO_EXTENSIONS, parseEhloReply, type Extensions } from './extensions.j
 import type { SmtpReply } from './reply.js';
 
 export interface SessionOptions extends ConnectOptions {
-  /** The name we introduce ourselves with in EHLO/HELO (our host name). */
-  clientName: string;
+  /**
+   * The name we introduce ourselves with in EHLO/HELO: our fully qualified host name. Without
+   * one, the address literal of our end of the connection (RFC 5321 4.1.3), e.g. "[192.0.2.1]".
+   */
+  clientName?: string;
 }
 
 export class SmtpClientSession {
@@ -39,7 +42,7 @@ export class SmtpClientSession {
         await conn.command('QUIT', 'QUIT').catch(() => undefined);
         throw new SmtpClientError('reply', 'greeting', 'server refused the connection', greeting);
       }
-      const session = new SmtpClientSession(conn, opts.clientName, greeting);
+      const session = new SmtpClientSession(conn, opts.clientName ?? conn.addressLiteral, greeting);
       await session.hello();
       return session;
     } catch (err) {
