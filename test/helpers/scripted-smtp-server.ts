@@ -26,6 +26,11 @@ export interface SmtpScript {
   dataEnd?: (message: Buffer, session: ScriptedSession) => ScriptAction;
   /** Hang up after this many bytes of message data. */
   dropDuringDataAfter?: number;
+  /**
+   * After this many bytes of message data, reply at once and close our side, then either read
+   * and drop the rest or (`stopReading`) read nothing more.
+   */
+  replyDuringData?: { after: number; reply: string; stopReading?: boolean };
   /** STARTTLS with this certificate; 'broken' says 220 and then sends garbage instead of TLS. */
   starttls?: { key: string; cert: string } | 'broken';
   /** AUTH accepts this login. */
@@ -214,6 +219,17 @@ async function serve(plain: net.Socket, session: ScriptedSession, script: SmtpSc
           received += chunk.length;
           if (script.dropDuringDataAfter !== undefined && received >= script.dropDuringDataAfter) {
             socket.destroy();
+            return;
+          }
+          if (script.replyDuringData && received >= script.replyDuringData.after) {
+            reader.detach();
+            if (script.replyDuringData.stopReading) {
+              socket.pause();
+            } else {
+              socket.on('data', () => {});
+              socket.resume();
+            }
+            socket.end(script.replyDuringData.reply + '\r\n');
             return;
           }
           const result = decoder.push(chunk);

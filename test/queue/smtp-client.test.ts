@@ -25,7 +25,8 @@ function message(overrides: Partial<OutgoingMessage> & { text?: string } = {}): 
     smtputf8: false,
     async *body() {
       // Several chunks, split inside lines, as a stored body arrives.
-      for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
+      const step = bytes.length > 10_000 ? 16_381 : 7;
+      for (let i = 0; i < bytes.length; i += step) yield bytes.subarray(i, i + step);
     },
     ...overrides,
   };
@@ -213,6 +214,19 @@ describe('mail transaction', () => {
     assert.equal(result.reusable, false);
     assert.equal(session.alive, false);
   });
+
+  for (const stopReading of [false, true]) {
+  it(`takes the reply of a server that refuses the message before its end and hangs up${stopReading ? ' (and stops reading)' : ''}`, async () => {
+    const server = await serve({ replyDuringData: { after: 1, reply: '552 5.3.4 Message size exceeds fixed maximum message size', stopReading } });
+    const session = await SmtpClientSession.open(options(server, { commandTimeoutMs: 5000 }));
+    const big = 'Subject: big\r\n\r\n' + 'x'.repeat(70).concat('\r\n').repeat(40_000);
+    const result = await sendMessage(session, message({ text: big }));
+    assert.deepEqual([result.recipients[0].outcome, result.recipients[0].reply], ['bounced', '552 5.3.4 Message size exceeds fixed maximum message size']);
+    // The server's end of the connection is seen as soon as it arrives: the session is not reused.
+    for (let i = 0; i < 100 && session.alive; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(session.alive, false);
+  });
+  }
 
   it('defers on a silent server after the message (command timeout)', async () => {
     const server = await serve({ dataEnd: () => 'silent' });

@@ -46,6 +46,8 @@ export class SmtpConnection {
   private readonly reader: LineReader;
   private tls: TlsState | null = null;
   private closed = false;
+  /** The server closed its side: whatever it sent can still be read, nothing more will come. */
+  private peerEnded = false;
   /** Set when the connection was ended on purpose (abort), so reads report why. */
   private abortReason: string | null = null;
   private readonly closeListeners = new Set<() => void>();
@@ -112,9 +114,9 @@ export class SmtpConnection {
     return net.isIPv6(local) ? `[IPv6:${local}]` : `[${local}]`;
   }
 
-  /** True until the connection closed or was closed. */
+  /** True until the connection closed or was closed, or the server ended its side. */
   get alive(): boolean {
-    return !this.closed && !this.socket.destroyed;
+    return !this.closed && !this.peerEnded && !this.socket.destroyed;
   }
 
   /** Runs `listener` once when the connection closes (the server hung up while idle, ...). */
@@ -159,10 +161,12 @@ export class SmtpConnection {
         clearTimeout(timer);
         socket.off('drain', onDrain);
         socket.off('close', onClose);
+        socket.off('end', onClose);
         if (err) reject(err);
         else resolve();
       };
       const onDrain = () => done(null);
+      // A server that stops reading and closes its side (after an early reply) will never drain.
       const onClose = () => done(this.closedError(stage));
       const timer = setTimeout(() => {
         socket.destroy();
@@ -170,6 +174,8 @@ export class SmtpConnection {
       }, this.commandTimeoutMs);
       socket.on('drain', onDrain);
       socket.on('close', onClose);
+      socket.on('end', onClose);
+      if (this.peerEnded) onClose();
     });
   }
 
@@ -289,6 +295,9 @@ export class SmtpConnection {
   private watchClose(socket: net.Socket | tls.TLSSocket): void {
     // A late error must not crash the process; the reader sees it as the end of the stream.
     socket.on('error', () => {});
+    socket.once('end', () => {
+      if (socket === this.socket) this.peerEnded = true;
+    });
     socket.once('close', () => {
       if (socket !== this.socket) return;
       this.closed = true;

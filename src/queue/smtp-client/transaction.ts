@@ -118,10 +118,15 @@ export async function sendMessage(session: SmtpClientSession, message: OutgoingM
       finish(dataStart.code >= 500 ? 'bounced' : 'deferred', replyText(dataStart));
       return done(dataStart.code !== 421);
     }
-    await streamBody(session, message);
+    const early = await streamBody(session, message);
+    if (early) {
+      // The server answered before the end of the message (a size limit, say) and hung up.
+      finish(outcomeOf(early), replyText(early));
+      session.destroy();
+      return done(false, early);
+    }
     const dataReply = await conn.readReply('end of data');
-    const outcome: Outcome = dataReply.code >= 200 && dataReply.code < 300 ? 'delivered' : dataReply.code >= 500 ? 'bounced' : 'deferred';
-    finish(outcome, replyText(dataReply));
+    finish(outcomeOf(dataReply), replyText(dataReply));
     session.messages++;
     return done(dataReply.code !== 421, dataReply);
   } catch (err) {
@@ -132,21 +137,34 @@ export async function sendMessage(session: SmtpClientSession, message: OutgoingM
   }
 }
 
-/** Streams the message through the dot-stuffing encoder, as fast as the server takes it. */
-async function streamBody(session: SmtpClientSession, message: OutgoingMessage): Promise<void> {
+const outcomeOf = (reply: SmtpReply): Outcome => (reply.code >= 200 && reply.code < 300 ? 'delivered' : reply.code >= 500 ? 'bounced' : 'deferred');
+
+/**
+ * Streams the message through the dot-stuffing encoder, as fast as the server takes it.
+ * Resolves to null once all of it is sent, or to the reply of a server that closed the
+ * connection with a reply before the end (which says more than "connection closed").
+ */
+async function streamBody(session: SmtpClientSession, message: OutgoingMessage): Promise<SmtpReply | null> {
   const conn = session.conn;
   const encoder = new DotEncoder();
-  session.conn.note('sending the message');
+  conn.note('sending the message');
   try {
     for await (const chunk of message.body()) {
       const wire = encoder.push(chunk);
       if (wire.length > 0) await conn.write(wire);
     }
+    await conn.write(encoder.end());
   } catch (err) {
-    if (err instanceof SmtpClientError) throw err;
+    if (err instanceof SmtpClientError) {
+      if (err.kind === 'closed') {
+        const early = await conn.readReply('DATA').catch(() => null);
+        if (early && early.code >= 400) return early;
+      }
+      throw err;
+    }
     // The message could not be read: the server must not take what we have sent so far.
     throw new SmtpClientError('aborted', 'DATA', `reading the message failed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  await conn.write(encoder.end());
-  session.conn.note(`message sent (${encoder.size} bytes)`);
+  conn.note(`message sent (${encoder.size} bytes)`);
+  return null;
 }
