@@ -203,6 +203,14 @@ describe('mail transaction', () => {
     await session.quit();
   });
 
+  it('keeps the refusal of a server that rejects MAIL and hangs up on the pipelined RCPTs', async () => {
+    const server = await serve({ onCommand: (line) => (line.startsWith('MAIL') ? '550 5.7.1 you are not welcome' : line.startsWith('RCPT') ? 'drop' : undefined) });
+    const session = await SmtpClientSession.open(options(server));
+    const result = await sendMessage(session, message({ recipients: ['b@rcpt.test', 'c@rcpt.test'] }));
+    assert.deepEqual(result.recipients.map((r) => `${r.outcome} ${r.reply}`), Array(2).fill('bounced 550 5.7.1 you are not welcome'));
+    assert.equal(result.reusable, false);
+  });
+
   it('defers the accepted recipients when the connection drops during DATA', async () => {
     const server = await serve({ rcpt: (a) => (a.startsWith('gone') ? '550 5.1.1 no such user' : '250 Ok'), dropDuringDataAfter: 1 });
     const session = await SmtpClientSession.open(options(server));

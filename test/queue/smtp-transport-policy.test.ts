@@ -5,8 +5,9 @@
  * the policy served over HTTPS, and what the queue is told when no host takes the mail.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DOMAIN, startServer, type TestServer } from '../smtp/harness.js';
 import { startScriptedSmtpServer, type ScriptedSmtpServer, type SmtpScript } from '../helpers/scripted-smtp-server.js';
@@ -205,6 +206,25 @@ describe('transport outcomes without a willing host', () => {
     assert.equal(deferred.outcome, 'deferred');
     assert.match(deferred.reply, /^451 4\.4\.2 mx\.rcpt\.test: no reply to greeting within 300 ms/);
     await soft.transport.close();
+  });
+
+  it('defers when the connection cannot be made in time (connectTimeoutMs)', async () => {
+    // A listener that never accepts, with its queue full: the next connection attempt hangs.
+    const holder = spawn('python3', ['-c', "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\ntime.sleep(60)"]);
+    const port = await new Promise<number>((resolve) => holder.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    const filler = net.connect(port, '127.0.0.1');
+    filler.on('error', () => {});
+    await new Promise((resolve) => filler.once('connect', resolve));
+    const { transport } = makeTransport({ port, dns: DNS, delivery: { connectTimeoutMs: 300 } });
+    try {
+      const [outcome] = await transport.deliver(attempt('rcpt.test', ['x@rcpt.test'], TEXT));
+      assert.equal(outcome.outcome, 'deferred');
+      assert.equal(outcome.reply, '451 4.4.1 mx.rcpt.test: no connection within 300 ms');
+    } finally {
+      await transport.close();
+      filler.destroy();
+      holder.kill();
+    }
   });
 
   it('bounces an 8-bit message for an MX without 8BITMIME', async () => {

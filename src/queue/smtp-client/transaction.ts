@@ -93,7 +93,15 @@ export async function sendMessage(session: SmtpClientSession, message: OutgoingM
       await conn.sendLines([mailLine, ...rcptLines]);
       mailReply = await conn.readReply('MAIL');
       // Every pipelined command gets its reply, even after a refused MAIL (they are 503s then).
-      for (let i = 0; i < rcptLines.length; i++) rcptReplies.push(await conn.readReply('RCPT'));
+      try {
+        for (let i = 0; i < rcptLines.length; i++) rcptReplies.push(await conn.readReply('RCPT'));
+      } catch (err) {
+        // A server that refused MAIL may hang up instead: its refusal is the answer.
+        if (mailReply.code === 250) throw err;
+        finish(mailReply.code >= 500 ? 'bounced' : 'deferred', replyText(mailReply));
+        session.destroy();
+        return done(false);
+      }
     } else {
       mailReply = await conn.command(mailLine, 'MAIL');
       if (mailReply.code === 250) {
