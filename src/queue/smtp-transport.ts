@@ -6,6 +6,7 @@
  * transaction, its replies are the outcomes. TLS follows tls-policy.ts. Connections are kept
  * for the next message to the same host (a few seconds) and limited per host.
  */
+import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { WharfConfig } from '../config/types.js';
 import type { DnsResolver } from '../net/dns.js';
@@ -127,13 +128,15 @@ class SmtpTransport implements Transport {
     const relay = this.delivery.relay;
     if (relay) {
       const lookup = await resolveAddresses(this.opts.dns, relay.host);
-      if (lookup.addresses.length === 0) {
+      // A smarthost may be a name only this machine knows (/etc/hosts, a container network).
+      const addresses = lookup.addresses.length > 0 ? lookup.addresses : await systemLookup(relay.host);
+      if (addresses.length === 0) {
         return { outcome: 'deferred', reply: `451 4.4.3 Cannot resolve the smarthost ${relay.host} (${lookup.error})` };
       }
       const mode = relay.security === 'none' ? 'none' : 'verify';
       return {
         route: {
-          targets: [{ name: relay.host.toLowerCase(), port: relay.port, addresses: lookup.addresses }],
+          targets: [{ name: relay.host.toLowerCase(), port: relay.port, addresses }],
           policy: { mode, source: 'configuration', mtaSts: null },
           implicitTls: relay.security === 'implicit',
           login: relay.username ? { username: relay.username, password: relay.password ?? '' } : null,
@@ -265,6 +268,14 @@ class SmtpTransport implements Transport {
       return pems;
     })();
     return this.caPems;
+  }
+}
+
+async function systemLookup(host: string): Promise<string[]> {
+  try {
+    return (await lookup(host, { all: true, verbatim: false })).map((a) => a.address);
+  } catch {
+    return [];
   }
 }
 

@@ -176,7 +176,8 @@ describe('SMTP transport through a smarthost', () => {
   });
   after(() => submission.close());
 
-  const relayDns = { a: { localhost: ['127.0.0.1'] } };
+  // 'localhost' is not in this DNS: the smarthost is found the way the system finds names.
+  const relayDns = {};
 
   it('sends everything to the relay over verified STARTTLS with AUTH, never logging the password', async () => {
     const tlsMaterial = await testTls();
