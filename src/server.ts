@@ -7,8 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import type { WharfConfig } from './config/types.js';
 import { createAuthThrottle } from './net/auth-throttle.js';
 import { createAuthenticator } from './net/authenticator.js';
+import { connectionRateAdmission } from './net/connection-rate.js';
 import { createDnsResolver } from './net/dns.js';
-import { listen, type Listener } from './net/listener.js';
+import { ConnectionCount, listen, type Listener } from './net/listener.js';
 import { loadTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
 import { createImapHandler } from './imap/index.js';
@@ -127,9 +128,12 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     }
     store = await openStore(storeOptions(config));
     const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
-    const throttle = createAuthThrottle(config.authThrottle);
+    const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
     const ctx: ServiceContext = { config, store, log, tls, auth, dns: createDnsResolver(config.dns) };
+    // Shared by every listener: the connection cap over all services, and the rate per address.
+    const allConnections = new ConnectionCount();
+    const admit = connectionRateAdmission(store, config.limits.maxConnectionRatePerAddress);
     for (const spec of serviceSpecs(ctx)) {
       try {
         listeners.push(
@@ -140,6 +144,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
             implicitTls: spec.implicitTls,
             limits: config.limits,
             log,
+            allConnections,
+            admit,
           }),
         );
       } catch (err) {

@@ -58,12 +58,12 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` + (lastErr ? ` (last error: ${String(lastErr)})` : ''));
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
+/** A TCP port on `host` (default 127.0.0.1) that was free a moment ago. */
+export function freePort(host = LOOPBACK): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once('error', rej);
-    srv.listen(0, LOOPBACK, () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => (port ? res(port) : rej(new Error('no port'))));
@@ -71,10 +71,33 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves true once a TCP connection to 127.0.0.1:port succeeds. */
-export function canConnect(port: number, timeoutMs = 1000): Promise<boolean> {
+/** Whether a TCP listener could be opened on host:port just now. */
+function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((res) => {
-    const sock = connect({ host: LOOPBACK, port });
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, host, () => srv.close(() => res(true)));
+  });
+}
+
+/**
+ * One TCP port number free on every one of `hosts` a moment ago: for servers on different
+ * loopback addresses (127.0.0.1, 127.0.0.2, ...) that use the same port, as MX hosts all use 25.
+ */
+export async function freePortOn(hosts: string[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort(hosts[0]);
+    let free = true;
+    for (const h of hosts.slice(1)) if (!(await portFree(h, port))) free = false;
+    if (free) return port;
+  }
+  throw new Error(`no port free on all of ${hosts.join(', ')}`);
+}
+
+/** Resolves true once a TCP connection to host:port (default 127.0.0.1) succeeds. */
+export function canConnect(port: number, timeoutMs = 1000, host = LOOPBACK): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = connect({ host, port });
     const timer = setTimeout(() => {
       sock.destroy();
       res(false);
@@ -89,6 +112,14 @@ export function canConnect(port: number, timeoutMs = 1000): Promise<boolean> {
       res(false);
     });
   });
+}
+
+/**
+ * Wall-clock time in milliseconds with sub-millisecond resolution, comparable between the
+ * runner and the load generator (separate processes on the same machine).
+ */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /**

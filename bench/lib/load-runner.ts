@@ -5,9 +5,14 @@ import { libDir, LOOPBACK, onCleanup } from './common.js';
 
 export interface LoadSummary {
   label: string;
+  /** Part of every message's Message-ID, <RUNID.SEQ@HELO>. */
+  runId: string;
   sessions: number;
   messageBytes: number;
   windowSeconds: number;
+  /** The measured window in wall-clock time (comparable with `epochNow()` in the runner). */
+  windowStartEpochMs: number;
+  windowEndEpochMs: number;
   acked: number;
   ackedWarmup: number;
   ackedAfterWindow: number;
@@ -31,6 +36,14 @@ export interface LoadOptions {
   size: number;
   rcpts: string[];
   from?: string;
+  /** Log every session in with AUTH PLAIN (a submission port). */
+  auth?: { user: string; password: string };
+  /** At most this many messages/s over all sessions (open loop); unlimited when absent or 0. */
+  rate?: number;
+  /** Write "SEQ EPOCH_MS" for every acknowledged message to this file. */
+  acksFile?: string;
+  /** The run's id in every Message-ID (hex); random when absent. */
+  runId?: string;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
@@ -46,8 +59,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
     '--label', o.label,
   ];
   if (o.from) args.push('--from', o.from);
+  if (o.auth) args.push('--auth-user', o.auth.user);
+  if (o.rate) args.push('--rate', String(o.rate));
+  if (o.acksFile) args.push('--acks', o.acksFile);
+  if (o.runId) args.push('--run-id', o.runId);
+  // The password goes through the environment, not the command line (visible in ps).
+  const env = o.auth ? { ...process.env, SMTP_LOAD_AUTH_PASSWORD: o.auth.password } : undefined;
   // The generator stops itself; the limit is only a backstop.
-  return runGenerator<LoadSummary>(args, o.label, (o.durationS + o.warmupS) * 1000 + 300_000);
+  return runGenerator<LoadSummary>(args, o.label, (o.durationS + o.warmupS) * 1000 + 300_000, env);
 }
 
 /**
@@ -55,8 +74,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary> {
  * shares an event loop with the runner, and returns the JSON summary on the last line of its
  * stdout. Its stderr (progress) goes to ours. Killed after `limitMs`, on Ctrl-C and on errors.
  */
-export async function runGenerator<T>(args: string[], label: string, limitMs: number): Promise<T> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function runGenerator<T>(args: string[], label: string, limitMs: number, env?: NodeJS.ProcessEnv): Promise<T> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: env ?? process.env });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);

@@ -149,6 +149,14 @@ export class SmtpConnection {
     return r;
   }
 
+  /** AUTH PLAIN (RFC 4954, RFC 4616) in one line; requires 235. */
+  async authPlain(user: string, password: string): Promise<void> {
+    const token = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
+    const r = await this.command(`AUTH PLAIN ${token}`);
+    // The reply is reported without the command, which carries the password.
+    if (r.code !== 235) throw new SmtpError(`AUTH PLAIN -> ${r.text}`, r);
+  }
+
   async quit(): Promise<void> {
     try {
       await this.command('QUIT');
@@ -163,12 +171,19 @@ export class SmtpConnection {
   }
 }
 
-/** Opens a session: greeting and EHLO. */
-export async function openSession(host: string, port: number, helo: string, timeoutMs = 30_000): Promise<SmtpConnection> {
+/** Opens a session: greeting and EHLO, then AUTH PLAIN when `auth` is given (submission). */
+export async function openSession(
+  host: string,
+  port: number,
+  helo: string,
+  timeoutMs = 30_000,
+  auth?: { user: string; password: string },
+): Promise<SmtpConnection> {
   const c = await SmtpConnection.open(host, port, timeoutMs);
   try {
     await c.greeting();
     await c.expect(`EHLO ${helo}`, 250, 250);
+    if (auth) await c.authPlain(auth.user, auth.password);
   } catch (err) {
     c.destroy();
     throw err;

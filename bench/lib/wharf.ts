@@ -10,7 +10,11 @@ import { Pop3Connection } from './pop3-client.js';
 import { canConnect, freePort, log, onCleanup, repoRoot, run, startProcess, stopProcess, waitFor, killGroup, LOOPBACK } from './common.js';
 
 export interface WharfInstance {
+  /** The loopback address every service listens on (WHARF_HOST). */
+  host: string;
   smtpPort: number;
+  /** The submission port (0 unless started with `submission`). */
+  submissionPort: number;
   pop3Port: number;
   /** The IMAP port (0 unless started with `imap`). */
   imapPort: number;
@@ -22,7 +26,6 @@ export interface WharfInstance {
 }
 
 const OTHER_PORTS = [
-  'WHARF_SUBMISSION_PORT',
   'WHARF_SUBMISSIONS_PORT',
   'WHARF_POP3S_PORT',
   'WHARF_IMAPS_PORT',
@@ -36,6 +39,16 @@ export function wharfMain(): string {
   const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: build Wharf first (npm run build)`);
   return main;
+}
+
+/** Where startWharf keeps the data of a server started with `dir`. */
+export function wharfDataDir(dir: string): string {
+  return join(dir, 'data');
+}
+
+/** Runs the admin CLI, `wharf ARGS --data DATADIR`, to completion; resolves with its output. */
+export function wharfCli(dataDir: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [wharfMain(), ...args, '--data', dataDir], { input: opts.input, timeoutMs: 60_000, env: { ...process.env, ...opts.env } });
 }
 
 export async function startWharf(opts: {
@@ -52,22 +65,33 @@ export async function startWharf(opts: {
   seed?: boolean;
   /** The node's id in its logs (WHARF_NODE_ID). */
   nodeId?: string;
+  /** Loopback address for every service (WHARF_HOST; default 127.0.0.1), e.g. 127.0.0.2 for a second host. */
+  host?: string;
+  /** WHARF_HOSTNAME (its greeting and Received lines; default wharf.bench.localhost). */
+  hostname?: string;
+  /** A fixed SMTP (MX) port, e.g. the same number on two hosts; a free one otherwise. */
+  smtpPort?: number;
+  /** Serve submission (AUTH) on a free port too, and wait for it to listen. */
+  submission?: boolean;
+  /** Further WHARF_* settings (e.g. WHARF_DNS_SERVERS, WHARF_DELIVERY_PORT). */
+  env?: Record<string, string>;
 }): Promise<WharfInstance> {
   const main = wharfMain();
-  const dataDir = join(opts.dir, 'data');
+  const dataDir = wharfDataDir(opts.dir);
   await mkdir(dataDir, { recursive: true });
   const storeEnv: NodeJS.ProcessEnv = opts.databaseUrl ? { WHARF_DATABASE_URL: opts.databaseUrl } : {};
-  const cli = (args: string[], input?: string) =>
-    run(process.execPath, [main, ...args, '--data', dataDir], { input, timeoutMs: 60_000, env: { ...process.env, ...storeEnv } });
+  const cli = (args: string[], input?: string) => wharfCli(dataDir, args, { input, env: storeEnv });
 
   if (opts.seed !== false) {
     await cli(['domain', 'add', opts.domain]);
     for (const u of opts.users) await cli(['user', 'add', u.address, '--password-stdin'], u.password + '\n');
   }
 
-  const smtpPort = await freePort();
-  const pop3Port = await freePort();
-  const imapPort = opts.imap ? await freePort() : 0;
+  const host = opts.host ?? LOOPBACK;
+  const smtpPort = opts.smtpPort ?? (await freePort(host));
+  const pop3Port = await freePort(host);
+  const imapPort = opts.imap ? await freePort(host) : 0;
+  const submissionPort = opts.submission ? await freePort(host) : 0;
   const configFile = join(opts.dir, 'wharf.json');
   if (opts.config) await writeFile(configFile, JSON.stringify(opts.config));
   const env: NodeJS.ProcessEnv = {
@@ -75,13 +99,15 @@ export async function startWharf(opts: {
     ...(opts.config ? { WHARF_CONFIG: configFile } : {}),
     ...storeEnv,
     ...(opts.nodeId ? { WHARF_NODE_ID: opts.nodeId } : {}),
-    WHARF_HOST: LOOPBACK,
-    WHARF_HOSTNAME: 'wharf.bench.localhost',
+    WHARF_HOST: host,
+    WHARF_HOSTNAME: opts.hostname ?? 'wharf.bench.localhost',
     WHARF_SMTP_PORT: String(smtpPort),
     WHARF_POP3_PORT: String(pop3Port),
     WHARF_IMAP_PORT: String(imapPort), // 0 (ephemeral) unless IMAP is wanted
+    WHARF_SUBMISSION_PORT: String(submissionPort), // likewise
   };
   for (const name of OTHER_PORTS) env[name] = '0'; // ephemeral: never clashes with anything
+  Object.assign(env, opts.env);
   const logFile = join(opts.dir, 'wharf.log');
   const listening: string[] = [];
   const server = startProcess(process.execPath, [...(process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--data', dataDir], {
@@ -106,14 +132,18 @@ export async function startWharf(opts: {
     },
   );
   try {
-    await waitFor(`Wharf SMTP and POP3 on 127.0.0.1:${smtpPort}/${pop3Port}`, 60_000, async () => {
+    await waitFor(`Wharf SMTP and POP3 on ${host}:${smtpPort}/${pop3Port}`, 60_000, async () => {
       if (server.child.exitCode !== null) throw new Error(`wharf serve exited ${server.child.exitCode}; see ${logFile}`);
-      return (await canConnect(smtpPort, 500)) && (await canConnect(pop3Port, 500));
+      return (await canConnect(smtpPort, 500, host)) && (await canConnect(pop3Port, 500, host));
     });
-    if (imapPort) {
-      await waitFor(`Wharf IMAP on 127.0.0.1:${imapPort} (WHARF_IMAP_PORT)`, 15_000, async () => {
+    for (const [what, port, setting] of [
+      ['IMAP', imapPort, 'WHARF_IMAP_PORT'],
+      ['submission', submissionPort, 'WHARF_SUBMISSION_PORT'],
+    ] as const) {
+      if (!port) continue;
+      await waitFor(`Wharf ${what} on ${host}:${port} (${setting})`, 15_000, async () => {
         if (server.child.exitCode !== null) throw new Error(`wharf serve exited ${server.child.exitCode}; see ${logFile}`);
-        return canConnect(imapPort, 500);
+        return canConnect(port, 500, host);
       });
     }
   } catch (err) {
@@ -121,14 +151,14 @@ export async function startWharf(opts: {
     throw err;
   }
   log(`Wharf listening (${listening.join(', ') || `smtp:${smtpPort}, pop3:${pop3Port}`}); data ${dataDir}`);
-  return { smtpPort, pop3Port, imapPort, pid: server.child.pid!, dataDir, logFile, stop };
+  return { host, smtpPort, submissionPort, pop3Port, imapPort, pid: server.child.pid!, dataDir, logFile, stop };
 }
 
 /** Total messages in the users' Wharf mailboxes, by POP3 STAT (any node of a shared store will do). */
-export async function countMailboxMessages(pop3Port: number, users: { address: string; password: string }[]): Promise<number> {
+export async function countMailboxMessages(pop3Port: number, users: { address: string; password: string }[], host = LOOPBACK): Promise<number> {
   let total = 0;
   for (const u of users) {
-    const c = await Pop3Connection.open('127.0.0.1', pop3Port);
+    const c = await Pop3Connection.open(host, pop3Port);
     try {
       await c.greeting();
       await c.login(u.address, u.password);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
+import { registerQueueCommands } from './queue.js';
 import { describeError, EXIT_OK } from './errors.js';
 import { registerSendCommand } from './send.js';
 import { registerServeCommand } from './serve.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerAliasCommands(program);
   registerStoreCommands(program);
+  registerQueueCommands(program);
   registerSendCommand(program);
   return program;
 }

@@ -143,7 +143,7 @@ export interface AuthThrottleConfig {
   /** First delay, doubled with every further failure. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Failures are forgotten after this long without another. */
+  /** Failures are counted in windows of this length, from the first failure of a run (store counters). */
   windowMs: number;
 }
 

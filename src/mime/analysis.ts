@@ -102,3 +102,25 @@ export interface MessageAnalyzer {
   write(chunk: Buffer): void;
   end(): MessageAnalysis;
 }
+
+/**
+ * A part tree with every byte offset moved `by` octets further into the message, except the
+ * root's header start: the bytes put in front of a message (header fields the server added
+ * once it had seen it all) join the top-level header block. A new tree; `root` is unchanged.
+ */
+export function shiftStructure(root: MimePart, by: number): MimePart {
+  if (by === 0) return root;
+  return { ...shiftPart(root, by), headerStart: root.headerStart };
+}
+
+function shiftPart(part: MimePart, by: number): MimePart {
+  const shifted: MimePart = {
+    ...part,
+    headerStart: part.headerStart + by,
+    bodyStart: part.bodyStart + by,
+    bodyEnd: part.bodyEnd + by,
+  };
+  if (part.children) shifted.children = part.children.map((child) => shiftPart(child, by));
+  if (part.message) shifted.message = { envelope: part.message.envelope, root: shiftPart(part.message.root, by) };
+  return shifted;
+}

@@ -1,85 +1,77 @@
+import { createHash } from 'node:crypto';
 import type { AuthThrottleConfig } from '../config/types.js';
+import type { CoordinationStore } from '../store/types.js';
 import type { AuthThrottle } from './types.js';
 
-interface FailureRecord {
-  failures: number;
-  lastFailureAt: number;
-  /** When the next attempt from this address may be answered. */
-  nextAllowedAt: number;
+/** The store's shared counters, which is all the throttle needs. */
+export type ThrottleCounters = Pick<CoordinationStore, 'hitCounter' | 'peekCounter' | 'resetCounter'>;
+
+/** Counter names stay short whatever a client types as its login name. */
+const MAX_KEY_CHARS = 200;
+
+function keyPart(value: string): string {
+  const v = value.trim().toLowerCase();
+  return v.length <= MAX_KEY_CHARS ? v : `sha256:${createHash('sha256').update(v).digest('hex')}`;
 }
 
-export interface AuthThrottleOptions {
-  /** Clock in milliseconds; injectable so tests can move time. */
-  now?: () => number;
-  /**
-   * Most addresses remembered at once. A botnet cycling through addresses must not grow the
-   * map without bound; when full, the address that failed least recently is forgotten.
-   */
-  maxEntries?: number;
+/** What failures are counted under: the client's address, and the account tried (when known). */
+function subjects(client: string, account: string | null | undefined): string[] {
+  const out = [`login:addr:${keyPart(client)}`];
+  if (account) out.push(`login:user:${keyPart(account)}`);
+  return out;
 }
 
-export const DEFAULT_MAX_ENTRIES = 100_000;
+const failures = (subject: string) => `${subject}:failures`;
+/** Set for the length of a delay just imposed: attempts meanwhile owe that delay too. */
+const holding = (subject: string) => `${subject}:hold`;
 
 /**
- * Per-address failure counting with exponential back-off: the first `freeFailures` failures
- * cost nothing (typos happen), then each further one doubles the delay from `baseDelayMs`
- * up to `maxDelayMs`. An address's record is dropped `windowMs` after its last failure.
+ * Failed-login counting with exponential back-off, per client address and per account: the
+ * first `freeFailures` failures cost nothing (typos happen), then each further one doubles
+ * the delay from `baseDelayMs` up to `maxDelayMs`. Counting an account too means that guessing
+ * one account's password from many addresses slows down as well. A count is forgotten
+ * `windowMs` after its first failure, and on a successful login.
+ *
+ * The counts live in the store's coordination facet, so every node sharing the store throttles
+ * the same client and account. Time is the store's: a delay is owed from the moment a failure
+ * was counted.
  */
-export function createAuthThrottle(
-  config: AuthThrottleConfig,
-  opts: AuthThrottleOptions = {},
-): AuthThrottle & { readonly size: number } {
-  const now = opts.now ?? Date.now;
-  const maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_MAX_ENTRIES);
-  // A Map iterates in insertion order; re-inserting on every failure keeps the least
-  // recently failed address first, which is the one to evict.
-  const records = new Map<string, FailureRecord>();
-
-  const current = (address: string, at: number): FailureRecord | undefined => {
-    const record = records.get(address);
-    if (record && at - record.lastFailureAt >= config.windowMs) {
-      records.delete(address);
-      return undefined;
-    }
-    return record;
-  };
-
-  const delayFor = (failures: number): number => {
-    const beyond = failures - config.freeFailures;
+export function createAuthThrottle(config: AuthThrottleConfig, counters: ThrottleCounters): AuthThrottle {
+  const delayFor = (count: number): number => {
+    const beyond = count - config.freeFailures;
     if (beyond <= 0) return 0;
-    // Cap the exponent too: 2 ** 1100 is Infinity, and min(Infinity, max) is fine, but
-    // there is no reason to compute it.
+    // Cap the exponent too: there is no reason to compute 2 ** 5000.
     const exponent = Math.min(beyond - 1, 52);
     return Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** exponent);
   };
 
   return {
-    /** Addresses currently remembered. */
-    get size() {
-      return records.size;
-    },
-    recordFailure(address) {
-      const at = now();
-      const record = current(address, at) ?? { failures: 0, lastFailureAt: at, nextAllowedAt: at };
-      record.failures += 1;
-      record.lastFailureAt = at;
-      const delay = delayFor(record.failures);
-      record.nextAllowedAt = Math.max(record.nextAllowedAt, at + delay);
-      records.delete(address);
-      records.set(address, record);
-      while (records.size > maxEntries) {
-        const oldest = records.keys().next().value as string;
-        records.delete(oldest);
+    async recordFailure(client, account) {
+      let delay = 0;
+      for (const subject of subjects(client, account)) {
+        delay = Math.max(delay, delayFor(await counters.hitCounter(failures(subject), config.windowMs)));
+      }
+      if (delay > 0) {
+        for (const subject of subjects(client, account)) await counters.hitCounter(holding(subject), delay);
       }
       return delay;
     },
-    recordSuccess(address) {
-      records.delete(address);
+    async recordSuccess(client, account) {
+      for (const subject of subjects(client, account)) {
+        await counters.resetCounter(failures(subject));
+        await counters.resetCounter(holding(subject));
+      }
     },
-    pendingDelay(address) {
-      const at = now();
-      const record = current(address, at);
-      return record ? Math.max(0, record.nextAllowedAt - at) : 0;
+    async pendingDelay(client, account) {
+      let delay = 0;
+      for (const subject of subjects(client, account)) {
+        // The store keeps the count, not the time left: an attempt made while a delay is being
+        // served waits the whole current delay (at most `maxDelayMs`).
+        if ((await counters.peekCounter(holding(subject))) > 0) {
+          delay = Math.max(delay, delayFor(await counters.peekCounter(failures(subject))));
+        }
+      }
+      return delay;
     },
   };
 }

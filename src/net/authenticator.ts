@@ -29,30 +29,41 @@ export async function resolveLoginName(username: string, auth: AuthConfig, store
 }
 
 /**
- * Password checks against the store, with per-address throttling. Every failure looks the
- * same from outside: an unknown user costs the same scrypt work as a wrong password, so
- * response times do not reveal which accounts exist.
+ * Password checks against the store, throttled per client address and per account (the counts
+ * are in the store, shared by every node). Every failure looks the same from outside: an
+ * unknown user costs the same scrypt work as a wrong password, so response times do not reveal
+ * which accounts exist.
  */
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const wait = opts.wait ?? ((ms: number) => sleep(ms));
   // A real hash of a random password, made once, that unknown users are checked against.
   let dummyHash: Promise<string> | null = null;
   const getDummyHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex')));
-  // Attempts from an address that is being throttled run one after another, so opening many
-  // connections at once does not multiply the guessing rate.
+  // Attempts from an address that is being throttled run one after another on this node, so
+  // opening many connections at once does not multiply the guessing rate.
   const queues = new Map<string, Promise<unknown>>();
 
-  const attempt = async (username: string, password: string, client: string) => {
-    const pending = opts.throttle.pendingDelay(client);
+  /** The throttle's answer, or `fallback` when the store cannot give one (the login goes on). */
+  const ask = async <T>(what: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      opts.log?.warn('login throttle unavailable', { step: what, error: err instanceof Error ? err.message : String(err) });
+      return fallback;
+    }
+  };
+
+  /** `pending`: the delay owed, when the caller has just asked; else it is asked here. */
+  const attempt = async (address: string | null, account: string | null, password: string, client: string, pending?: number) => {
+    pending ??= await ask('pending', () => opts.throttle.pendingDelay(client, account), 0);
     if (pending > 0) await wait(pending);
 
-    const address = await resolveLoginName(username, opts.auth, opts.store);
     const stored = address ? await opts.store.getPasswordHash(address) : null;
     const ok = await verifyPassword(password, stored ?? (await getDummyHash()));
     if (ok && address && stored) {
       const user = await opts.store.getUser(address);
       if (user) {
-        opts.throttle.recordSuccess(client);
+        await ask('success', () => opts.throttle.recordSuccess(client, account), undefined);
         // A hash made with older, weaker parameters is upgraded while the password is at hand.
         if (needsRehash(stored)) {
           void hashPassword(password)
@@ -65,7 +76,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         return { userId: user.id, address: user.address };
       }
     }
-    const delay = opts.throttle.recordFailure(client);
+    const delay = await ask('failure', () => opts.throttle.recordFailure(client, account), 0);
     if (delay > 0) {
       opts.log?.warn('login throttled', { client, delayMs: delay });
       await wait(delay);
@@ -74,14 +85,18 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   };
 
   return {
-    verify(username, password, clientAddress) {
-      const queued = queues.get(clientAddress);
-      if (!queued && opts.throttle.pendingDelay(clientAddress) === 0) {
-        return attempt(username, password, clientAddress);
+    async verify(username, password, clientAddress) {
+      const address = await resolveLoginName(username, opts.auth, opts.store);
+      // Failures count against the account tried, whether or not it exists.
+      const account = address ?? (username.trim().toLowerCase() || null);
+      if (!queues.has(clientAddress)) {
+        const pending = await ask('pending', () => opts.throttle.pendingDelay(clientAddress, account), 0);
+        if (pending === 0 && !queues.has(clientAddress)) return attempt(address, account, password, clientAddress, 0);
       }
-      const run = (queued ?? Promise.resolve()).then(
-        () => attempt(username, password, clientAddress),
-        () => attempt(username, password, clientAddress),
+      const queued = queues.get(clientAddress) ?? Promise.resolve();
+      const run = queued.then(
+        () => attempt(address, account, password, clientAddress),
+        () => attempt(address, account, password, clientAddress),
       );
       queues.set(clientAddress, run);
       const forget = () => {

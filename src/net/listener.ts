@@ -17,6 +17,22 @@ export interface ListenOptions {
   log: Logger;
   /** Time allowed for a TLS handshake on implicit-TLS ports. */
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * The count of open connections that every listener of one server shares, for
+   * `limits.maxConnectionsTotal`; without it the listener counts only its own.
+   */
+  allConnections?: ConnectionCount;
+  /**
+   * Asked for each connection that passed the local limits, before its session starts: false
+   * refuses it ('too-many-from-address'). The server checks the connection rate per address
+   * here, counted in the store so that every node sees every connection. An error admits.
+   */
+  admit?: (remoteAddress: string) => Promise<boolean>;
+}
+
+/** Open connections across several listeners (see ListenOptions.allConnections). */
+export class ConnectionCount {
+  open = 0;
 }
 
 export interface Listener {
@@ -41,13 +57,16 @@ export function newSessionId(): string {
 }
 
 /**
- * The one TCP/TLS listener every service uses: it applies the connection limits (total and
- * per client address) before a session exists, gives every connection an id and a logger, and
+ * The one TCP/TLS listener every service uses: it applies the connection limits (per service,
+ * across all services, per client address, and the caller's `admit`) before a session exists, gives every connection an id and a logger, and
  * tracks sessions so that shutdown can let each one finish its transaction.
  */
 export async function listen(handler: SessionHandler, opts: ListenOptions): Promise<Listener> {
   const sessions = new Map<net.Socket, Session>();
   const perAddress = new Map<string, number>();
+  const all = opts.allConnections ?? new ConnectionCount();
+  /** Connections counted against the limits: sessions, and those still waiting for `admit`. */
+  let open = 0;
   let accepting = true;
 
   const onSocket = (socket: net.Socket | tls.TLSSocket) => {
@@ -59,11 +78,39 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
       socket.setTimeout(5000, () => socket.destroy());
     };
     if (!accepting) return refuse('shutting-down');
-    if (sessions.size >= opts.limits.maxConnections) return refuse('too-many-connections');
+    if (open >= opts.limits.maxConnections) return refuse('too-many-connections');
+    if (all.open >= opts.limits.maxConnectionsTotal) return refuse('too-many-connections');
     const fromHere = perAddress.get(remoteAddress) ?? 0;
     if (fromHere >= opts.limits.maxConnectionsPerAddress) return refuse('too-many-from-address');
 
+    // Counted from now until the socket closes, also while `admit` is being asked.
+    open++;
+    all.open++;
     perAddress.set(remoteAddress, fromHere + 1);
+    socket.once('close', () => {
+      open--;
+      all.open--;
+      const n = (perAddress.get(remoteAddress) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(remoteAddress);
+      else perAddress.set(remoteAddress, n);
+    });
+    if (!opts.admit) return start(socket, remoteAddress);
+    socket.on('error', () => {});
+    opts.admit(remoteAddress).then(
+      (ok) => {
+        if (socket.destroyed) return;
+        if (!accepting) return refuse('shutting-down');
+        if (!ok) return refuse('too-many-from-address');
+        start(socket, remoteAddress);
+      },
+      (err: unknown) => {
+        opts.log.warn('connection admission failed; admitting', { service: opts.name, client: remoteAddress, error: String(err) });
+        if (!socket.destroyed) start(socket, remoteAddress);
+      },
+    );
+  };
+
+  const start = (socket: net.Socket | tls.TLSSocket, remoteAddress: string) => {
     const id = newSessionId();
     const conn: Connection = {
       id,
@@ -79,9 +126,6 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
     socket.on('error', (err) => conn.log.debug('socket error', { error: err.message }));
     socket.once('close', () => {
       sessions.delete(socket);
-      const n = (perAddress.get(remoteAddress) ?? 1) - 1;
-      if (n <= 0) perAddress.delete(remoteAddress);
-      else perAddress.set(remoteAddress, n);
       conn.log.info('disconnected');
     });
     conn.log.info('connected', { client: remoteAddress, port: conn.remotePort, tls: conn.secure });

@@ -30,15 +30,17 @@ export interface TlsMaterial {
 }
 
 /**
- * Throttles password guessing per client address: after `freeFailures` failed logins every
- * further failure makes the next reply wait longer (doubling, capped).
+ * Throttles password guessing per client address and per account: after `freeFailures` failed
+ * logins every further failure makes the next reply wait longer (doubling, capped). Kept in the
+ * store, so every node sees the same counts.
  */
 export interface AuthThrottle {
-  /** Delay to apply before answering a failed attempt from this address (after recording it). */
-  recordFailure(address: string): number;
-  recordSuccess(address: string): void;
-  /** Delay still owed before the next attempt from this address may be answered. */
-  pendingDelay(address: string): number;
+  /** Counts a failed attempt; resolves with the delay to apply before answering it. */
+  recordFailure(client: string, account?: string | null): Promise<number>;
+  /** A successful login: the client's and the account's failures are forgotten. */
+  recordSuccess(client: string, account?: string | null): Promise<void>;
+  /** Delay owed before the next attempt from this client (for this account) may be answered. */
+  pendingDelay(client: string, account?: string | null): Promise<number>;
 }
 
 /** Checks a login against the user database (memory-hard hash) with throttling applied. */

@@ -43,6 +43,26 @@ export interface MessageObserver {
   abort?(): void;
 }
 
+/**
+ * Rewrites the client's bytes on their way into the store, before the observers see them
+ * (submission's header rules: Bcc dropped, Date and Message-ID added, the senders checked).
+ * Either method may throw MessageRefused to refuse the message.
+ */
+export interface MessageFilter {
+  /** Client bytes in, the bytes to store out (possibly held back for now). */
+  push(chunk: Buffer): Promise<Buffer[]>;
+  /** The client's message is complete: whatever was held back, and anything to add. */
+  end(): Promise<Buffer[]>;
+}
+
+/** A message refused, for what it contains or (4xx) for now; `reply` says why. */
+export class MessageRefused extends Error {
+  constructor(readonly reply: string) {
+    super(reply.trimEnd());
+    this.name = 'MessageRefused';
+  }
+}
+
 export class MessageSink {
   private readonly body: BodyWriter;
   private readonly headers = new HeaderCollector();
@@ -53,6 +73,7 @@ export class MessageSink {
   /** The client's first bytes, held until we know whether they open a header field. */
   private held: Buffer | null = Buffer.alloc(0);
   private writeError: Error | null = null;
+  private refused: MessageRefused | null = null;
 
   constructor(
     store: Store,
@@ -61,6 +82,7 @@ export class MessageSink {
     /** Largest message accepted (the client's bytes, without our trace fields). */
     private readonly maxBytes: number,
     private readonly observers: readonly MessageObserver[] = [],
+    private readonly filter: MessageFilter | null = null,
   ) {
     this.body = store.createBody();
   }
@@ -86,6 +108,11 @@ export class MessageSink {
     return this.writeError;
   }
 
+  /** The filter refused the message (its reply says why); the body is then already discarded. */
+  get refusal(): string | null {
+    return this.refused?.reply ?? null;
+  }
+
   /**
    * Adds message bytes. Resolves when the store can take more. Never throws: after a limit
    * or a store failure the bytes are only counted, because the client still sends up to the
@@ -96,30 +123,36 @@ export class MessageSink {
     for (const s of segments) n += s.length;
     if (n === 0) return;
     this.received += n;
-    if (this.oversized || this.writeError) return;
+    if (this.oversized || this.writeError || this.refused) return;
     if (this.received > this.maxBytes) {
       this.oversized = true;
       await this.abort();
       return;
     }
-    let chunk = segments.length === 1 ? segments[0] : Buffer.concat(segments, n);
+    const chunk = segments.length === 1 ? segments[0] : Buffer.concat(segments, n);
     try {
-      if (this.held) {
-        chunk = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-        const start = classifyStart(chunk);
-        if (start === 'undecided') {
-          this.held = chunk;
-          return;
-        }
-        this.held = null;
-        await this.writeStart(start);
-      }
-      if (!this.headers.done) this.headers.push(chunk);
-      await this.put(chunk);
+      for (const c of this.filter ? await this.filter.push(chunk) : [chunk]) await this.store(c);
     } catch (err) {
-      this.writeError = err instanceof Error ? err : new Error(String(err));
+      if (err instanceof MessageRefused) this.refused = err;
+      else this.writeError = err instanceof Error ? err : new Error(String(err));
       await this.abort();
     }
+  }
+
+  /** Stores (filtered) client bytes; the first ones wait until they show how the message starts. */
+  private async store(chunk: Buffer): Promise<void> {
+    if (this.held) {
+      chunk = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+      const start = classifyStart(chunk);
+      if (start === 'undecided') {
+        this.held = chunk;
+        return;
+      }
+      this.held = null;
+      await this.writeStart(start);
+    }
+    if (!this.headers.done) this.headers.push(chunk);
+    await this.put(chunk);
   }
 
   /**
@@ -136,8 +169,13 @@ export class MessageSink {
     }
   }
 
-  /** The body ready for delivery: trace fields written even for an empty message. */
+  /**
+   * The body ready for delivery: trace fields written even for an empty message. Throws
+   * MessageRefused when the filter refuses the message at its end.
+   */
   async finish(): Promise<{ body: BodyWriter; headers: HeaderSummary }> {
+    if (this.refused) throw this.refused;
+    if (this.filter) for (const c of await this.filter.end()) await this.store(c);
     if (!this.started) {
       const held = this.held ?? Buffer.alloc(0);
       this.held = null;

@@ -11,8 +11,10 @@ import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
 import { COMMANDS } from './commands/index.js';
-import { MessageSink } from './message-sink.js';
+import { inboundVerdict, mxSink, screenClient } from './inbound/index.js';
+import { MessageRefused, MessageSink } from './message-sink.js';
 import { Replies, formatReply, replyCode } from './reply.js';
+import { submissionDelivery, submissionSink } from './submission/index.js';
 import { traceHeaders } from './trace.js';
 import type { Transaction } from './transaction.js';
 
@@ -34,6 +36,8 @@ export class SmtpSession implements Session {
   auth: { userId: number; address: string } | null = null;
   /** The mail transaction in progress. */
   txn: Transaction | null = null;
+  /** RCPT TO for local addresses that do not exist, this session (harvesting, on the MX port). */
+  unknownRecipients = 0;
   /** Verb of the command being handled (for logs). */
   private verb = '';
   private errors = 0;
@@ -161,6 +165,8 @@ export class SmtpSession implements Session {
       recipients: txn.recipients,
       date: new Date(),
     });
+    if (this.mode === 'submission' && this.auth) return submissionSink(this, this.auth, trace);
+    if (this.mode === 'mx') return mxSink(this, txn, trace);
     return new MessageSink(this.ctx.store, trace, this.config.smtp.maxMessageBytes);
   }
 
@@ -175,25 +181,38 @@ export class SmtpSession implements Session {
         this.reply(Replies.messageTooBig);
         return;
       }
+      if (sink.refusal) throw new MessageRefused(sink.refusal);
       if (sink.failure) throw sink.failure;
       const { body, headers } = await sink.finish();
+      // The sender's DMARC policy (MX port): refused, or filed as junk.
+      const verdict = inboundVerdict(sink);
+      if (verdict?.action === 'reject') {
+        await sink.abort();
+        this.reply(verdict.reply);
+        return;
+      }
       const result = await this.ctx.store.deliver({
         body,
         internalDate: new Date(),
         headers,
         envelope: { mailFrom: txn.mailFrom, rcptTo: [...txn.recipients] },
         userIds: [...txn.userIds],
+        folder: verdict?.action === 'junk' ? 'junk' : undefined,
+        ...(this.mode === 'submission' && this.auth ? await submissionDelivery(this, this.auth, txn) : {}),
       });
       this.log.info('delivered', {
         queueId: txn.queueId,
         messageId: result.messageId,
         size: sink.size,
         recipients: txn.recipients.length,
+        outboundQueueId: result.queueId ?? undefined,
       });
       this.reply(Replies.queued(txn.queueId));
     } catch (err) {
       await sink.abort();
-      if (err instanceof StoreError && err.code === 'quota') {
+      if (err instanceof MessageRefused) {
+        this.reply(err.reply);
+      } else if (err instanceof StoreError && err.code === 'quota') {
         this.reply(formatReply(452, '4.2.2 Mailbox full'));
       } else {
         this.log.error('delivery failed', { queueId: txn.queueId, error: err instanceof Error ? err : String(err) });
@@ -215,8 +234,11 @@ export class SmtpSession implements Session {
   // ---- the command loop --------------------------------------------------------------------
 
   private async run(): Promise<void> {
-    this.transport.send(Replies.greeting(this.host));
     try {
+      // MX: blocklists, greeting delay and early talkers before the greeting.
+      const refusal = this.mode === 'mx' ? await screenClient(this) : null;
+      if (refusal) return this.terminate(refusal);
+      this.transport.send(Replies.greeting(this.host));
       while (!this.transport.isClosing) {
         if (this.shuttingDown && !this.txn) {
           this.terminate(Replies.shuttingDown(this.host));

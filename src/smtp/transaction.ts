@@ -11,6 +11,8 @@ export class Transaction {
   readonly recipients: string[] = [];
   /** Local users who get a copy; a user reached through several aliases is listed once. */
   readonly userIds = new Set<number>();
+  /** Recipients in other domains (authenticated submission only), for the outbound queue; domains lower-cased. */
+  readonly remoteRecipients: string[] = [];
   /** The message being received with BDAT (RFC 3030), between the first and the LAST chunk. */
   chunked: MessageSink | null = null;
   /** Set by DATA or BDAT: the other one is then a sequence error (RFC 3030 2). */
@@ -37,5 +39,12 @@ export class Transaction {
   addRecipient(address: string, userIds: number[]): void {
     if (!this.hasRecipient(address)) this.recipients.push(address);
     for (const id of userIds) this.userIds.add(id);
+  }
+
+  addRemoteRecipient(address: string): void {
+    if (this.hasRecipient(address)) return;
+    this.recipients.push(address);
+    const at = address.lastIndexOf('@');
+    this.remoteRecipients.push(address.slice(0, at + 1) + address.slice(at + 1).toLowerCase());
   }
 }

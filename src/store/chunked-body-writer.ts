@@ -7,9 +7,16 @@
  * Where chunks go is the backend's business (ChunkSink); the last, partial chunk is left for
  * the backend to write inside its deliver/append transaction (takeTail), so a small body
  * never touches the database before that transaction.
+ *
+ * Bytes prepended once the message went by (header fields such as DKIM-Signature) are the
+ * body's head: held in memory and stored by the backend beside the chunks, in the same
+ * transaction as the tail. The body's bytes are the head, then the chunks; chunks stay
+ * fixed-size, so a backend finds logical offset o at o - head length in the chunks.
  */
-import type { MessageAnalysis, MessageAnalyzer } from '../mime/analysis.js';
+import { shiftStructure, type MessageAnalysis, type MessageAnalyzer } from '../mime/analysis.js';
 import { createMessageAnalyzer } from '../mime/analyzer.js';
+import { decodeEncodedWords } from '../mime/decode.js';
+import { parseHeaderFields } from '../mime/header-fields.js';
 import { StoreError, type BodyWriter } from './types.js';
 
 /** Bytes per stored chunk (the last chunk of a body may be shorter). */
@@ -21,6 +28,9 @@ export const CHUNK_SIZE = 256 * 1024;
  * characters on a slow machine, far less for prose).
  */
 export const SEARCH_TEXT_LIMIT = 256 * 1024;
+
+/** Most bytes prepend() takes in all: a few header fields, kept in memory and in one column. */
+export const HEAD_LIMIT = 64 * 1024;
 
 /** Where a writer's full chunks go, as 'pending' rows nobody else can see. */
 export interface ChunkSink {
@@ -34,6 +44,9 @@ type WriterState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
 
 export class ChunkedBodyWriter implements BodyWriter {
   private written = 0;
+  /** Prepended bytes, first in front (a later prepend goes before an earlier one). */
+  private headParts: Buffer[] = [];
+  private headLength = 0;
   /** The partial chunk not yet persisted, as copies of the caller's buffers. */
   private parts: Buffer[] = [];
   private partsLength = 0;
@@ -59,7 +72,7 @@ export class ChunkedBodyWriter implements BodyWriter {
   ) {}
 
   get size(): number {
-    return this.written;
+    return this.headLength + this.written;
   }
 
   write(chunk: Buffer): Promise<void> {
@@ -74,8 +87,23 @@ export class ChunkedBodyWriter implements BodyWriter {
     return result;
   }
 
-  prepend(_bytes: Buffer): void {
-    throw new StoreError('invalid', 'prepend is not implemented yet');
+  prepend(bytes: Buffer): void {
+    // Refused once the analysis is taken (a deliver/append began): its offsets count the head.
+    if (this.state !== 'open' || this.abortRequested || this.analysisResult !== undefined) {
+      throw new StoreError('invalid', `cannot prepend to a body that is ${this.describeState()}`);
+    }
+    if (!Buffer.isBuffer(bytes)) throw new StoreError('invalid', 'prepend takes a Buffer');
+    if (this.headLength + bytes.length > HEAD_LIMIT) {
+      throw new StoreError('invalid', `prepended bytes exceed ${HEAD_LIMIT} in all`);
+    }
+    if (bytes.length === 0) return;
+    this.headParts.unshift(Buffer.from(bytes));
+    this.headLength += bytes.length;
+  }
+
+  /** The prepended bytes (stored beside the chunks), or null when nothing was prepended. */
+  takeHead(): Buffer | null {
+    return this.headLength > 0 ? Buffer.concat(this.headParts, this.headLength) : null;
   }
 
   abort(): Promise<void> {
@@ -116,7 +144,7 @@ export class ChunkedBodyWriter implements BodyWriter {
     if (this.analysisResult === undefined) {
       if (this.analyzerError === null) {
         try {
-          this.analysisResult = this.analyzer.end();
+          this.analysisResult = this.withHead(this.analyzer.end());
         } catch (err) {
           this.analyzerError = err;
         }
@@ -143,6 +171,23 @@ export class ChunkedBodyWriter implements BodyWriter {
     this.state = 'committed';
     this.parts = [];
     this.partsLength = 0;
+  }
+
+  /**
+   * The analysis of the written bytes made to describe the head too: offsets move by its
+   * length (it joins the top-level header block) and its fields are searchable like the
+   * others. The header summary and envelope stay: prepended fields are none of theirs.
+   */
+  private withHead(analysis: MessageAnalysis): MessageAnalysis {
+    const head = this.takeHead();
+    if (!head) return analysis;
+    const fields = parseHeaderFields(head);
+    const headText = fields.map((f) => `${f.name}: ${decodeEncodedWords(f.value)}\n`).join('');
+    return {
+      ...analysis,
+      root: shiftStructure(analysis.root, head.length),
+      text: { ...analysis.text, headers: headText + analysis.text.headers },
+    };
   }
 
   private analyze(data: Buffer): void {

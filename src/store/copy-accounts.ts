@@ -1,9 +1,9 @@
 /**
- * The account part of a store copy: domains, users (password hash and quota) and aliases of
- * the source made present in the target, as they are now in the source.
+ * The account part of a store copy: domains (with their DKIM keys), users (password hash and
+ * quota) and aliases of the source made present in the target, as they are now in the source.
  */
 import type { CopyCounts } from './copy.js';
-import type { Store } from './types.js';
+import type { DkimKey, Store } from './types.js';
 
 /**
  * Adds what the target lacks and updates what differs. Users and domains are never removed
@@ -22,6 +22,13 @@ export async function copyAccounts(
     if (domains.has(domain.name)) continue;
     await target.addDomain(domain.name);
     counts.domainsAdded++;
+  }
+  // A key the source has replaces the target's; a target key the source lacks stays.
+  for (const domain of sourceDomains) {
+    const key = await source.getDkimKey(domain.name);
+    if (!key || sameDkimKey(key, await target.getDkimKey(domain.name))) continue;
+    await target.setDkimKey(domain.name, key);
+    counts.dkimKeysCopied++;
   }
 
   for (const user of await source.listUsers()) {
@@ -68,4 +75,14 @@ export async function copyAccounts(
     await target.removeAlias(alias);
     counts.aliasTargetsRemoved += targets.size;
   }
+}
+
+export function sameDkimKey(a: DkimKey, b: DkimKey | null): boolean {
+  return (
+    b !== null &&
+    a.selector === b.selector &&
+    a.algorithm === b.algorithm &&
+    a.privateKeyPem === b.privateKeyPem &&
+    a.createdAt.getTime() === b.createdAt.getTime()
+  );
 }

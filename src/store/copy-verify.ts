@@ -2,11 +2,12 @@
  * Verifying a store copy (`wharf store copy`): both stores are read through the Store
  * contract alone and compared, per mailbox, by the number of entries and one SHA-256 over
  * the (UID, internal date, flags, size, body bytes) sequence in UID order, plus the account
- * data (domains, users with password hashes and quotas, aliases, subscriptions, mailbox
+ * data (domains and their DKIM keys, users with password hashes and quotas, aliases, subscriptions, mailbox
  * UIDVALIDITY and roles).
  */
 import { createHash } from 'node:crypto';
 import { StoreError, type MailboxEntry, type Store, type User } from './types.js';
+import { sameDkimKey } from './copy-accounts.js';
 
 /** What the copy saw of a source mailbox: entries below `uidNext` were copied by that run. */
 export interface MailboxSnapshot {
@@ -102,7 +103,13 @@ export async function verifyCopy(
   const targetDomains = new Set((await target.listDomains()).map((d) => d.name));
   const sourceDomains = new Set((await source.listDomains()).map((d) => d.name));
   for (const domain of sourceDomains) {
-    if (!targetDomains.has(domain)) differ(`domain ${domain} is missing`);
+    if (!targetDomains.has(domain)) {
+      differ(`domain ${domain} is missing`);
+      continue;
+    }
+    const key = await source.getDkimKey(domain);
+    // Which key differs is said by selector only: key material is never shown.
+    if (key && !sameDkimKey(key, await target.getDkimKey(domain))) differ(`domain ${domain} lacks its DKIM key (selector ${key.selector})`);
   }
   const targetAliases = new Map((await target.listAliases()).map((a) => [a.source, a.targets]));
   for (const alias of await source.listAliases()) {

@@ -23,6 +23,8 @@ export type { VerificationReport } from './copy-verify.js';
 /** What a copy did (this run only). */
 export interface CopyCounts {
   domainsAdded: number;
+  /** DKIM keys set in the target (missing there, or another key than the source's). */
+  dkimKeysCopied: number;
   usersAdded: number;
   /** Users whose password hash or quota was updated. */
   usersUpdated: number;
@@ -102,6 +104,7 @@ export async function copyStore(source: Store, target: Store, options: CopyOptio
 class CopyRun {
   readonly counts: CopyCounts = {
     domainsAdded: 0,
+    dkimKeysCopied: 0,
     usersAdded: 0,
     usersUpdated: 0,
     aliasTargetsAdded: 0,

@@ -3,7 +3,16 @@
  * (addresses, domains, mailbox names, flags). Every Store implementation uses these so the
  * SQLite and PostgreSQL backends agree on what is valid and on the stored spelling.
  */
-import { StoreError, type EntryRestore, type FlagOperation, type MailboxRestore, type MailboxRole } from './types.js';
+import { createPrivateKey } from 'node:crypto';
+import {
+  StoreError,
+  type DeliveryRequest,
+  type DkimKey,
+  type EntryRestore,
+  type FlagOperation,
+  type MailboxRestore,
+  type MailboxRole,
+} from './types.js';
 
 const MAX_DOMAIN_LENGTH = 253;
 const MAX_LOCAL_LENGTH = 64;
@@ -261,4 +270,64 @@ export function checkBodyRange(range: { start: number; end?: number } | undefine
     throw new StoreError('invalid', `invalid range ${JSON.stringify(range)}`);
   }
   return { start, end };
+}
+
+/** Where a delivery's entries go, checked: see DeliveryRequest. */
+export interface DeliveryTargets {
+  /** Distinct, in the order first given. */
+  userIds: number[];
+  /** The role of the users' mailbox the entries go to (INBOX when a user has no such mailbox). */
+  folder: 'inbox' | 'junk';
+  copies: Array<{ mailboxId: number; flags: string[] }>;
+}
+
+/** Checks a delivery's targets; 'invalid' when it has none at all (no users, copies nor outbound). */
+export function checkDeliveryTargets(request: DeliveryRequest): DeliveryTargets {
+  const userIds = [...new Set(request.userIds ?? [])];
+  const folder = request.folder ?? 'inbox';
+  if (folder !== 'inbox' && folder !== 'junk') throw new StoreError('invalid', `invalid folder: ${JSON.stringify(folder)}`);
+  const copies = (request.copies ?? []).map((copy) => ({ mailboxId: copy.mailboxId, flags: normalizeFlags(copy.flags ?? []) }));
+  if (userIds.length === 0 && copies.length === 0 && !request.outbound) {
+    throw new StoreError('invalid', 'a delivery needs a user, a copy or outbound recipients');
+  }
+  return { userIds, folder, copies };
+}
+
+/** A DKIM selector: one or more DNS labels (RFC 6376 3.1: sub-domains). */
+const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const KEY_TYPES: Record<DkimKey['algorithm'], string> = { 'rsa-sha256': 'rsa', 'ed25519-sha256': 'ed25519' };
+
+/**
+ * Checks a DKIM key before it is stored: a selector of DNS labels, a known algorithm, a
+ * PKCS#8 PEM private key of that algorithm's type, a valid date. Messages never quote the key.
+ */
+export function checkDkimKey(key: DkimKey): DkimKey {
+  const { selector, algorithm, privateKeyPem, createdAt } = key ?? ({} as DkimKey);
+  if (typeof selector !== 'string' || selector.length > 253 || !SELECTOR.test(selector)) {
+    throw new StoreError('invalid', `invalid DKIM selector: ${JSON.stringify(selector)}`);
+  }
+  const keyType = Object.hasOwn(KEY_TYPES, algorithm) ? KEY_TYPES[algorithm] : undefined;
+  if (!keyType) throw new StoreError('invalid', `invalid DKIM algorithm: ${JSON.stringify(algorithm)}`);
+  if (typeof privateKeyPem !== 'string' || !privateKeyPem.includes('-----BEGIN PRIVATE KEY-----')) {
+    throw new StoreError('invalid', 'the DKIM key must be a PKCS#8 PEM private key');
+  }
+  let actualType: string | undefined;
+  try {
+    actualType = createPrivateKey(privateKeyPem).asymmetricKeyType;
+  } catch {
+    throw new StoreError('invalid', 'the DKIM private key cannot be read');
+  }
+  if (actualType !== keyType) throw new StoreError('invalid', `the DKIM private key is not an ${keyType} key`);
+  if (!(createdAt instanceof Date) || Number.isNaN(createdAt.getTime())) {
+    throw new StoreError('invalid', 'invalid DKIM key creation date');
+  }
+  return { selector, algorithm, privateKeyPem, createdAt: new Date(createdAt.getTime()) };
+}
+
+/** A counter's name and, for counting, its window. */
+export function checkCounterArgs(name: string, windowMs?: number): void {
+  if (typeof name !== 'string' || name.length === 0) throw new StoreError('invalid', 'counter name is empty');
+  if (windowMs !== undefined && (!Number.isFinite(windowMs) || windowMs <= 0)) {
+    throw new StoreError('invalid', `invalid counter window: ${windowMs}`);
+  }
 }

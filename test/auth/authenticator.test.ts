@@ -7,6 +7,7 @@ import { hashPassword, needsRehash, verifyPassword } from '../../src/auth/passwo
 import { createAuthThrottle } from '../../src/net/auth-throttle.js';
 import { createAuthenticator, resolveLoginName } from '../../src/net/authenticator.js';
 import { createLogger } from '../../src/net/log.js';
+import { MemoryCounters } from '../helpers/memory-counters.js';
 import { openTestStore } from '../helpers/test-store.js';
 import type { Store } from '../../src/store/types.js';
 
@@ -32,7 +33,7 @@ describe('authenticator', () => {
     const waits: number[] = [];
     const lines: string[] = [];
     let now = 1_000_000;
-    const throttle = createAuthThrottle(throttleConfig, { now: () => now });
+    const throttle = createAuthThrottle(throttleConfig, new MemoryCounters(() => now));
     const authenticator = createAuthenticator({
       store,
       auth,
@@ -88,17 +89,17 @@ describe('authenticator', () => {
 
   it('makes an attempt wait while a delay is pending, even with the right password', async () => {
     const { authenticator, throttle, waits } = make();
-    for (let i = 0; i < 3; i++) throttle.recordFailure('198.51.100.8');
+    for (let i = 0; i < 3; i++) await throttle.recordFailure('198.51.100.8');
     const ok = await authenticator.verify('bob', 'hungry', '198.51.100.8');
     assert.ok(ok);
     assert.deepEqual(waits, [100]);
-    assert.equal(throttle.pendingDelay('198.51.100.8'), 0, 'success clears the record');
+    assert.equal(await throttle.pendingDelay('198.51.100.8'), 0, 'success clears the record');
   });
 
   it('serialises attempts from a throttled address, so parallel connections gain nothing', async () => {
-    const throttle = createAuthThrottle({ freeFailures: 0, baseDelayMs: 150, maxDelayMs: 150, windowMs: 60_000 });
+    const throttle = createAuthThrottle({ freeFailures: 0, baseDelayMs: 150, maxDelayMs: 150, windowMs: 60_000 }, new MemoryCounters());
     const authenticator = createAuthenticator({ store, auth: { allowInsecure: false }, throttle });
-    throttle.recordFailure('203.0.113.5');
+    await throttle.recordFailure('203.0.113.5');
     const start = Date.now();
     const results = await Promise.all(
       Array.from({ length: 5 }, () => authenticator.verify('bob', 'wrong', '203.0.113.5')),

@@ -67,7 +67,11 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
     : opts.sqlite
       ? {}
       : await processStoreEnv(dataDir);
-  const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...storeEnv, ...opts.env });
+  // No DNS query leaves the machine unless a test brings its own server (WHARF_DNS_SERVERS in
+  // opts.env): a closed loopback port answers every lookup at once with an error (SPF/DKIM/DMARC
+  // then give temperror and mail is accepted).
+  const dnsEnv = { WHARF_DNS_SERVERS: '127.0.0.1:9' };
+  const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...dnsEnv, ...storeEnv, ...opts.env });
 
   const child = spawn(process.execPath, [WHARF_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);

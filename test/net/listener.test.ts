@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { listen, normalizeAddress, type Listener } from '../../src/net/listener.js';
+import { connectionRateAdmission } from '../../src/net/connection-rate.js';
+import { ConnectionCount, listen, normalizeAddress, type ListenOptions, type Listener } from '../../src/net/listener.js';
 import { createLogger } from '../../src/net/log.js';
 import { generateSelfSigned, tlsMaterialFromPem } from '../../src/net/tls.js';
 import type { Connection, SessionHandler } from '../../src/net/types.js';
+import { openTestStore } from '../helpers/test-store.js';
 
 const limits = { maxConnections: 3, maxConnectionsPerAddress: 2, maxConnectionsTotal: 1000, maxConnectionRatePerAddress: 100_000 };
 
@@ -131,6 +136,73 @@ describe('listen', () => {
   it('unwraps IPv4-mapped IPv6 addresses', () => {
     assert.equal(normalizeAddress('::ffff:10.1.2.3'), '10.1.2.3');
     assert.equal(normalizeAddress('::1'), '::1');
+  });
+});
+
+describe('limits shared by several listeners', () => {
+  const log = createLogger({ write: () => {} });
+  const open: Listener[] = [];
+  const sockets: net.Socket[] = [];
+
+  async function start(extra: Partial<ListenOptions>, more: Partial<typeof limits> = {}): Promise<Listener> {
+    const l = await listen(echoHandler([]), { name: 'echo', host: '127.0.0.1', port: 0, limits: { ...limits, maxConnectionsPerAddress: 50, maxConnections: 50, ...more }, log, ...extra });
+    open.push(l);
+    return l;
+  }
+
+  /** Connects and returns the first thing the server says ("hello" or "busy <reason>"). */
+  async function greet(l: Listener): Promise<string> {
+    const s = net.connect(l.port, '127.0.0.1');
+    sockets.push(s);
+    return (await readUntil(s, /hello|busy \S+/)).trim();
+  }
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    for (const l of open) {
+      await l.stopAccepting();
+      await l.shutdownSessions();
+    }
+  });
+
+  it('caps the connections of all listeners together (limits.maxConnectionsTotal)', async () => {
+    const allConnections = new ConnectionCount();
+    const a = await start({ allConnections }, { maxConnectionsTotal: 2 });
+    const b = await start({ allConnections }, { maxConnectionsTotal: 2 });
+    assert.equal(await greet(a), 'hello');
+    assert.equal(await greet(b), 'hello');
+    assert.equal(await greet(a), 'busy too-many-connections');
+    assert.equal(await greet(b), 'busy too-many-connections');
+    // One leaves: room for one more, on either listener.
+    sockets[0].destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(allConnections.open, 1);
+    assert.equal(await greet(b), 'hello');
+  });
+
+  it('asks admit for each connection; its connection rate is counted in the store, for every listener (node)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wharf-listener-'));
+    const store = await openTestStore(dir);
+    try {
+      // Two listeners with their own counts (two nodes), one store.
+      const admit = connectionRateAdmission(store, 3);
+      const a = await start({ admit });
+      const b = await start({ admit: connectionRateAdmission(store, 3) });
+      assert.equal(await greet(a), 'hello');
+      assert.equal(await greet(b), 'hello');
+      assert.equal(await greet(a), 'hello');
+      assert.equal(await greet(b), 'busy too-many-from-address');
+      assert.equal(await greet(a), 'busy too-many-from-address');
+      assert.equal(await store.peekCounter('connections:127.0.0.1'), 5);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('admits when admit fails (a store outage does not lock every client out)', async () => {
+    const l = await start({ admit: () => Promise.reject(new Error('database down')) });
+    assert.equal(await greet(l), 'hello');
   });
 });
 

@@ -3,7 +3,7 @@
  * folder, the handler on a free loopback port, a raw line client, and helpers to read what
  * the store holds and to run external clients (python3 smtplib, curl).
  */
-import { createDnsResolver } from '../../src/net/dns.js';
+import { createDnsResolver, type DnsResolver } from '../../src/net/dns.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -68,6 +68,8 @@ export interface StartOptions {
   implicitTls?: boolean;
   /** Pretend every client connects from this address (to test rules for non-loopback clients). */
   clientAddress?: string;
+  /** The resolver the service asks (SPF/DKIM/DMARC, blocklists); see fake-dns.ts. */
+  dns?: DnsResolver;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -83,7 +85,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const log = createLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line)) });
   const auth = fakeAuthenticator(store, opts.passwords ?? {});
   const tlsMat = await testTls();
-  const ctx: ServiceContext = { config, store, log, tls: tlsMat, auth, dns: createDnsResolver(config.dns) };
+  const ctx: ServiceContext = { config, store, log, tls: tlsMat, auth, dns: opts.dns ?? createDnsResolver(config.dns) };
   const handler = createSmtpHandler(ctx, opts.mode ?? 'mx');
   const fake = opts.clientAddress;
   const listener = await listen(fake ? { ...handler, open: (conn) => handler.open({ ...conn, remoteAddress: fake }) } : handler, {

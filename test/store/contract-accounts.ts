@@ -1,9 +1,16 @@
 /** Store contract, AccountStore: domains, users, password hashes, aliases. */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DEFAULT_MAILBOXES, type Store } from '../../src/store/types.js';
 import { contractSuite, type OpenStore } from './contract.js';
 import { deliverText, rejectsWith, setupUsers } from './helpers.js';
+
+/** A fresh PKCS#8 PEM private key. */
+function privateKeyPem(type: 'ed25519' | 'rsa'): string {
+  const options = type === 'rsa' ? { modulusLength: 2048 } : {};
+  return generateKeyPairSync(type as 'ed25519', options).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+}
 
 export function runAccountContract(backend: string, open: OpenStore): void {
   contractSuite(`AccountStore contract: ${backend}`, open, (ctx) => {
@@ -254,6 +261,52 @@ export function runAccountContract(backend: string, open: OpenStore): void {
         // An exact match wins over the stripped one.
         const plus = await store.addUser({ address: 'bob+special@example.com', passwordHash: 'h' });
         assert.deepEqual(ids(await store.resolveRecipient('bob+special@example.com')), [plus.id]);
+      });
+    });
+
+    describe('DKIM keys', () => {
+      it('sets, replaces and gets a domain key; the key goes with its domain', async () => {
+        const { store } = ctx;
+        await store.addDomain('example.com');
+        await store.addDomain('other.test');
+        assert.equal(await store.getDkimKey('example.com'), null);
+        const ed25519 = {
+          selector: 'wharf2026',
+          algorithm: 'ed25519-sha256' as const,
+          privateKeyPem: privateKeyPem('ed25519'),
+          createdAt: new Date('2026-01-02T03:04:05.678Z'),
+        };
+        await store.setDkimKey('Example.COM', ed25519);
+        assert.deepEqual(await store.getDkimKey('EXAMPLE.com'), ed25519);
+        assert.equal(await store.getDkimKey('other.test'), null, 'keys are per domain');
+
+        const rsa = { selector: 'rsa.2026', algorithm: 'rsa-sha256' as const, privateKeyPem: privateKeyPem('rsa'), createdAt: new Date() };
+        await store.setDkimKey('example.com', rsa);
+        assert.deepEqual(await store.getDkimKey('example.com'), rsa);
+
+        await store.addUser({ address: 'alice@example.com', passwordHash: 'h' });
+        await rejectsWith(store.removeDomain('example.com'), 'conflict');
+        assert.deepEqual(await store.getDkimKey('example.com'), rsa, 'a refused removal keeps the key');
+        await store.removeUser('alice@example.com');
+        await store.removeDomain('example.com');
+        await store.addDomain('example.com');
+        assert.equal(await store.getDkimKey('example.com'), null, 'removing the domain removed its key');
+      });
+
+      it('refuses unknown domains and bad keys', async () => {
+        const { store } = ctx;
+        await store.addDomain('example.com');
+        const good = { selector: 's1', algorithm: 'ed25519-sha256' as const, privateKeyPem: privateKeyPem('ed25519'), createdAt: new Date() };
+        await rejectsWith(store.setDkimKey('nowhere.test', good), 'not-found');
+        assert.equal(await store.getDkimKey('nowhere.test'), null);
+        assert.equal(await store.getDkimKey('not a domain'), null);
+        await rejectsWith(store.setDkimKey('example.com', { ...good, selector: 'bad selector' }), 'invalid');
+        await rejectsWith(store.setDkimKey('example.com', { ...good, selector: '' }), 'invalid');
+        await rejectsWith(store.setDkimKey('example.com', { ...good, algorithm: 'rsa-sha256' }), 'invalid');
+        await rejectsWith(store.setDkimKey('example.com', { ...good, algorithm: 'rsa-sha1' as 'rsa-sha256' }), 'invalid');
+        await rejectsWith(store.setDkimKey('example.com', { ...good, privateKeyPem: 'not a key' }), 'invalid');
+        await rejectsWith(store.setDkimKey('example.com', { ...good, createdAt: new Date(Number.NaN) }), 'invalid');
+        assert.equal(await store.getDkimKey('example.com'), null);
       });
     });
   });

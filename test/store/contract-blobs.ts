@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMessageAnalyzer } from '../../src/mime/analyzer.js';
 import { contractSuite, type OpenStore } from './contract.js';
+import { runPrependContract } from './contract-prepend.js';
 import {
   bodyOf,
   deliverBody,
@@ -264,6 +265,8 @@ export function runBlobContract(backend: string, open: OpenStore): void {
         await body.abort();
       });
     });
+
+    runPrependContract(ctx);
 
     describe('close', () => {
       it('flushes queued writes before closing', async () => {

@@ -1,8 +1,8 @@
-/** Store contract, CoordinationStore: mailbox watchers and leases. */
+/** Store contract, CoordinationStore: mailbox watchers, leases and shared counters. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contractSuite, type OpenStore } from './contract.js';
-import { deliverText, setupUsers, sleep, waitFor } from './helpers.js';
+import { deliverText, rejectsWith, setupUsers, sleep, waitFor } from './helpers.js';
 
 export function runCoordinationContract(backend: string, open: OpenStore): void {
   contractSuite(`CoordinationStore contract: ${backend}`, open, (ctx) => {
@@ -98,6 +98,57 @@ export function runCoordinationContract(backend: string, open: OpenStore): void 
         assert.equal(await store.acquireLease('l1', 'b', 10_000), true, 'expired leases can be taken');
         assert.equal(await store.renewLease('l1', 'a', 10_000), false, 'the old holder lost it');
         assert.equal(await store.acquireLease('l1', 'a', 10_000), false);
+      });
+    });
+
+    describe('counters', () => {
+      it('counts events per name, peeks without counting and forgets on reset', async () => {
+        const { store } = ctx;
+        assert.equal(await store.peekCounter('login:alice'), 0);
+        assert.equal(await store.hitCounter('login:alice', 60_000), 1);
+        assert.equal(await store.hitCounter('login:alice', 60_000), 2);
+        assert.equal(await store.hitCounter('login:bob', 60_000), 1, 'names are independent');
+        assert.equal(await store.hitCounter('login:alice', 60_000), 3);
+        assert.equal(await store.peekCounter('login:alice'), 3);
+        assert.equal(await store.peekCounter('login:alice'), 3, 'peeking does not count');
+        await store.resetCounter('login:alice');
+        await store.resetCounter('never-seen');
+        assert.equal(await store.peekCounter('login:alice'), 0);
+        assert.equal(await store.hitCounter('login:alice', 60_000), 1);
+        assert.equal(await store.peekCounter('login:bob'), 1);
+        await rejectsWith(store.hitCounter('', 1000), 'invalid');
+        await rejectsWith(store.hitCounter('x', 0), 'invalid');
+        await rejectsWith(store.hitCounter('x', Number.NaN), 'invalid');
+        await rejectsWith(store.peekCounter(''), 'invalid');
+      });
+
+      it('keeps a fixed window from the first event, then starts a new one', async () => {
+        const { store } = ctx;
+        // Lengths leave room for each store call taking 100+ ms on a loaded machine.
+        assert.equal(await store.hitCounter('conn:192.0.2.1', 1500), 1);
+        await sleep(700);
+        assert.equal(await store.hitCounter('conn:192.0.2.1', 1500), 2, 'inside the window');
+        await sleep(900);
+        assert.equal(await store.peekCounter('conn:192.0.2.1'), 0, 'the window ended 1.5 s after its first event');
+        assert.equal(await store.hitCounter('conn:192.0.2.1', 1500), 1, 'a new window');
+      });
+
+      it('is shared by every store instance on the database', async () => {
+        const { store } = ctx;
+        const other = await ctx.openAnother();
+        assert.equal(await store.hitCounter('auth:203.0.113.9', 60_000), 1);
+        assert.equal(await other.hitCounter('auth:203.0.113.9', 60_000), 2);
+        assert.equal(await store.peekCounter('auth:203.0.113.9'), 2);
+        const counts = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? store : other).hitCounter('auth:203.0.113.9', 60_000)),
+        );
+        assert.deepEqual(
+          counts.sort((a, b) => a - b),
+          Array.from({ length: 10 }, (_, i) => i + 3),
+          'concurrent hits from both get distinct counts',
+        );
+        await other.resetCounter('auth:203.0.113.9');
+        assert.equal(await store.peekCounter('auth:203.0.113.9'), 0);
       });
     });
   });

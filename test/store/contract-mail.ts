@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contractSuite, type OpenStore } from './contract.js';
 import { runEntryContract, runLargeMailboxContract } from './contract-mail-entries.js';
+import { runDeliveryContract } from './contract-mail-delivery.js';
 import { runTransferContract } from './contract-mail-transfer.js';
 import { bodyOf, deliverText, readAll, rejectsWith, setupUsers, uidsOf } from './helpers.js';
 
@@ -238,6 +239,7 @@ export function runMailContract(backend: string, open: OpenStore): void {
 
     runEntryContract(ctx);
     runTransferContract(ctx);
+    runDeliveryContract(ctx);
     runLargeMailboxContract(ctx);
   });
 }

@@ -14,6 +14,8 @@ import type { Store } from '../../src/store/types.js';
 
 export interface StoreFixture {
   store: Store;
+  /** Opens another store on the same database, as a second process or node would. */
+  openAnother(): Promise<Store>;
   cleanup(): Promise<void>;
 }
 
@@ -22,22 +24,33 @@ export type OpenStore = () => Promise<StoreFixture>;
 /** Gives the test bodies access to the store of the running test. */
 export interface ContractContext {
   readonly store: Store;
+  /** Another store sharing the running test's database; closed after the test. */
+  openAnother(): Promise<Store>;
 }
 
 /** A describe() whose every test gets a fresh store from `open`. */
 export function contractSuite(title: string, open: OpenStore, body: (ctx: ContractContext) => void): void {
   describe(title, () => {
     let fixture: StoreFixture | null = null;
+    let others: Store[] = [];
     const ctx: ContractContext = {
       get store(): Store {
         assert.ok(fixture, 'no store open');
         return fixture.store;
+      },
+      async openAnother(): Promise<Store> {
+        assert.ok(fixture, 'no store open');
+        const other = await fixture.openAnother();
+        others.push(other);
+        return other;
       },
     };
     beforeEach(async () => {
       fixture = await open();
     });
     afterEach(async () => {
+      await Promise.all(others.map((other) => other.close()));
+      others = [];
       await fixture?.cleanup();
       fixture = null;
     });

@@ -1,5 +1,5 @@
 /** What the copyStore suites copy and compare: a source seeded like a real one, and a dump of everything a client can see. */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { Store } from '../../src/store/index.js';
 import { bodyOf, deliverText, pseudoRandomBytes, readAll } from './helpers.js';
 
@@ -10,12 +10,18 @@ export function message(subject: string, body = 'Hello.\r\n'): string {
 /**
  * A source with what a real one has: two domains, users with hashes and quotas, aliases with a
  * catch-all, an expunged UID, flags and keywords, a message shared by two users, a copied
- * one, a large one, a nested unsubscribed mailbox, a deleted and a renamed default mailbox,
- * and a subscription without a mailbox.
+ * one, a large one with prepended header fields, a nested unsubscribed mailbox, a deleted and
+ * a renamed default mailbox, a subscription without a mailbox, and a domain's DKIM key.
  */
 export async function seed(store: Store) {
   await store.addDomain('example.com');
   await store.addDomain('other.org');
+  await store.setDkimKey('example.com', {
+    selector: 'wharf2026',
+    algorithm: 'ed25519-sha256',
+    privateKeyPem: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
   const alice = await store.addUser({ address: 'alice@example.com', passwordHash: '$scrypt$alice', quotaBytes: 5_000_000 });
   const bob = await store.addUser({ address: 'bob@example.com', passwordHash: '$scrypt$bob' });
   await store.addAlias('info@example.com', ['alice@example.com', 'bob@example.com']);
@@ -24,7 +30,9 @@ export async function seed(store: Store) {
   for (const subject of ['one', 'two', 'three', 'four']) await deliverText(store, [alice.id], message(subject), undefined, date);
   await deliverText(store, [alice.id, bob.id], message('for both'), undefined, date);
   const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), pseudoRandomBytes(600 * 1024, 3)]);
-  await deliverText(store, [alice.id], big, undefined, date);
+  const bigBody = await bodyOf(store, big);
+  bigBody.prepend(Buffer.from('Authentication-Results: mx.example.com; dkim=none\r\n'));
+  await store.deliver({ body: bigBody, internalDate: date, envelope: { mailFrom: '', rcptTo: [] }, userIds: [alice.id] });
   const inbox = (await store.getMailbox(alice.id, 'INBOX'))!;
   await store.expunge(inbox.id, [2]);
   await store.setFlags(inbox.id, [1, 3], 'add', ['\\Seen']);
@@ -86,6 +94,7 @@ export async function dump(store: Store, opts: { modseqs?: boolean } = {}) {
   }
   return {
     domains: (await store.listDomains()).map((d) => d.name),
+    dkimKeys: await Promise.all((await store.listDomains()).map((d) => store.getDkimKey(d.name))),
     aliases: await store.listAliases(),
     users,
   };

@@ -49,6 +49,7 @@ describe('copyStore', () => {
     assert.deepEqual(await dump(target), await dump(source));
     assert.equal(report.counts.usersAdded, 2);
     assert.equal(report.counts.domainsAdded, 2);
+    assert.equal(report.counts.dkimKeysCopied, 1);
     assert.equal(report.counts.messagesCopied, 9);
     assert.equal(report.counts.mailboxesRemoved, 2, "the defaults alice's source no longer has (Junk, Archive)");
     assert.equal(report.counts.bytesCopied, (await source.getUserById(alice.id))!.usedBytes + (await source.getUserById(bob.id))!.usedBytes);
@@ -82,7 +83,16 @@ describe('copyStore', () => {
     assert.equal(again.counts.messagesCopied, 0);
     assert.equal(again.counts.messagesSkipped, 9);
     assert.equal(again.counts.usersAdded + again.counts.usersUpdated + again.counts.flagsUpdated + again.counts.messagesExpunged, 0);
+    assert.equal(again.counts.dkimKeysCopied, 0);
     assert.deepEqual(await dump(target), before);
+
+    // A target whose DKIM key differs from the source's is told, without the key itself.
+    const key = (await source.getDkimKey('example.com'))!;
+    await target.setDkimKey('example.com', { ...key, selector: 'other' });
+    const verification = await verifyCopy(source, target);
+    assert.deepEqual(verification.differences, ['domain example.com lacks its DKIM key (selector wharf2026)']);
+    assert.equal((await copyStore(source, target)).counts.dkimKeysCopied, 1);
+    assert.deepEqual(await target.getDkimKey('example.com'), key);
   });
 
   it('resumes an interrupted copy from the highest UID it reached', async () => {

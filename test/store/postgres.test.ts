@@ -13,6 +13,7 @@ import { runAccountContract } from './contract-accounts.js';
 import { runBlobContract } from './contract-blobs.js';
 import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
+import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
 import type { OpenStore } from './contract.js';
@@ -37,6 +38,7 @@ const openPostgres: OpenStore = async () => {
   const store = await PostgresStore.open(db.url, { poolSize: 5 });
   return {
     store,
+    openAnother: () => PostgresStore.open(db.url, { poolSize: 2 }),
     cleanup: async () => {
       await store.close();
       await db.drop();
@@ -49,3 +51,26 @@ runBlobContract('postgres', openPostgres);
 runSearchContract('postgres', openPostgres);
 runCoordinationContract('postgres', openPostgres);
 runRestoreContract('postgres', openPostgres);
+runQueueContract('postgres', async () => {
+  const db = await createTestDatabase({ template: (await migratedTemplate()).name });
+  const store = await PostgresStore.open(db.url, { poolSize: 5 });
+  const peers: PostgresStore[] = [];
+  return {
+    store,
+    openAnother: async () => {
+      const peer = await PostgresStore.open(db.url, { poolSize: 3 });
+      peers.push(peer);
+      return peer;
+    },
+    // Another node sharing the database.
+    openPeer: async () => {
+      const peer = await PostgresStore.open(db.url, { poolSize: 3 });
+      peers.push(peer);
+      return peer;
+    },
+    cleanup: async () => {
+      await Promise.allSettled([...peers, store].map((s) => s.close()));
+      await db.drop();
+    },
+  };
+});

@@ -10,14 +10,16 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, SqliteStore, openStore, type Store } from '../../src/store/index.js';
+import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { runAccountContract } from './contract-accounts.js';
 import { runBlobContract } from './contract-blobs.js';
 import { runCoordinationContract } from './contract-coordination.js';
 import { runMailContract } from './contract-mail.js';
+import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
-import type { OpenStore } from './contract.js';
-import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, waitFor } from './helpers.js';
+import type { OpenStore, StoreFixture } from './contract.js';
+import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, sleep, waitFor } from './helpers.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -29,11 +31,13 @@ after(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-const openSqlite: OpenStore = async () => {
+const openSqlite = async (): Promise<StoreFixture & { dir: string }> => {
   const dir = await tempDir();
   const store = await openStore({ dataDir: dir });
   return {
     store,
+    dir,
+    openAnother: () => openStore({ dataDir: dir }),
     cleanup: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
@@ -46,6 +50,24 @@ runBlobContract('sqlite', openSqlite);
 runSearchContract('sqlite', openSqlite);
 runCoordinationContract('sqlite', openSqlite);
 runRestoreContract('sqlite', openSqlite);
+runQueueContract('sqlite', async () => {
+  const fixture = await openSqlite();
+  const peers: Store[] = [];
+  return {
+    store: fixture.store,
+    openAnother: fixture.openAnother,
+    // Another process (or the CLI) opening the same data folder.
+    openPeer: async () => {
+      const peer = await openStore({ dataDir: fixture.dir });
+      peers.push(peer);
+      return peer;
+    },
+    cleanup: async () => {
+      await Promise.allSettled(peers.map((p) => p.close()));
+      await fixture.cleanup();
+    },
+  };
+});
 
 /** Counts rows with a separate connection, the way an operator's sqlite3 shell would. */
 function countRows(dir: string, sql: string): number {
@@ -74,7 +96,7 @@ describe('SqliteStore (file-specific)', () => {
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
-        assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7]);
+        assert.deepEqual(versions, MIGRATIONS.map((m) => m.version));
       } finally {
         db.close();
       }
@@ -84,7 +106,7 @@ describe('SqliteStore (file-specific)', () => {
     // Reopening does not re-apply migrations.
     const again = await openStore({ dataDir: dir });
     await again.close();
-    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), 7);
+    assert.equal(countRows(dir, 'SELECT COUNT(*) FROM schema_migrations'), MIGRATIONS.length);
   });
 
   it('keeps everything across a close and reopen', async () => {
@@ -321,6 +343,27 @@ describe('SqliteStore (file-specific)', () => {
       );
       const end = store.writeStats();
       assert.ok(end.transactions - mid.transactions <= 2, `took ${end.transactions - mid.transactions} commits`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('drops expired counters while counting', async () => {
+    const dir = await tempDir();
+    const first = await openStore({ dataDir: dir });
+    try {
+      await first.hitCounter('gone-soon', 50);
+      await first.hitCounter('kept', 60_000);
+    } finally {
+      await first.close();
+    }
+    await sleep(150);
+    const store = await openStore({ dataDir: dir });
+    try {
+      assert.equal(countRows(dir, 'SELECT COUNT(*) FROM counters'), 2);
+      await store.hitCounter('new', 60_000);
+      const names = countRows(dir, 'SELECT group_concat(name) FROM (SELECT name FROM counters ORDER BY name)') as unknown;
+      assert.equal(names, 'kept,new');
     } finally {
       await store.close();
     }

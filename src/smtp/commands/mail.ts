@@ -6,6 +6,7 @@
 import { parsePathArgument, type EsmtpParam } from '../address.js';
 import { Replies, formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
+import { ownsAddress } from '../submission/senders.js';
 import { Transaction, type BodyType } from '../transaction.js';
 
 const SYNTAX = formatReply(501, '5.5.4 Syntax: MAIL FROM:<address>');
@@ -55,17 +56,6 @@ function readParams(s: SmtpSession, params: EsmtpParam[]): MailParams | { reply:
   return out;
 }
 
-/**
- * Whether a logged-in user may send as `address`: their own address, or one that the store
- * delivers to them (an alias, or a catch-all pointing at them). Stops users of a submission
- * port from putting someone else's address on the envelope; the null sender <> is allowed.
- */
-async function ownsAddress(s: SmtpSession, user: { userId: number; address: string }, address: string): Promise<boolean> {
-  if (address.toLowerCase() === user.address.toLowerCase()) return true;
-  const resolved = await s.ctx.store.resolveRecipient(address);
-  return resolved.kind === 'local' && resolved.users.some((u) => u.id === user.userId);
-}
-
 export async function mail(s: SmtpSession, argument: string): Promise<void> {
   if (!s.helo) return s.error(Replies.needHelo);
   if (s.txn) return s.error(Replies.nestedMail);
@@ -81,7 +71,8 @@ export async function mail(s: SmtpSession, argument: string): Promise<void> {
   if ('reply' in params) return s.error(params.reply);
   const mailFrom = parsed.mailbox?.address ?? '';
   if (parsed.mailbox?.utf8 && !params.smtputf8) return s.reply(NEED_SMTPUTF8);
-  if (s.mode === 'submission' && s.auth && mailFrom !== '' && !(await ownsAddress(s, s.auth, mailFrom))) {
+  // RFC 6409 4.1: a user of the submission port sends as one of their own addresses, or as <>.
+  if (s.mode === 'submission' && s.auth && mailFrom !== '' && !(await ownsAddress(s.ctx.store, s.auth, mailFrom))) {
     s.log.warn('sender not owned', { from: mailFrom, user: s.auth.address });
     return s.error(formatReply(553, `5.7.1 Sender address <${mailFrom}> not owned by user ${s.auth.address}`));
   }

@@ -1,6 +1,6 @@
 /**
- * RCPT TO (RFC 5321 4.1.1.3): local recipients only. Mail for other domains is never relayed
- * (MX), and submission has no outbound queue yet.
+ * RCPT TO (RFC 5321 4.1.1.3): local recipients, and on authenticated submission also remote
+ * ones (for the outbound queue). Nobody else's mail for other domains is ever relayed.
  */
 import { StoreError, type User } from '../../store/types.js';
 import { parsePathArgument } from '../address.js';
@@ -11,7 +11,6 @@ import { NEED_SMTPUTF8 } from './mail.js';
 const SYNTAX = formatReply(501, '5.5.4 Syntax: RCPT TO:<address>');
 const BAD_RECIPIENT = formatReply(501, '5.1.3 Bad recipient address syntax');
 const TOO_MANY = formatReply(452, '4.5.3 Error: too many recipients');
-const NO_REMOTE = formatReply(553, '5.7.1 Remote delivery is not available on this server');
 /** RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be accepted. */
 const BARE_POSTMASTER = /^TO:[ \t]*<postmaster>[ \t]*$/i;
 
@@ -76,9 +75,19 @@ export async function rcpt(s: SmtpSession, argument: string): Promise<void> {
     }
     case 'unknown':
       if (/^postmaster@/i.test(address)) s.log.warn('no postmaster mailbox or alias for a local domain', { to: address });
+      // Guessing addresses (harvesting) on the MX port costs a new connection every few tries.
+      if (s.mode === 'mx' && ++s.unknownRecipients > s.config.smtp.maxUnknownRecipients) {
+        s.log.warn('too many unknown recipients', { unknown: s.unknownRecipients });
+        return s.terminate(formatReply(421, `4.7.0 ${s.host} Error: too many unknown recipients`));
+      }
       return s.reply(userUnknown(address));
     case 'remote':
-      if (s.mode === 'submission' && s.auth) return s.reply(NO_REMOTE);
+      if (s.mode === 'submission' && s.auth) {
+        // RFC 6409: a logged-in user may send anywhere; the message goes through the outbound queue.
+        txn.addRemoteRecipient(address);
+        s.log.info('rcpt', { queueId: txn.queueId, to: address, remote: true });
+        return s.reply(formatReply(250, `2.1.5 Recipient <${address}> OK`));
+      }
       return s.reply(relayDenied(address));
   }
 }

@@ -29,6 +29,8 @@ interface BodyRow {
   id: number;
   size: number;
   chunk_size: number;
+  /** Bytes prepended in front of the chunks (0 when none). */
+  head_length: number;
 }
 
 export class BodyStore implements ChunkSink {
@@ -92,29 +94,31 @@ export class BodyStore implements ChunkSink {
   }
 
   /**
-   * Inside a transaction: writes the writer's last partial chunk and marks its body
-   * committed. Returns the body id (which is also the message id). Does not touch the
+   * Inside a transaction: writes the writer's last partial chunk and its head, and marks its
+   * body committed. Returns the body id (which is also the message id). Does not touch the
    * writer's in-memory state: the caller does that after the commit.
    */
   async commitInTx(tx: Tx, writer: ChunkedBodyWriter): Promise<number> {
     const size = writer.size;
     const tail = writer.takeTail();
+    const head = writer.takeHead();
     if (writer.bodyId === null) {
       const row = await tx.one<{ id: number }>(
         `WITH body AS (
-           INSERT INTO bodies (state, size, chunk_size) VALUES ('committed', $1, $2) RETURNING id
+           INSERT INTO bodies (state, size, chunk_size, head) VALUES ('committed', $1, $2, $4) RETURNING id
          ), chunk AS (
            INSERT INTO body_chunks (body_id, seq, data) SELECT id, 0, $3 FROM body WHERE $3::bytea IS NOT NULL
          )
          SELECT id FROM body`,
-        [size, CHUNK_SIZE, tail],
+        [size, CHUNK_SIZE, tail, head],
       );
       return row!.id;
     }
     const bodyId = writer.bodyId;
     const committed = await tx.count(
-      `UPDATE bodies SET state = 'committed', size = $1, owner_token = NULL WHERE id = $2 AND state = 'pending'`,
-      [size, bodyId],
+      `UPDATE bodies SET state = 'committed', size = $1, head = $3, owner_token = NULL
+       WHERE id = $2 AND state = 'pending'`,
+      [size, bodyId, head],
     );
     if (committed !== 1) throw new StoreError('not-found', 'the pending body has been discarded');
     if (tail) await tx.rows('INSERT INTO body_chunks (body_id, seq, data) VALUES ($1, $2, $3)', [bodyId, writer.tailSeq, tail]);
@@ -125,22 +129,35 @@ export class BodyStore implements ChunkSink {
   async *read(messageId: number, range?: { start: number; end?: number }): AsyncGenerator<Buffer> {
     const body = isId(messageId)
       ? await this.db.one<BodyRow>(
-          `SELECT b.id, b.size, b.chunk_size FROM messages m JOIN bodies b ON b.id = m.id
+          `SELECT b.id, b.size, b.chunk_size, COALESCE(octet_length(b.head), 0) AS head_length
+           FROM messages m JOIN bodies b ON b.id = m.id
            WHERE m.id = $1 AND b.state = 'committed'`,
           [messageId],
         )
       : undefined;
     if (!body) throw new StoreError('not-found', `no message ${messageId}`);
     const { start, end } = checkBodyRange(range, body.size);
-    let seq = Math.floor(start / body.chunk_size);
+    // The head comes first; the chunks hold the rest from logical offset head_length on.
+    const head = body.head_length;
+    if (start < head) {
+      const row = await this.db.one<{ data: Buffer }>(
+        'SELECT substring(head FROM $2 FOR $3) AS data FROM bodies WHERE id = $1',
+        [body.id, start + 1, Math.min(end, head) - start],
+      );
+      if (!row) throw new StoreError('not-found', `message ${messageId} was removed while being read`);
+      if (row.data.length > 0) yield row.data;
+    }
+    const chunkStart = Math.max(start - head, 0);
+    const chunkEnd = end - head;
+    let seq = Math.floor(chunkStart / body.chunk_size);
     let pos = seq * body.chunk_size;
-    while (pos < end) {
+    while (pos < chunkEnd) {
       // One chunk per query: at most one chunk is in memory, and a concurrent expunge may
       // delete the body between two chunks. Only the wanted part of a chunk is sent (a header
       // fetch wants the first kilobyte of a 256 KiB chunk; chunks are stored uncompressed, so
       // the server reads only that slice too).
-      const from = Math.max(start - pos, 0);
-      const to = Math.min(end - pos, body.chunk_size);
+      const from = Math.max(chunkStart - pos, 0);
+      const to = Math.min(chunkEnd - pos, body.chunk_size);
       const row = await this.db.one<{ data: Buffer }>(
         from === 0 && to === body.chunk_size
           ? 'SELECT data FROM body_chunks WHERE body_id = $1 AND seq = $2'

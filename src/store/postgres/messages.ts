@@ -14,7 +14,8 @@
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
  * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
- * - a message (and its body) is deleted when its last entry goes.
+ * - a message (and its body) is deleted when its last entry goes, unless the outbound queue
+ *   still holds it.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import { StructureCache } from '../structure-cache.js';
@@ -29,10 +30,11 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { checkInternalDate, normalizeFlags } from '../normalize.js';
+import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore } from './bodies.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
+import type { PostgresQueue } from './queue.js';
 import type { EntryRow } from './rows.js';
 import type { SearchIndex } from './search.js';
 
@@ -74,42 +76,59 @@ export class Messages {
     private readonly bodies: BodyStore,
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
+    private readonly outbound: PostgresQueue,
   ) {}
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
-    const userIds = [...new Set(request.userIds)];
-    if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
+    const targets = checkDeliveryTargets(request);
     const internalDate = checkDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished before the transaction starts: it holds locks
       return this.db.transaction(async (tx) => {
-        const unknown = userIds.find((id) => !isId(id));
-        if (unknown !== undefined) throw new StoreError('not-found', `no user ${unknown}`);
-        const inboxRows = await tx.rows<{ user_id: number; id: number }>(
-          `SELECT DISTINCT ON (user_id) user_id, id FROM mailboxes WHERE user_id = ANY($1) AND role = 'inbox'
-           ORDER BY user_id, id`,
-          [userIds],
-        );
-        const inboxOf = new Map(inboxRows.map((r) => [r.user_id, r.id]));
-        const missing = userIds.find((id) => !inboxOf.has(id));
-        if (missing !== undefined) throw new StoreError('not-found', `no user ${missing} (or no INBOX)`);
+        const folderOf = await this.foldersInTx(tx, targets.userIds, targets.folder);
+        const copyIds = targets.copies.map((c) => c.mailboxId);
+        const unknown = copyIds.find((id) => !isId(id));
+        if (unknown !== undefined) throw new StoreError('not-found', `no mailbox ${unknown}`);
         // The new message's rows first: nobody else can lock a row that does not exist yet, so
-        // this keeps the lock order, and the INBOX rows (which every delivery to these users
+        // this keeps the lock order, and the mailbox rows (which every delivery to these users
         // waits for) are held only for the entries and the COMMIT.
         const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
-        const targets = await this.mailboxes.lockInTx(tx, [...inboxOf.values()]);
-        const added = await this.addEntriesInTx(tx, [...targets.values()], messageId, writer.size, internalDate, []);
+        const locked = await this.mailboxes.lockInTx(tx, [...folderOf.values(), ...copyIds]);
+        // Users' entries, then the copies (flags as given, no quota check), as DeliveryResult lists them.
+        const planned = [
+          ...targets.userIds.map((userId) => ({ mailbox: locked.get(folderOf.get(userId)!)!, flags: [] as string[] })),
+          ...targets.copies.map(({ mailboxId, flags }) => ({ mailbox: locked.get(mailboxId)!, flags })),
+        ];
+        const added = planned.length > 0 ? await this.addEntriesInTx(tx, planned, messageId, writer.size, internalDate) : [];
+        const queueId = request.outbound
+          ? await this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+          : null;
         return {
           messageId,
-          entries: userIds.map((userId) => {
-            const mailboxId = inboxOf.get(userId)!;
-            return { userId, mailboxId, uid: added.get(mailboxId)!.uid };
-          }),
-          queueId: null,
+          entries: added.map((entry, i) => ({ userId: planned[i]!.mailbox.userId, mailboxId: entry.mailboxId, uid: entry.uid })),
+          queueId,
         };
       });
     });
+  }
+
+  /**
+   * Inside a transaction: each user's mailbox with the folder's role, else its INBOX (a user
+   * may have deleted its Junk); 'not-found' for a user without either.
+   */
+  private async foldersInTx(tx: Tx, userIds: readonly number[], folder: 'inbox' | 'junk'): Promise<Map<number, number>> {
+    const unknown = userIds.find((id) => !isId(id));
+    if (unknown !== undefined) throw new StoreError('not-found', `no user ${unknown}`);
+    const rows = await tx.rows<{ user_id: number; id: number }>(
+      `SELECT DISTINCT ON (user_id) user_id, id FROM mailboxes WHERE user_id = ANY($1) AND role IN ('inbox', $2)
+       ORDER BY user_id, role = 'inbox', id`,
+      [userIds, folder],
+    );
+    const folderOf = new Map(rows.map((r) => [r.user_id, r.id]));
+    const missing = userIds.find((id) => !folderOf.has(id));
+    if (missing !== undefined) throw new StoreError('not-found', `no user ${missing} (or no INBOX)`);
+    return folderOf;
   }
 
   async append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
@@ -121,8 +140,8 @@ export class Messages {
       return this.db.transaction(async (tx) => {
         const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, null);
         const mailbox = await this.mailboxes.lockOneInTx(tx, mailboxId);
-        const added = await this.addEntriesInTx(tx, [mailbox], messageId, writer.size, internalDate, flags, true);
-        return added.get(mailbox.id)!;
+        const [added] = await this.addEntriesInTx(tx, [{ mailbox, flags }], messageId, writer.size, internalDate, true);
+        return added!;
       });
     });
   }
@@ -202,59 +221,67 @@ export class Messages {
     if (messageIds.length === 0) return;
     // Locking the messages first makes two transactions that remove a message's last two
     // entries at once take turns: the second then sees the first's removal, and deletes it.
+    // A queued message keeps its body while it waits, even without any mailbox entry.
     await tx.rows('SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE', [messageIds]);
     await tx.rows(
       `DELETE FROM bodies b WHERE b.id = ANY($1)
-         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)`,
+         AND NOT EXISTS (SELECT 1 FROM mailbox_entries e WHERE e.message_id = b.id)
+         AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.message_id = b.id)`,
       [messageIds],
     );
   }
 
   /**
-   * Inside a transaction, with the mailboxes locked: adds one entry for the message to each
-   * mailbox, with its next UID and a new modseq, keeping every counter right. With
-   * `enforceQuota`, refuses ('quota') an entry that takes its user over the quota (IMAP
+   * Inside a transaction, with the mailboxes locked: adds an entry for the message per target,
+   * with the mailbox's next UID and a new modseq (a mailbox named twice gets two entries, one
+   * modseq), keeping every counter right. Resolves with the entries in the targets' order.
+   * With `enforceQuota`, refuses ('quota') entries that take their user over the quota (IMAP
    * APPEND; deliveries are not refused here: SMTP checks quota per recipient at RCPT time).
    */
   async addEntriesInTx(
     tx: Tx,
-    mailboxes: readonly Mailbox[],
+    targets: ReadonlyArray<{ mailbox: Mailbox; flags: string[] }>,
     messageId: number,
     size: number,
     internalDate: Date,
-    flags: string[],
     enforceQuota = false,
-  ): Promise<Map<number, MailboxEntry>> {
-    const slots = await tx.rows<{ id: number; uid: number; modseq: number }>(
-      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
-         message_count = message_count + 1, total_bytes = total_bytes + $2
-       WHERE id = ANY($1) RETURNING id, uid_next - 1 AS uid, highest_modseq AS modseq`,
-      [mailboxes.map((m) => m.id), size],
+  ): Promise<MailboxEntry[]> {
+    const counts = new Map<number, number>();
+    for (const { mailbox } of targets) counts.set(mailbox.id, (counts.get(mailbox.id) ?? 0) + 1);
+    const slots = await tx.rows<{ id: number; first_uid: number; modseq: number }>(
+      `UPDATE mailboxes m SET uid_next = m.uid_next + c.n, highest_modseq = m.highest_modseq + 1,
+         message_count = m.message_count + c.n, total_bytes = m.total_bytes + c.n * $3
+       FROM unnest($1::bigint[], $2::bigint[]) AS c(id, n)
+       WHERE m.id = c.id RETURNING m.id, m.uid_next - c.n AS first_uid, m.highest_modseq AS modseq`,
+      [[...counts.keys()], [...counts.values()], size],
     );
+    const next = new Map(slots.map((s) => [s.id, { uid: s.first_uid, modseq: s.modseq }]));
+    const entries = targets.map(({ mailbox, flags }): MailboxEntry => {
+      const slot = next.get(mailbox.id)!;
+      const uid = slot.uid++;
+      return { mailboxId: mailbox.id, uid, messageId, flags, modseq: slot.modseq, size, internalDate };
+    });
+    // Flags travel as one space-separated string per entry (no flag contains a space).
     await tx.rows(
       `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, flags, modseq, size, internal_date)
-       SELECT s.mailbox_id, s.uid, $4, $5, s.modseq, $6, $7
-       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(mailbox_id, uid, modseq)`,
-      [slots.map((s) => s.id), slots.map((s) => s.uid), slots.map((s) => s.modseq), messageId, flags, size, internalDate],
+       SELECT s.mailbox_id, s.uid, $5, string_to_array(s.flags, ' '), s.modseq, $6, $7
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) AS s(mailbox_id, uid, modseq, flags)`,
+      [
+        entries.map((e) => e.mailboxId),
+        entries.map((e) => e.uid),
+        entries.map((e) => e.modseq),
+        entries.map((e) => e.flags.join(' ')),
+        messageId,
+        size,
+        internalDate,
+      ],
     );
     const bytesByUser = new Map<number, number>();
-    for (const m of mailboxes) bytesByUser.set(m.userId, (bytesByUser.get(m.userId) ?? 0) + size);
+    for (const { mailbox } of targets) bytesByUser.set(mailbox.userId, (bytesByUser.get(mailbox.userId) ?? 0) + size);
     for (const [userId, bytes] of [...bytesByUser].sort((a, b) => a[0] - b[0])) {
       await this.addUsedBytesInTx(tx, userId, bytes, enforceQuota);
     }
-    const entries = new Map<number, MailboxEntry>();
-    for (const slot of slots) {
-      tx.touch(slot.id);
-      entries.set(slot.id, {
-        mailboxId: slot.id,
-        uid: slot.uid,
-        messageId,
-        flags,
-        modseq: slot.modseq,
-        size,
-        internalDate,
-      });
-    }
+    for (const id of counts.keys()) tx.touch(id);
     return entries;
   }
 

@@ -180,6 +180,74 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE mailboxes ADD COLUMN recent_uid bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 3,
+    description: 'prepended header bytes, DKIM keys and shared counters',
+    sql: `
+      -- Bytes put in front of a body once it had streamed in (header fields added after
+      -- verifying or signing it). The body is head || chunks; size counts both. NULL: none.
+      ALTER TABLE bodies ADD COLUMN head bytea;
+
+      -- A domain's DKIM signing key; it goes with its domain.
+      CREATE TABLE dkim_keys (
+        domain          text PRIMARY KEY REFERENCES domains(name) ON DELETE CASCADE,
+        selector        text NOT NULL,
+        algorithm       text NOT NULL,
+        private_key_pem text NOT NULL,
+        created_at      timestamptz NOT NULL
+      );
+
+      -- Fixed-window event counters (rate limits) shared by every node; expiry by the
+      -- database's clock, the one clock every node shares.
+      CREATE TABLE counters (
+        name       text PRIMARY KEY,
+        count      bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX counters_expiry ON counters(expires_at);
+    `,
+  },
+  {
+    version: 4,
+    description: 'the outbound queue',
+    sql: `
+      -- A message waiting to go to other servers. The body stays while a queue row points at
+      -- it (even without any mailbox entry). lease_* say which node's worker attempts it now,
+      -- by the database's clock; a lease that expired (its node died) may be taken by another.
+      CREATE TABLE queue_messages (
+        id               bigserial PRIMARY KEY,
+        message_id       bigint NOT NULL REFERENCES messages(id),
+        mail_from        text NOT NULL,
+        sender_user_id   bigint REFERENCES users(id) ON DELETE SET NULL,
+        eight_bit        boolean NOT NULL,
+        smtputf8         boolean NOT NULL,
+        size             bigint NOT NULL,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        delay_notified   boolean NOT NULL DEFAULT false,
+        lease_owner      text,
+        lease_expires_at timestamptz NOT NULL DEFAULT '-infinity'
+      );
+      CREATE INDEX queue_messages_message ON queue_messages(message_id);
+      CREATE INDEX queue_messages_sender ON queue_messages(sender_user_id) WHERE sender_user_id IS NOT NULL;
+
+      -- One row per recipient, in the order given (seq).
+      CREATE TABLE queue_recipients (
+        queue_id        bigint NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+        seq             integer NOT NULL,
+        address         text NOT NULL,
+        domain          text NOT NULL,
+        status          text NOT NULL CHECK (status IN ('pending', 'held', 'delivered', 'bounced')),
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        last_attempt_at timestamptz,
+        last_reply      text,
+        dsn_sent        boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (queue_id, seq)
+      );
+      -- Due work: what claimDue and nextDue read.
+      CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at, queue_id) WHERE status = 'pending';
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

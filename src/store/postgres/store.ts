@@ -11,8 +11,8 @@
  * The pieces live in their own modules: db (pool, transactions, NOTIFY), schema (migrations),
  * accounts, mailboxes (and subscriptions), mailbox-tree (delete, rename), messages (storing
  * messages and entries), entries (listing, flags, expunge, changes), transfer (copy, move),
- * bodies (chunked body storage), search (pg_trgm text index), restore (wharf store copy), watch
- * and leases.
+ * bodies (chunked body storage), search (pg_trgm text index), restore (wharf store copy), watch,
+ * leases, counters (shared rate limits) and dkim-keys.
  */
 import { randomUUID } from 'node:crypto';
 import type { MessageStructure } from '../../mime/analysis.js';
@@ -50,9 +50,13 @@ import { BodyStore } from './bodies.js';
 import { Database, createPool } from './db.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { DkimKeys } from './dkim-keys.js';
+import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { PostgresQueue } from './queue.js';
+import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { LATEST_VERSION, migrate } from './schema.js';
 import { SearchIndex } from './search.js';
@@ -77,8 +81,11 @@ export class PostgresStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly dkimKeys: DkimKeys;
+  private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
+  private readonly outbound: PostgresQueue;
   private closing: Promise<void> | null = null;
 
   /**
@@ -108,12 +115,15 @@ export class PostgresStore implements Store {
     this.bodies = new BodyStore(this.db, token);
     this.mailboxes = new Mailboxes(this.db);
     this.search = new SearchIndex(this.db, this.bodies);
-    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search);
+    this.outbound = new PostgresQueue(this.db, (tx, ids) => this.messages.deleteUnusedInTx(tx, ids));
+    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search, this.outbound);
     this.entries = new Entries(this.db, this.mailboxes, this.messages);
     this.transfers = new Transfers(this.db, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
+    this.dkimKeys = new DkimKeys(this.db);
+    this.counters = new Counters(this.db);
     this.restores = new Restores(this.db, this.bodies, this.mailboxes, this.messages);
   }
 
@@ -207,6 +217,12 @@ export class PostgresStore implements Store {
   }
   resolveRecipient(address: string): Promise<RecipientResolution> {
     return this.accounts.resolveRecipient(address);
+  }
+  setDkimKey(domain: string, key: DkimKey): Promise<void> {
+    return this.dkimKeys.set(domain, key);
+  }
+  getDkimKey(domain: string): Promise<DkimKey | null> {
+    return this.dkimKeys.get(domain);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -319,58 +335,49 @@ export class PostgresStore implements Store {
   releaseLease(name: string, owner: string): Promise<void> {
     return this.leases.release(name, owner);
   }
+  hitCounter(name: string, windowMs: number): Promise<number> {
+    return this.counters.hit(name, windowMs);
+  }
+  peekCounter(name: string): Promise<number> {
+    return this.counters.peek(name);
+  }
+  resetCounter(name: string): Promise<void> {
+    return this.counters.reset(name);
+  }
 
-  // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
-    return notYet('setDkimKey');
+  // ---- outbound queue ------------------------------------------------------------------
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.outbound.claimDue(owner, now, limit, leaseMs);
   }
-  getDkimKey(_domain: string): Promise<DkimKey | null> {
-    return notYet('getDkimKey');
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.outbound.renewClaim(queueId, owner, leaseMs);
   }
-  hitCounter(_name: string, _windowMs: number): Promise<number> {
-    return notYet('hitCounter');
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void> {
+    return this.outbound.recordAttempts(queueId, owner, results, options);
   }
-  peekCounter(_name: string): Promise<number> {
-    return notYet('peekCounter');
-  }
-  resetCounter(_name: string): Promise<void> {
-    return notYet('resetCounter');
-  }
-  claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
-    return notYet('claimDue');
-  }
-  renewClaim(_queueId: number, _owner: string, _leaseMs: number): Promise<boolean> {
-    return notYet('renewClaim');
-  }
-  recordAttempts(_queueId: number, _owner: string, _results: QueueAttemptResult[], _options?: { release?: boolean }): Promise<void> {
-    return notYet('recordAttempts');
-  }
-  markNotified(_queueId: number, _change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
-    return notYet('markNotified');
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
+    return this.outbound.markNotified(queueId, change);
   }
   nextDue(): Promise<Date | null> {
-    return notYet('nextDue');
+    return this.outbound.nextDue();
   }
-  getQueued(_queueId: number): Promise<QueuedMessage | null> {
-    return notYet('getQueued');
+  getQueued(queueId: number): Promise<QueuedMessage | null> {
+    return this.outbound.getQueued(queueId);
   }
   listQueue(): Promise<QueuedMessage[]> {
-    return notYet('listQueue');
+    return this.outbound.listQueue();
   }
-  retryNow(_queueId?: number): Promise<number> {
-    return notYet('retryNow');
+  retryNow(queueId?: number): Promise<number> {
+    return this.outbound.retryNow(queueId);
   }
-  setHeld(_queueId: number, _held: boolean): Promise<number> {
-    return notYet('setHeld');
+  setHeld(queueId: number, held: boolean): Promise<number> {
+    return this.outbound.setHeld(queueId, held);
   }
-  deleteQueued(_queueId: number): Promise<boolean> {
-    return notYet('deleteQueued');
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this.outbound.deleteQueued(queueId);
   }
-  watchQueue(_onChange: () => void): MailboxWatch {
-    return { close() {} };
+  /** Queue changes travel as changes of QUEUE_WATCH_ID, with the mailbox notifications. */
+  watchQueue(onChange: () => void): MailboxWatch {
+    return this.watchers.watch(QUEUE_WATCH_ID, onChange);
   }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new StoreError('invalid', `${what} is not implemented yet`));
 }

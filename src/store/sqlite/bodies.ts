@@ -35,6 +35,8 @@ interface BodyRow {
   id: number;
   size: number;
   chunk_size: number;
+  /** Bytes prepended in front of the chunks (0 when none). */
+  head_length: number;
 }
 
 interface PendingRow {
@@ -58,12 +60,13 @@ export class BodyStore implements ChunkSink {
     liveTokens.add(this.token);
     this.stmts = {
       insertBody: db.prepare(
-        `INSERT INTO bodies (state, size, chunk_size, owner_host, owner_pid, owner_token, created_at)
-         VALUES (?, ?, ${CHUNK_SIZE}, ?, ?, ?, ?)`,
+        `INSERT INTO bodies (state, size, chunk_size, head, owner_host, owner_pid, owner_token, created_at)
+         VALUES (?, ?, ${CHUNK_SIZE}, ?, ?, ?, ?, ?)`,
       ),
       insertChunk: db.prepare('INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)'),
       commitPending: db.prepare(
-        `UPDATE bodies SET state = 'committed', size = ?, owner_host = NULL, owner_pid = NULL, owner_token = NULL
+        `UPDATE bodies SET state = 'committed', size = ?, head = ?, owner_host = NULL, owner_pid = NULL,
+           owner_token = NULL
          WHERE id = ? AND state = 'pending'`,
       ),
       deletePending: db.prepare(`DELETE FROM bodies WHERE id = ? AND state = 'pending'`),
@@ -73,11 +76,13 @@ export class BodyStore implements ChunkSink {
         `SELECT id, owner_host, owner_pid, owner_token, created_at FROM bodies WHERE state = 'pending'`,
       ),
       committedBody: db.prepare(
-        `SELECT b.id, b.size, b.chunk_size FROM messages m JOIN bodies b ON b.id = m.id
+        `SELECT b.id, b.size, b.chunk_size, COALESCE(length(b.head), 0) AS head_length
+         FROM messages m JOIN bodies b ON b.id = m.id
          WHERE m.id = ? AND b.state = 'committed'`,
       ),
       chunk: db.prepare('SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?').pluck(),
       chunkPart: db.prepare('SELECT substr(data, ?, ?) FROM body_chunks WHERE body_id = ? AND seq = ?').pluck(),
+      headPart: db.prepare('SELECT substr(head, ?, ?) FROM bodies WHERE id = ?').pluck(),
     };
   }
 
@@ -96,7 +101,7 @@ export class BodyStore implements ChunkSink {
   /** Persists one full chunk as pending (creating the pending body row first if needed). */
   persistChunk(bodyId: number | null, seq: number, data: Buffer): Promise<number> {
     return this.queue.run(() => {
-      const id = bodyId ?? this.insertBody('pending', 0);
+      const id = bodyId ?? this.insertBody('pending', 0, null);
       this.stmts.insertChunk.run(id, seq, data);
       return id;
     });
@@ -109,16 +114,17 @@ export class BodyStore implements ChunkSink {
   }
 
   /**
-   * Inside a write transaction: writes the writer's last partial chunk and marks its body
-   * committed. Returns the body id (which is also the message id). Does not touch the
+   * Inside a write transaction: writes the writer's last partial chunk and its head, and
+   * marks its body committed. Returns the body id (which is also the message id). Does not touch the
    * writer's in-memory state: the caller does that in afterCommit, once this is durable.
    */
   commitInTx(writer: SqliteBodyWriter): { bodyId: number; size: number } {
     const size = writer.size;
+    const head = writer.takeHead();
     let bodyId = writer.bodyId;
     if (bodyId === null) {
-      bodyId = this.insertBody('committed', size);
-    } else if (this.stmts.commitPending.run(size, bodyId).changes !== 1) {
+      bodyId = this.insertBody('committed', size, head);
+    } else if (this.stmts.commitPending.run(size, head, bodyId).changes !== 1) {
       throw new StoreError('not-found', 'the pending body has been discarded');
     }
     const tail = writer.takeTail();
@@ -136,14 +142,23 @@ export class BodyStore implements ChunkSink {
     const body = this.stmts.committedBody.get(messageId) as BodyRow | undefined;
     if (!body) throw new StoreError('not-found', `no message ${messageId}`);
     const { start, end } = checkBodyRange(range, body.size);
-    let seq = Math.floor(start / body.chunk_size);
+    // The head comes first; the chunks hold the rest from logical offset head_length on.
+    const head = body.head_length;
+    if (start < head) {
+      const data = this.stmts.headPart.get(start + 1, Math.min(end, head) - start, body.id) as Buffer | undefined;
+      if (!data) throw new StoreError('not-found', `message ${messageId} was removed while being read`);
+      if (data.length > 0) yield data;
+    }
+    const chunkStart = Math.max(start - head, 0);
+    const chunkEnd = end - head;
+    let seq = Math.floor(chunkStart / body.chunk_size);
     let pos = seq * body.chunk_size;
-    while (pos < end) {
+    while (pos < chunkEnd) {
       // One chunk per query: a concurrent expunge may delete the body between two chunks.
       // Only the part of the chunk that is wanted crosses into JavaScript (a header fetch
       // wants the first kilobyte of a 256 KiB chunk).
-      const from = Math.max(start - pos, 0);
-      const to = Math.min(end - pos, body.chunk_size);
+      const from = Math.max(chunkStart - pos, 0);
+      const to = Math.min(chunkEnd - pos, body.chunk_size);
       const data = (
         from === 0 && to === body.chunk_size
           ? this.stmts.chunk.get(body.id, seq)
@@ -194,11 +209,12 @@ export class BodyStore implements ChunkSink {
     }
   }
 
-  private insertBody(state: 'pending' | 'committed', size: number): number {
+  private insertBody(state: 'pending' | 'committed', size: number, head: Buffer | null): number {
     const pending = state === 'pending';
     const info = this.stmts.insertBody.run(
       state,
       size,
+      head,
       pending ? this.host : null,
       pending ? process.pid : null,
       pending ? this.token : null,

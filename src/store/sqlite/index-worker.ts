@@ -29,6 +29,7 @@ db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 0');
 
 const next = db.prepare(`SELECT id FROM messages WHERE text_state = 'missing' ORDER BY id LIMIT ${BATCH}`).pluck();
+const head = db.prepare('SELECT head FROM bodies WHERE id = ?').pluck();
 const chunks = db.prepare('SELECT data FROM body_chunks WHERE body_id = ? ORDER BY seq').pluck();
 const stillMissing = db.prepare(`SELECT 1 FROM messages WHERE id = ? AND text_state = 'missing'`).pluck();
 const insert = db.prepare(
@@ -45,7 +46,13 @@ interface Indexed {
 
 function analyse(id: number): Indexed | null {
   const analyzer = createMessageAnalyzer({ maxTextBytes });
+  // The body's bytes are its head (prepended header fields, if any), then its chunks.
+  const prepended = head.get(id) as Buffer | null | undefined;
   let any = false;
+  if (prepended && prepended.length > 0) {
+    analyzer.write(prepended);
+    any = true;
+  }
   for (const data of chunks.iterate(id) as IterableIterator<Buffer>) {
     analyzer.write(data);
     any = true;

@@ -8,7 +8,8 @@
  * - every change bumps the mailbox's highest_modseq and stamps the entry (or the expunged
  *   row) with it, which is what changesSince reads;
  * - mailboxes.message_count/total_bytes and users.used_bytes move with each entry;
- * - a message (and its body) is deleted when its last entry goes.
+ * - a message (and its body) is deleted when its last entry goes, unless the outbound queue
+ *   still holds it.
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import { StructureCache } from '../structure-cache.js';
@@ -22,9 +23,10 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { checkInternalDate, normalizeFlags } from '../normalize.js';
+import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../normalize.js';
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
 import type { Mailboxes } from './mailboxes.js';
+import type { SqliteQueue } from './queue.js';
 import type { EntryRow } from './rows.js';
 import type { Db } from './schema.js';
 import type { SearchIndex } from './search.js';
@@ -81,10 +83,15 @@ export class Messages {
     private readonly bodies: BodyStore,
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
+    private readonly outbound: SqliteQueue,
   ) {
     this.stmts = {
-      inboxOf: db
-        .prepare(`SELECT id FROM mailboxes WHERE user_id = ? AND role = 'inbox' ORDER BY id LIMIT 1`)
+      // The user's mailbox with the role, else INBOX (a user may have deleted its Junk).
+      folderOf: db
+        .prepare(
+          `SELECT id FROM mailboxes WHERE user_id = ? AND role IN ('inbox', ?)
+           ORDER BY role = 'inbox', id LIMIT 1`,
+        )
         .pluck(),
       userQuota: db.prepare('SELECT address, quota_bytes, used_bytes FROM users WHERE id = ?'),
       insertMessage: db.prepare(
@@ -115,7 +122,13 @@ export class Messages {
       shrinkMailbox: db.prepare(
         'UPDATE mailboxes SET message_count = message_count - ?, total_bytes = total_bytes - ? WHERE id = ?',
       ),
-      messageInUse: db.prepare('SELECT 1 FROM mailbox_entries WHERE message_id = ? LIMIT 1').pluck(),
+      // A queued message keeps its body while it waits, even without any mailbox entry.
+      messageInUse: db
+        .prepare(
+          `SELECT EXISTS (SELECT 1 FROM mailbox_entries WHERE message_id = @id)
+             OR EXISTS (SELECT 1 FROM queue_messages WHERE message_id = @id)`,
+        )
+        .pluck(),
       message: db.prepare('SELECT * FROM messages WHERE id = ?'),
       structure: db.prepare('SELECT structure FROM messages WHERE id = ?'),
     };
@@ -123,23 +136,30 @@ export class Messages {
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
-    const userIds = [...new Set(request.userIds)];
-    if (userIds.length === 0) throw new StoreError('invalid', 'a delivery needs at least one user');
+    const targets = checkDeliveryTargets(request);
     const internalDate = checkInternalDate(request.internalDate);
     return writer.commitWith(() => {
       writer.analysis(); // finished here rather than inside the shared write transaction
       return this.queue.run((tx) => {
-        const inboxes = userIds.map((userId) => {
-          const inbox = this.stmts.inboxOf.get(userId) as number | undefined;
-          if (inbox === undefined) throw new StoreError('not-found', `no user ${userId} (or no INBOX)`);
-          return { userId, inbox };
+        const folders = targets.userIds.map((userId) => {
+          const mailboxId = this.stmts.folderOf.get(userId, targets.folder) as number | undefined;
+          if (mailboxId === undefined) throw new StoreError('not-found', `no user ${userId} (or no INBOX)`);
+          return { userId, mailboxId, flags: [] as string[] };
+        });
+        const copies = targets.copies.map(({ mailboxId, flags }) => {
+          const mailbox = this.mailboxes.requireInTx(mailboxId);
+          return { userId: mailbox.userId, mailboxId, flags };
         });
         const messageId = this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
-        const entries = inboxes.map(({ userId, inbox }) => {
-          const entry = this.addEntryInTx(tx, inbox, messageId, writer.size, internalDate, []);
-          return { userId, mailboxId: inbox, uid: entry.uid };
+        // Users' entries, then the copies (flags as given, no quota check), as DeliveryResult lists them.
+        const entries = [...folders, ...copies].map(({ userId, mailboxId, flags }) => {
+          const entry = this.addEntryInTx(tx, mailboxId, messageId, writer.size, internalDate, flags);
+          return { userId, mailboxId, uid: entry.uid };
         });
-        return { messageId, entries, queueId: null };
+        const queueId = request.outbound
+          ? this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+          : null;
+        return { messageId, entries, queueId };
       });
     });
   }
@@ -216,7 +236,7 @@ export class Messages {
 
   /** Inside a write transaction: deletes a message and its body once no entry uses it. */
   deleteIfUnusedInTx(messageId: number): void {
-    if (!this.stmts.messageInUse.get(messageId)) this.bodies.deleteInTx(messageId);
+    if (!this.stmts.messageInUse.get({ id: messageId })) this.bodies.deleteInTx(messageId);
   }
 
   addUsedBytesInTx(userId: number, bytes: number): void {

@@ -214,6 +214,73 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 8,
+    description: 'prepended header bytes, DKIM keys and shared counters',
+    sql: `
+      -- Bytes put in front of a body once it had streamed in (header fields added after
+      -- verifying or signing it). The body is head || chunks; size counts both. NULL: none.
+      ALTER TABLE bodies ADD COLUMN head BLOB;
+
+      -- A domain's DKIM signing key; it goes with its domain.
+      CREATE TABLE dkim_keys (
+        domain          TEXT PRIMARY KEY REFERENCES domains(name) ON DELETE CASCADE,
+        selector        TEXT NOT NULL,
+        algorithm       TEXT NOT NULL,
+        private_key_pem TEXT NOT NULL,
+        created_at      INTEGER NOT NULL
+      );
+
+      -- Fixed-window event counters (rate limits) shared by every process using the file.
+      CREATE TABLE counters (
+        name       TEXT PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX counters_expiry ON counters(expires_at);
+    `,
+  },
+  {
+    version: 9,
+    description: 'the outbound queue',
+    sql: `
+      -- A message waiting to go to other servers. The body stays while a queue row points at
+      -- it (even without any mailbox entry). lease_* say which worker attempts it now; a lease
+      -- that expired (its node died) may be taken by another worker.
+      CREATE TABLE queue_messages (
+        id               INTEGER PRIMARY KEY,
+        message_id       INTEGER NOT NULL REFERENCES messages(id),
+        mail_from        TEXT NOT NULL,
+        sender_user_id   INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        eight_bit        INTEGER NOT NULL,
+        smtputf8         INTEGER NOT NULL,
+        size             INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        delay_notified   INTEGER NOT NULL DEFAULT 0,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX queue_messages_message ON queue_messages(message_id);
+      CREATE INDEX queue_messages_sender ON queue_messages(sender_user_id) WHERE sender_user_id IS NOT NULL;
+
+      -- One row per recipient, in the order given (seq).
+      CREATE TABLE queue_recipients (
+        queue_id        INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+        seq             INTEGER NOT NULL,
+        address         TEXT NOT NULL,
+        domain          TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'held', 'delivered', 'bounced')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_attempt_at INTEGER,
+        last_reply      TEXT,
+        dsn_sent        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (queue_id, seq)
+      ) WITHOUT ROWID;
+      -- Due work: what claimDue and nextDue read.
+      CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at, queue_id) WHERE status = 'pending';
+    `,
+  },
 ];
 
 /** Opens the database file, sets the pragmas and brings the schema up to date. */

@@ -7,8 +7,8 @@
  * The pieces live in their own modules: accounts (domains, users, aliases), mailboxes,
  * mailbox-tree (delete, rename), subscriptions, messages (storing messages and entries),
  * entries (listing, flags, expunge, changes), transfer (copy, move), bodies (chunked body
- * storage and its analysis), search (full-text index), watch, leases, and restore (mailboxes
- * and entries with given UIDs, for copying a store).
+ * storage and its analysis), search (full-text index), watch, leases, counters (shared rate
+ * limits), dkim-keys, and restore (mailboxes and entries with given UIDs, for copying a store).
  */
 import type { MessageStructure } from '../../mime/analysis.js';
 import type {
@@ -44,9 +44,13 @@ import { Accounts } from './accounts.js';
 import { BodyStore } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
+import { DkimKeys } from './dkim-keys.js';
+import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
+import { SqliteQueue } from './queue.js';
+import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { openDatabase, schemaCheck, type Db } from './schema.js';
 import { SearchIndex } from './search.js';
@@ -70,8 +74,11 @@ export class SqliteStore implements Store {
   private readonly tree: MailboxTree;
   private readonly accounts: Accounts;
   private readonly leases: Leases;
+  private readonly dkimKeys: DkimKeys;
+  private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
+  private readonly outbound: SqliteQueue;
   private closing: Promise<void> | null = null;
   /** Deliveries/appends still waiting for their body's chunk writes before they queue. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -113,7 +120,8 @@ export class SqliteStore implements Store {
     this.mailboxes = new Mailboxes(db, this.queue);
     this.subscriptions = new Subscriptions(db, this.queue);
     this.search = new SearchIndex(db, this.bodies);
-    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search);
+    this.outbound = new SqliteQueue(db, this.queue, (messageId) => this.messages.deleteIfUnusedInTx(messageId));
+    this.messages = new Messages(db, this.queue, this.bodies, this.mailboxes, this.search, this.outbound);
     this.entries = new Entries(db, this.queue, this.mailboxes, this.messages);
     this.transfers = new Transfers(db, this.queue, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(
@@ -127,8 +135,13 @@ export class SqliteStore implements Store {
     );
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
+    this.dkimKeys = new DkimKeys(db, this.queue);
+    this.counters = new Counters(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
-    this.watchers = new Watchers(db, (id) => this.mailboxes.highestModseq(id));
+    // The queue is watched like a mailbox whose "modseq" is the queue's change counter.
+    this.watchers = new Watchers(db, (id) =>
+      id === QUEUE_WATCH_ID ? this.outbound.version() : this.mailboxes.highestModseq(id),
+    );
     this.checkSchema = schemaCheck(db);
   }
 
@@ -224,6 +237,12 @@ export class SqliteStore implements Store {
   }
   resolveRecipient(address: string): Promise<RecipientResolution> {
     return this.accounts.resolveRecipient(address);
+  }
+  setDkimKey(domain: string, key: DkimKey): Promise<void> {
+    return this.dkimKeys.set(domain, key);
+  }
+  getDkimKey(domain: string): Promise<DkimKey | null> {
+    return this.dkimKeys.get(domain);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -336,58 +355,48 @@ export class SqliteStore implements Store {
   releaseLease(name: string, owner: string): Promise<void> {
     return this.leases.release(name, owner);
   }
+  hitCounter(name: string, windowMs: number): Promise<number> {
+    return this.counters.hit(name, windowMs);
+  }
+  peekCounter(name: string): Promise<number> {
+    return this.counters.peek(name);
+  }
+  resetCounter(name: string): Promise<void> {
+    return this.counters.reset(name);
+  }
 
-  // ---- not yet implemented (the outbound-queue work fills these in) -----------------------
-  setDkimKey(_domain: string, _key: DkimKey): Promise<void> {
-    return notYet('setDkimKey');
+  // ---- outbound queue ------------------------------------------------------------------
+  claimDue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return this.outbound.claimDue(owner, now, limit, leaseMs);
   }
-  getDkimKey(_domain: string): Promise<DkimKey | null> {
-    return notYet('getDkimKey');
+  renewClaim(queueId: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.outbound.renewClaim(queueId, owner, leaseMs);
   }
-  hitCounter(_name: string, _windowMs: number): Promise<number> {
-    return notYet('hitCounter');
+  recordAttempts(queueId: number, owner: string, results: QueueAttemptResult[], options?: { release?: boolean }): Promise<void> {
+    return this.outbound.recordAttempts(queueId, owner, results, options);
   }
-  peekCounter(_name: string): Promise<number> {
-    return notYet('peekCounter');
-  }
-  resetCounter(_name: string): Promise<void> {
-    return notYet('resetCounter');
-  }
-  claimDue(_owner: string, _now: Date, _limit: number, _leaseMs: number): Promise<QueuedMessage[]> {
-    return notYet('claimDue');
-  }
-  renewClaim(_queueId: number, _owner: string, _leaseMs: number): Promise<boolean> {
-    return notYet('renewClaim');
-  }
-  recordAttempts(_queueId: number, _owner: string, _results: QueueAttemptResult[], _options?: { release?: boolean }): Promise<void> {
-    return notYet('recordAttempts');
-  }
-  markNotified(_queueId: number, _change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
-    return notYet('markNotified');
+  markNotified(queueId: number, change: { dsnFor?: string[]; delayNotified?: boolean }): Promise<void> {
+    return this.outbound.markNotified(queueId, change);
   }
   nextDue(): Promise<Date | null> {
-    return notYet('nextDue');
+    return this.outbound.nextDue();
   }
-  getQueued(_queueId: number): Promise<QueuedMessage | null> {
-    return notYet('getQueued');
+  getQueued(queueId: number): Promise<QueuedMessage | null> {
+    return this.outbound.getQueued(queueId);
   }
   listQueue(): Promise<QueuedMessage[]> {
-    return notYet('listQueue');
+    return this.outbound.listQueue();
   }
-  retryNow(_queueId?: number): Promise<number> {
-    return notYet('retryNow');
+  retryNow(queueId?: number): Promise<number> {
+    return this.outbound.retryNow(queueId);
   }
-  setHeld(_queueId: number, _held: boolean): Promise<number> {
-    return notYet('setHeld');
+  setHeld(queueId: number, held: boolean): Promise<number> {
+    return this.outbound.setHeld(queueId, held);
   }
-  deleteQueued(_queueId: number): Promise<boolean> {
-    return notYet('deleteQueued');
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this.outbound.deleteQueued(queueId);
   }
-  watchQueue(_onChange: () => void): MailboxWatch {
-    return { close() {} };
+  watchQueue(onChange: () => void): MailboxWatch {
+    return this.watchers.watch(QUEUE_WATCH_ID, onChange);
   }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new StoreError('invalid', `${what} is not implemented yet`));
 }
