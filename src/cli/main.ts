@@ -9,6 +9,7 @@ import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
 import { registerQueueCommands } from './queue.js';
 import { describeError, EXIT_OK } from './errors.js';
+import { registerSendCommand } from './send.js';
 import { registerServeCommand } from './serve.js';
 import { registerStoreCommands } from './store.js';
 import { registerUserCommands } from './user.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerAliasCommands(program);
   registerStoreCommands(program);
   registerQueueCommands(program);
+  registerSendCommand(program);
   return program;
 }
 
