@@ -15,6 +15,9 @@ import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/
 import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
 import { createSmtpHandler } from './smtp/index.js';
+import { createSmtpTransport } from './queue/smtp-transport.js';
+import type { Transport } from './queue/transport.js';
+import { startQueueWorker, type QueueWorker } from './queue/worker.js';
 import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
 import { Readiness } from './web/readiness.js';
@@ -88,6 +91,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
   const listeners: Listener[] = [];
   let web: WebServer | null = null;
   let store: Store | null = null;
+  let queueWorker: QueueWorker | null = null;
+  let transport: Transport | null = null;
   let stopping: Promise<void> | null = null;
 
   const stopAll = async (): Promise<void> => {
@@ -105,6 +110,9 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     ]);
     clearTimeout(timer);
     if (!drained) log.warn('sessions still open after the grace period; closing the store anyway');
+    // Deliveries under way are aborted and released for the next worker (or this node's next start).
+    await queueWorker?.stop();
+    await transport?.close();
     await store?.close();
     // Last: until the process goes, /healthz says it is alive and /readyz that it is draining.
     await web?.close();
@@ -152,6 +160,9 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
         throw new ListenError(spec.name, config.host, spec.port, err as Error);
       }
     }
+    // The outbound queue: mail for other servers, taken by whichever node is free.
+    transport = createSmtpTransport({ config, dns: ctx.dns, log });
+    queueWorker = startQueueWorker({ store, config, log, transport, hostname: config.hostname });
   } catch (err) {
     await stopAll().catch(() => {});
     throw err;

@@ -6,6 +6,7 @@
  * transaction, its replies are the outcomes. TLS follows tls-policy.ts. Connections are kept
  * for the next message to the same host (a few seconds) and limited per host.
  */
+import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { WharfConfig } from '../config/types.js';
@@ -223,6 +224,7 @@ class SmtpTransport implements Transport {
             connectTimeoutMs: this.delivery.connectTimeoutMs,
             commandTimeoutMs: this.delivery.commandTimeoutMs,
             implicitTls: route.implicitTls ? tlsOptions(true, ca) : undefined,
+            localAddress: sourceAddress(this.opts.config.host, address),
           });
           await startTlsAsRequired(session, tlsMode, ca, route.policy.source);
           if (route.login) await session.login(route.login.username, route.login.password);
@@ -284,3 +286,16 @@ function suits(session: SmtpClientSession, route: Route): boolean {
   if (route.policy.mode !== 'verify') return true;
   return session.conn.tlsState?.authorized === true;
 }
+
+/**
+ * The address to send from: the one we listen on when it is a single address of the peer's
+ * family (a host with several addresses sends from the one its MX record and SPF name);
+ * otherwise the system's choice.
+ */
+function sourceAddress(listenHost: string, peer: string): string | undefined {
+  const family = net.isIP(listenHost);
+  if (family === 0 || family !== net.isIP(peer)) return undefined;
+  if (listenHost === '0.0.0.0' || listenHost === '::') return undefined;
+  return listenHost;
+}
+

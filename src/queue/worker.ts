@@ -22,6 +22,7 @@ import { hostname as osHostname } from 'node:os';
 import type { DeliveryConfig } from '../config/types.js';
 import type { Logger } from '../net/types.js';
 import type { MailboxWatch, QueuedMessage, QueuedRecipient, Store } from '../store/types.js';
+import { withoutReturnPath } from './return-path.js';
 import { settleAttempt, type Attempted } from './settle.js';
 import { Slots } from './slots.js';
 import type { RecipientOutcome, Transport } from './transport.js';
@@ -35,7 +36,7 @@ export interface QueueWorkerOptions {
   hostname: string;
   /** The clock that decides what is due (default: the system clock). */
   now?: () => Date;
-  /** How long a claimed message stays this worker's without renewal (default 5 minutes). */
+  /** How long a claimed message stays this worker's without renewal (default 1 minute). */
   leaseMs?: number;
   /** The claim owner's name; unique per worker (default: host, process and a random part). */
   owner?: string;
@@ -51,7 +52,11 @@ export interface QueueWorker {
   kick(): void;
 }
 
-const DEFAULT_LEASE_MS = 5 * 60_000;
+/**
+ * A node killed mid-delivery leaves its claims for this long; renewed every third of it while a
+ * delivery runs, so a slow peer does not lose its lease. Short, so mail waits little after a crash.
+ */
+const DEFAULT_LEASE_MS = 60_000;
 /** Longest sleep without looking at the queue (a lost notification, a clock that jumped). */
 const MAX_SLEEP_MS = 60_000;
 /** Something is due but leased (by this worker or another node): look again after this. */
@@ -286,7 +291,7 @@ class Worker {
             size: message.size,
             eightBit: message.eightBit,
             smtputf8: message.smtputf8,
-            body: () => this.store.readBody(message.messageId),
+            body: () => withoutReturnPath(this.store.readBody(message.messageId)),
           },
           signal,
         );

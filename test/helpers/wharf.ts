@@ -60,7 +60,7 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await makeTempDir('wharf-data-'));
   const portEnv: Record<string, string> = {};
-  for (const s of ENV_SETTINGS) if (s.numeric && s.name.endsWith('_PORT')) portEnv[s.name] = '0';
+  for (const s of ENV_SETTINGS) if (s.numeric && s.path.startsWith('ports.')) portEnv[s.name] = '0';
   // The store: the caller's database, the folder's own, or the test backend's for this data folder.
   const storeEnv: Record<string, string> = opts.env?.WHARF_DATABASE_URL
     ? { WHARF_DATABASE_URL: opts.env.WHARF_DATABASE_URL }

@@ -31,6 +31,8 @@ export interface ConnectOptions {
   implicitTls?: tls.ConnectionOptions;
   /** Sees the dialogue (`wharf send --verbose`); secrets arrive masked. */
   trace?: Trace;
+  /** Our address to connect from (the address we serve on, so SPF and reverse DNS match it); plain TCP only. */
+  localAddress?: string;
 }
 
 export interface TlsState {
@@ -71,7 +73,7 @@ export class SmtpConnection {
     return new Promise((resolve, reject) => {
       const socket = opts.implicitTls
         ? tls.connect({ ...tlsTarget(serverName, opts.implicitTls), host: opts.host, port: opts.port })
-        : net.connect({ host: opts.host, port: opts.port });
+        : net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
       const event = opts.implicitTls ? 'secureConnect' : 'connect';
       const done = (err: SmtpClientError | null) => {
         clearTimeout(timer);
