@@ -118,6 +118,8 @@ export function watchImapInbox(opts: { host: string; port: number; user: string;
   let conn: ImapConnection | null = null;
   /** Messages in the INBOX already looked at (sequence numbers 1..known; nobody expunges). */
   let known = 0;
+  /** FETCH answers that lacked messages the EXISTS before had announced. */
+  let shortFetches = 0;
   const loop = pollLoop(
     opts.pollMs,
     async () => {
@@ -132,12 +134,19 @@ export function watchImapInbox(opts: { host: string; port: number; user: string;
       const seenAt = epochNow();
       if (exists === undefined || exists <= known) return;
       const reply = await conn.ok(`FETCH ${known + 1}:${exists} (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])`);
+      const fetched = new Set<number>();
       for (const r of fetchResponses(reply)) {
+        fetched.add(Number(/^\* (\d+) FETCH/i.exec(r.line)![1]));
         const seq = messageNumber(r.literals.map((l) => l.toString('latin1')).join(''), opts.runId);
         if (seq === null) foreign++;
         else if (!arrivals.has(seq)) arrivals.set(seq, { seenAt });
       }
-      known = exists;
+      // Only what was fetched counts as looked at: a message announced but not (yet) in the
+      // FETCH answer is asked for again at the next poll rather than skipped for good.
+      let next = known;
+      while (fetched.has(next + 1)) next++;
+      if (next < exists) shortFetches++;
+      known = next;
     },
     async (err) => {
       lastError = String(err);
@@ -148,7 +157,7 @@ export function watchImapInbox(opts: { host: string; port: number; user: string;
   return {
     arrivals,
     foreign: () => foreign,
-    lastError: () => lastError,
+    lastError: () => (shortFetches > 0 ? `${shortFetches} FETCH answer(s) lacked announced messages; ${lastError ?? ''}` : lastError),
     async stop() {
       await loop.stop();
       await (conn as ImapConnection | null)?.logout().catch(() => undefined);

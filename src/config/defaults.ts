@@ -69,6 +69,7 @@ export function defaultConfig(): WharfConfig {
     dns: {
       servers: [],
       timeoutMs: 5_000,
+      cacheMs: 60_000,
     },
     delivery: {
       port: 25,
@@ -78,7 +79,8 @@ export function defaultConfig(): WharfConfig {
       maxRetryMs: 4 * 60 * MINUTE,
       giveUpMs: 5 * 24 * 60 * MINUTE,
       delayNoticeMs: 4 * 60 * MINUTE,
-      maxConnectionsPerDestination: 4,
+      // As Postfix's default_destination_concurrency_limit.
+      maxConnectionsPerDestination: 20,
       maxConnections: 50,
       connectTimeoutMs: 30_000,
       commandTimeoutMs: 5 * MINUTE,

@@ -50,6 +50,11 @@ export interface DnsConfig {
   servers: string[];
   /** Per-query timeout. */
   timeoutMs: number;
+  /**
+   * How long answers (and "no such record") are reused, at most; 0 asks every time. Record
+   * TTLs are not read: keep this short (a changed record is seen this much later).
+   */
+  cacheMs: number;
 }
 
 /** Per-domain TLS rule for outbound delivery. */

@@ -64,7 +64,7 @@ const SCHEMA = obj({
     greetingDelayMs: nonNegative,
   }),
   submission: obj({ saveSent: { kind: 'boolean' } }),
-  dns: obj({ servers: { kind: 'stringList' }, timeoutMs: positive }),
+  dns: obj({ servers: { kind: 'stringList' }, timeoutMs: positive, cacheMs: nonNegative }),
   delivery: obj({
     port,
     firstRetryMs: positive,

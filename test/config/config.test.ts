@@ -59,7 +59,7 @@ describe('configuration', () => {
         maxConnectionsTotal: 5000,
         maxConnectionRatePerAddress: 600,
       });
-      assert.deepEqual(c.dns, { servers: [], timeoutMs: 5_000 });
+      assert.deepEqual(c.dns, { servers: [], timeoutMs: 5_000, cacheMs: 60_000 });
       assert.equal(c.delivery.port, 25);
       assert.equal(c.delivery.firstRetryMs, 60_000);
       assert.equal(c.delivery.maxRetryMs, 4 * 3_600_000);

@@ -98,7 +98,7 @@ describe('test DNS server (dnsmasq)', () => {
         { name: 'split.crepes.test', value: ['first part;', ' second part'] },
       ],
     });
-    resolver = createDnsResolver({ servers: dns.servers, timeoutMs: 2000 });
+    resolver = createDnsResolver({ servers: dns.servers, timeoutMs: 2000, cacheMs: 0 });
   });
 
   after(async () => {
@@ -213,7 +213,7 @@ describe('startDnsServer', () => {
 
   it('stops: the port no longer answers', async () => {
     const dns = await startDnsServer({ a: [{ name: 'gone.test', address: '127.0.0.1' }] });
-    const resolver = createDnsResolver({ servers: dns.servers, timeoutMs: 500 });
+    const resolver = createDnsResolver({ servers: dns.servers, timeoutMs: 500, cacheMs: 0 });
     assert.deepEqual(await resolver.resolve4('gone.test'), ['127.0.0.1']);
     await dns.stop();
     await dns.stop(); // twice is harmless
@@ -227,6 +227,21 @@ describe('startDnsServer', () => {
     });
     assert.ok(refused, 'TCP connection refused after stop');
     await assert.rejects(resolver.resolve4('gone.test'));
+  });
+
+  it("the resolver's cache reuses answers and 'no such name', never a failure", async () => {
+    const dns = await startDnsServer({ a: [{ name: 'kept.test', address: '127.0.0.3' }] });
+    const resolver = createDnsResolver({ servers: dns.servers, timeoutMs: 300, cacheMs: 60_000 });
+    assert.deepEqual(await resolver.resolve4('kept.test'), ['127.0.0.3']);
+    await assert.rejects(resolver.resolve4('missing.test'), (err: NodeJS.ErrnoException) => err.code === 'ENOTFOUND');
+    await dns.stop();
+    // Answered from the cache although the server is gone, the same for a differently cased name.
+    assert.deepEqual(await resolver.resolve4('KEPT.test'), ['127.0.0.3']);
+    assert.deepEqual(await resolver.lookup('kept.test', 'A'), ['127.0.0.3']);
+    await assert.rejects(resolver.resolve4('missing.test'), (err: NodeJS.ErrnoException) => err.code === 'ENOTFOUND');
+    // A question never answered fails, and fails again (asked anew, not remembered as an answer).
+    await assert.rejects(resolver.resolveTxt('kept.test'), (err: NodeJS.ErrnoException) => err.code !== 'ENOTFOUND' && err.code !== 'ENODATA');
+    await assert.rejects(resolver.resolveTxt('kept.test'));
   });
 
   it('splits long TXT values on character boundaries', () => {

@@ -41,7 +41,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
       greetingDelayMs: 0,
     },
     submission: { saveSent: false },
-    dns: { servers: [], timeoutMs: 2_000 },
+    dns: { servers: [], timeoutMs: 2_000, cacheMs: 0 },
     delivery: {
       port: 25,
       firstRetryMs: 1_000,
