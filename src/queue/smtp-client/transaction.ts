@@ -10,20 +10,10 @@ import { DotEncoder } from './dot-encoder.js';
 import { SmtpClientError, failureReply } from './errors.js';
 import { replyText, type SmtpReply } from './reply.js';
 import type { SmtpClientSession } from './session.js';
+import type { DeliveryAttempt } from '../transport.js';
 
-export interface OutgoingMessage {
-  /** Envelope sender; '' for the null sender <>. */
-  mailFrom: string;
-  recipients: string[];
-  /** Bytes of the message before dot-stuffing (SIZE=, and the check against the server's limit). */
-  size: number;
-  /** The message has octets above 127: needs 8BITMIME. */
-  eightBit: boolean;
-  /** Needs SMTPUTF8 (non-ASCII addresses or header fields). */
-  smtputf8: boolean;
-  /** The message bytes; called at most once per transaction. */
-  body(): AsyncIterable<Buffer>;
-}
+/** One message for one SMTP transaction: the transport's attempt without its queue bookkeeping. */
+export type OutgoingMessage = Pick<DeliveryAttempt, 'mailFrom' | 'recipients' | 'size' | 'eightBit' | 'smtputf8' | 'body'>;
 
 export type Outcome = 'delivered' | 'deferred' | 'bounced';
 
