@@ -29,7 +29,7 @@ export function classifyStart(prefix: Buffer): 'header' | 'empty-line' | 'text' 
 /**
  * Something that reads a message as it streams into the store and may put header fields in
  * front of it once it is complete: DKIM/SPF/DMARC verification (Authentication-Results),
- * DKIM signing (DKIM-Signature). It sees the bytes as stored, our trace fields first.
+ * DKIM signing (DKIM-Signature). It sees the client's message as stored (our trace fields are put in front at the end).
  */
 export interface MessageObserver {
   /** Message bytes, in order. Must not throw (an observer that fails records it and goes quiet). */
@@ -77,7 +77,7 @@ export class MessageSink {
 
   constructor(
     store: Store,
-    /** Trace fields written before the client's bytes. */
+    /** Trace fields (Return-Path, Received) put in front of the client's bytes. */
     private readonly trace: Buffer,
     /** Largest message accepted (the client's bytes, without our trace fields). */
     private readonly maxBytes: number,
@@ -156,13 +156,13 @@ export class MessageSink {
   }
 
   /**
-   * Our trace fields, then, when the client's message does not begin with a header field
-   * (the seed's "Do you like ketchup?" typed straight after DATA), the empty line that makes
-   * its text the body. Without it the whole message would read as a broken header block.
+   * When the client's message does not begin with a header field (the seed's "Do you like
+   * ketchup?" typed straight after DATA), the empty line that makes its text the body. Without
+   * it the whole message would read as a broken header block. (Our trace fields go in front
+   * at the end: see finish.)
    */
   private async writeStart(start: 'header' | 'empty-line' | 'text'): Promise<void> {
     this.started = true;
-    await this.put(this.trace);
     if (start === 'text') {
       this.headers.push(CRLF);
       await this.put(CRLF);
@@ -170,7 +170,7 @@ export class MessageSink {
   }
 
   /**
-   * The body ready for delivery: trace fields written even for an empty message. Throws
+   * The body ready for delivery: trace fields in front, even of an empty message. Throws
    * MessageRefused when the filter refuses the message at its end.
    */
   async finish(): Promise<{ body: BodyWriter; headers: HeaderSummary }> {
@@ -190,6 +190,9 @@ export class MessageSink {
       const head = await o.end();
       if (head && head.length > 0) this.body.prepend(head);
     }
+    // Return-Path and Received last, so they head the message above what the observers added
+    // (Authentication-Results, DKIM-Signature), as a delivery agent's Return-Path heads it.
+    this.body.prepend(this.trace);
     return { body: this.body, headers: this.headers.summary() };
   }
 

@@ -16,9 +16,9 @@ insecure = ssl.create_default_context()
 insecure.check_hostname = False
 insecure.verify_mode = ssl.CERT_NONE
 
-def message(subject):
-    return ('From: alice@crepes.fr\r\nTo: bob@hamburger.edu\r\nSubject: %s\r\n\r\n'
-            'Do you like ketchup?\r\n.How about pickles?\r\n' % subject)
+def message(subject, sender='alice@crepes.fr'):
+    return ('From: %s\r\nTo: bob@hamburger.edu\r\nSubject: %s\r\n\r\n'
+            'Do you like ketchup?\r\n.How about pickles?\r\n' % (sender, subject))
 
 out = {}
 with smtplib.SMTP('127.0.0.1', smtp_port) as s:
@@ -26,10 +26,10 @@ with smtplib.SMTP('127.0.0.1', smtp_port) as s:
 with smtplib.SMTP('127.0.0.1', submission_port) as s:
     s.starttls(context=insecure)
     s.login('bob@hamburger.edu', password)
-    out['submission_refused'] = s.sendmail('bob@hamburger.edu', ['bob@hamburger.edu'], message('via submission'))
+    out['submission_refused'] = s.sendmail('bob@hamburger.edu', ['bob@hamburger.edu'], message('via submission', 'bob@hamburger.edu'))
 with smtplib.SMTP_SSL('127.0.0.1', submissions_port, context=insecure) as s:
     s.login('bob@hamburger.edu', password)
-    out['submissions_refused'] = s.sendmail('bob@hamburger.edu', ['bob@hamburger.edu'], message('via submissions'))
+    out['submissions_refused'] = s.sendmail('bob@hamburger.edu', ['bob@hamburger.edu'], message('via submissions', 'bob@hamburger.edu'))
 
 p = poplib.POP3('127.0.0.1', pop3_port)
 p.user('bob')
