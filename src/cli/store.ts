@@ -148,7 +148,7 @@ function printSummary(report: CopyReport): void {
   }
   const v = report.verification;
   if (v) {
-    lines.push(`verified ${v.mailboxesChecked} mailboxes, ${v.messagesChecked} messages: ${v.ok ? 'identical' : `${v.differences.length} differences`}`);
+    lines.push(`verified ${v.mailboxesChecked} mailboxes, ${v.messagesChecked} messages, ${v.queuedChecked} queued: ${v.ok ? 'identical' : `${v.differences.length} differences`}`);
     if (v.notYetCopied > 0) {
       lines.push(`${v.notYetCopied} messages reached the source after their mailbox was copied: run again to copy them`);
     }

@@ -8,6 +8,7 @@
  * replaced, and a target message the source no longer queues (delivered, bounced or deleted
  * since) is removed, so the target never sends a message the source already sent.
  */
+import { createHash } from 'node:crypto';
 import { StoreError, type BodyWriter, type QueuedMessage, type QueuedRestore, type Store } from './types.js';
 
 export interface QueueCopyCounts {
@@ -130,3 +131,49 @@ async function bodyFor(
   }
   return { body, headers: stored.headers };
 }
+
+/** SHA-256 of a stored body, streamed. */
+async function bodyDigest(store: Store, messageId: number): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of store.readBody(messageId)) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/**
+ * Compares the target's outbound queue with the source's: every message the source queues must
+ * be in the target with the same recipients' states and the same body bytes (SHA-256). Says
+ * what differs, one line each; a live source that sent or retried meanwhile shows up here too,
+ * so the words ask for another run.
+ */
+export async function verifyQueue(source: Store, target: Store): Promise<{ checked: number; differences: string[] }> {
+  const differences: string[] = [];
+  const sourceSender = userAddresses(source);
+  const targetSender = userAddresses(target);
+  const byIdentity = new Map<string, QueuedMessage[]>();
+  for (const m of await target.listQueue()) {
+    const key = identity(m);
+    byIdentity.set(key, [...(byIdentity.get(key) ?? []), m]);
+  }
+  let checked = 0;
+  for (const m of await source.listQueue()) {
+    checked++;
+    const name = `queued message ${m.id} from <${m.mailFrom}> to ${m.recipients.map((r) => r.address).join(', ')}`;
+    const candidates = byIdentity.get(identity(m)) ?? [];
+    const copy = candidates.shift();
+    if (!copy) {
+      differences.push(`${name} is missing (if the source is serving, it may have queued it since: run again)`);
+      continue;
+    }
+    if (state(copy, await targetSender(copy.senderUserId)) !== state(m, await sourceSender(m.senderUserId))) {
+      differences.push(`${name} has other recipient states (if the source is serving, it may have tried it since: run again)`);
+    }
+    if ((await bodyDigest(source, m.messageId)) !== (await bodyDigest(target, copy.messageId))) {
+      differences.push(`${name} differs in its message bytes`);
+    }
+  }
+  for (const left of byIdentity.values()) {
+    for (const m of left) differences.push(`queued message from <${m.mailFrom}> exists only in the target`);
+  }
+  return { checked, differences };
+}
+

@@ -3,11 +3,12 @@
  * contract alone and compared, per mailbox, by the number of entries and one SHA-256 over
  * the (UID, internal date, flags, size, body bytes) sequence in UID order, plus the account
  * data (domains and their DKIM keys, users with password hashes and quotas, aliases, subscriptions, mailbox
- * UIDVALIDITY and roles).
+ * UIDVALIDITY and roles), and the outbound queue (recipients' states and body bytes).
  */
 import { createHash } from 'node:crypto';
 import { StoreError, type MailboxEntry, type Store, type User } from './types.js';
 import { sameDkimKey } from './copy-accounts.js';
+import { verifyQueue } from './copy-queue.js';
 
 /** What the copy saw of a source mailbox: entries below `uidNext` were copied by that run. */
 export interface MailboxSnapshot {
@@ -22,6 +23,8 @@ export interface VerificationReport {
   ok: boolean;
   mailboxesChecked: number;
   messagesChecked: number;
+  /** Messages of the outbound queue compared. */
+  queuedChecked: number;
   /** One line per difference found (empty when ok). */
   differences: string[];
   /** Messages that reached the source after their mailbox was copied: the next run copies them. */
@@ -97,7 +100,14 @@ export async function verifyCopy(
   snapshots: CopySnapshots = new Map(),
   onMailbox: (user: string, mailbox: string) => void | Promise<void> = () => undefined,
 ): Promise<VerificationReport> {
-  const report: VerificationReport = { ok: true, mailboxesChecked: 0, messagesChecked: 0, differences: [], notYetCopied: 0 };
+  const report: VerificationReport = {
+    ok: true,
+    mailboxesChecked: 0,
+    messagesChecked: 0,
+    queuedChecked: 0,
+    differences: [],
+    notYetCopied: 0,
+  };
   const differ = (text: string) => report.differences.push(text);
 
   const targetDomains = new Set((await target.listDomains()).map((d) => d.name));
@@ -141,6 +151,9 @@ export async function verifyCopy(
       }
     }
   }
+  const queue = await verifyQueue(source, target);
+  report.queuedChecked = queue.checked;
+  report.differences.push(...queue.differences);
   report.ok = report.differences.length === 0;
   return report;
 }

@@ -99,7 +99,7 @@ describe('wharf store copy with PostgreSQL', () => {
     const name = new URL(target.url).pathname.slice(1);
     assert.match(result.stdout, new RegExp(`^copying .*sqlite-source to the PostgreSQL database ${name} on [^ ]+:\\d+$`, 'm'));
     assert.match(result.stdout, /^bob@hamburger\.edu INBOX: 3 copied, 0 already there$/m);
-    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages: identical$/m);
+    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages, 0 queued: identical$/m);
     assert.ok(!result.stdout.includes(target.password), 'the password is not printed');
 
     const copied = await bobView({ dataDir: root, databaseUrl: target.url });
@@ -124,7 +124,7 @@ describe('wharf store copy with PostgreSQL', () => {
     const result = await runWharf(['store', 'copy', '--data', dataDir, '--to', targetDir], { env: cleanEnv(env) });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^copying the PostgreSQL database \\S+ on \\S+ to ${targetDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
-    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages: identical$/m);
+    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages, 0 queued: identical$/m);
     assert.ok(!result.stdout.includes(source.password), 'the password is not printed');
     assert.deepEqual(await bobView({ dataDir: targetDir }), await bobView({ dataDir, databaseUrl: source.url }));
   });

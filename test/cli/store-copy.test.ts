@@ -58,7 +58,7 @@ describe('wharf store copy', () => {
     assert.match(result.stdout, /accounts: 1 domains and 1 users added/);
     assert.match(result.stdout, /^bob@hamburger\.edu INBOX: 3 copied, 0 already there$/m);
     assert.match(result.stdout, /^copied 3 messages \(0\.0 MiB\) in 6 mailboxes; 0 were already there$/m);
-    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages: identical$/m);
+    assert.match(result.stdout, /^verified 6 mailboxes, 3 messages, 0 queued: identical$/m);
 
     const [sourceInbox, sourceHash] = await withStore(sourceDir, async (s) => {
       const bob = (await s.getUser('bob@hamburger.edu'))!;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { copyStore } from '../../src/store/copy.js';
+import { verifyCopy } from '../../src/store/copy-verify.js';
 import { openStore, type QueuedMessage, type Store } from '../../src/store/index.js';
 import { bodyOf, readAll } from './helpers.js';
 
@@ -109,5 +110,33 @@ describe('copyStore: the outbound queue', () => {
     assert.deepEqual(await views(target), await views(source));
     assert.equal((await target.listQueue()).length, 1);
     assert.equal((await target.listEntries(inbox.id)).length, 1, "alice's copy stays");
+    assert.equal(third.verification?.queuedChecked, 1);
+    assert.ok(third.verification?.ok, JSON.stringify(third.verification?.differences));
+  });
+
+  it('verification compares the queues: states and presence', async () => {
+    await source.addDomain('example.com');
+    const alice = await source.addUser({ address: 'alice@example.com', passwordHash: '$scrypt$a' });
+    await source.deliver({
+      body: await bodyOf(source, 'Subject: out\r\n\r\nbye\r\n'),
+      internalDate: new Date('2024-05-01T08:00:00Z'),
+      envelope: { mailFrom: 'alice@example.com', rcptTo: ['x@one.example'] },
+      userIds: [],
+      outbound: { recipients: ['x@one.example'], senderUserId: alice.id, eightBit: false, smtputf8: false },
+    });
+    const copied = await copyStore(source, target);
+    assert.equal(copied.verification?.queuedChecked, 1);
+    assert.ok(copied.verification?.ok, JSON.stringify(copied.verification?.differences));
+
+    const [copy] = await target.listQueue();
+    await target.setHeld(copy!.id, true);
+    let report = await verifyCopy(source, target);
+    assert.equal(report.ok, false);
+    assert.match(report.differences.join('\n'), /queued message \d+ from <alice@example\.com> to x@one\.example has other recipient states/);
+
+    await target.deleteQueued(copy!.id);
+    report = await verifyCopy(source, target);
+    assert.equal(report.ok, false);
+    assert.match(report.differences.join('\n'), /queued message \d+ from <alice@example\.com> to x@one\.example is missing/);
   });
 });
