@@ -201,6 +201,7 @@ describe('mail authentication on the MX port', () => {
     assert.match(authResults(text), /; dkim=none .*; spf=pass .*; dmarc=pass /);
     assert.equal((text.match(/^Authentication-Results:/gim) ?? []).length, 1, text);
     assert.equal(text.includes('dkim=pass header.d=forged.example'), false, text);
+    assert.ok(server.logs.some((r) => r.event === 'forged Authentication-Results deleted' && r.count === 1));
   });
 
   it('verifies mail sent with BDAT as well', async () => {

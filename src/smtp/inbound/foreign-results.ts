@@ -32,7 +32,11 @@ export class ForeignResultsFilter {
   /** Fields dropped so far. */
   dropped = 0;
 
-  constructor(private readonly authservId: string) {}
+  constructor(
+    private readonly authservId: string,
+    /** Told, once the header block is done, how many fields were deleted (for the log). */
+    private readonly onDropped: (count: number) => void = () => undefined,
+  ) {}
 
   async push(chunk: Buffer): Promise<Buffer[]> {
     if (!this.inHeader) return [chunk];
@@ -58,6 +62,13 @@ export class ForeignResultsFilter {
   }
 
   async end(): Promise<Buffer[]> {
+    const out = this.finishHeader();
+    if (this.dropped > 0) this.onDropped(this.dropped);
+    return out;
+  }
+
+  /** Whatever of the header block is still held, when the message ends inside it. */
+  private finishHeader(): Buffer[] {
     const out: Buffer[] = [];
     if (!this.inHeader) return out;
     // A last line without its line break is still a whole line.

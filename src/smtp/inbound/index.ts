@@ -17,7 +17,9 @@ const verifiers = new WeakMap<MessageSink, InboundVerifier>();
 /** The sink for a message received on the MX port, behind our trace fields. */
 export function mxSink(s: SmtpSession, txn: Transaction, trace: Buffer): MessageSink {
   // RFC 8601 5: results claiming to be ours that came from outside are deleted, verified or not.
-  const foreign = new ForeignResultsFilter(s.host);
+  const foreign = new ForeignResultsFilter(s.host, (count) =>
+    s.log.warn('forged Authentication-Results deleted', { queueId: txn.queueId, count }),
+  );
   if (!s.config.mailAuth.verifyInbound) return new MessageSink(s.ctx.store, trace, s.config.smtp.maxMessageBytes, [], foreign);
   const verifier = new InboundVerifier(
     { clientIp: s.conn.remoteAddress, helo: s.helo ?? '', mailFrom: txn.mailFrom, hostname: s.host, queueId: txn.queueId },

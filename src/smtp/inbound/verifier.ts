@@ -13,7 +13,7 @@ import { dkimVerify, dmarc, spf, type DKIMResult, type DKIMVerifyResult, type DM
 import type { Logger } from '../../net/types.js';
 import type { MessageObserver } from '../message-sink.js';
 import { formatReply } from '../reply.js';
-import { authenticationResults, authservIdOf, type ResultClause } from './auth-results.js';
+import { authenticationResults, type ResultClause } from './auth-results.js';
 
 /** Header blocks larger than this are not verified (nothing legitimate comes close; Postfix stops at 100 KiB). */
 export const MAX_VERIFIED_HEADER_BYTES = 256 * 1024;
@@ -105,8 +105,6 @@ export class InboundVerifier implements MessageObserver {
   private fellBehind = false;
   private stopped = false;
   private decided: InboundVerdict = { action: 'inbox' };
-  /** Authentication-Results fields in the message that claim to come from us (RFC 8601 5). */
-  forgedResults = 0;
 
   constructor(
     private readonly facts: InboundFacts,
@@ -224,7 +222,6 @@ export class InboundVerifier implements MessageObserver {
           ],
         });
       }
-      this.noteForgedResults(dkimResult);
     }
 
     // ---- SPF
@@ -296,19 +293,5 @@ export class InboundVerifier implements MessageObserver {
     }
     if (policy === 'reject' || (policy === 'quarantine' && sampled)) return { action: 'junk' };
     return { action: 'inbox' };
-  }
-
-  /**
-   * RFC 8601 5: an Authentication-Results field with our authserv-id that came with the message
-   * is forged (ours is only added here, in front). It is never trusted; it is logged.
-   */
-  private noteForgedResults(result: DKIMVerifyResult): void {
-    const ours = this.facts.hostname.toLowerCase();
-    for (const h of result.headers?.parsed ?? []) {
-      if (h.key === 'authentication-results' && authservIdOf(String(h.line)) === ours) this.forgedResults++;
-    }
-    if (this.forgedResults > 0) {
-      this.opts.log.warn('forged Authentication-Results', { queueId: this.facts.queueId, count: this.forgedResults });
-    }
   }
 }
