@@ -3,6 +3,7 @@
  * body, behind our trace fields, while its header block is summarised on the way. Nothing is
  * buffered beyond the bounded header capture, and the store's back-pressure is honoured.
  */
+import { isAscii } from 'node:buffer';
 import { HeaderCollector } from '../mime/header-summary.js';
 import type { BodyWriter, HeaderSummary, Store } from '../store/types.js';
 
@@ -70,6 +71,7 @@ export class MessageSink {
   private oversized = false;
   private aborted = false;
   private started = false;
+  private sawEightBit = false;
   /** The client's first bytes, held until we know whether they open a header field. */
   private held: Buffer | null = Buffer.alloc(0);
   private writeError: Error | null = null;
@@ -108,6 +110,15 @@ export class MessageSink {
     return this.writeError;
   }
 
+  /**
+   * The client's bytes include octets above 127, whatever its BODY= said: the queue must not
+   * send such a message raw to a server without 8BITMIME (RFC 6152), and clients send 8-bit
+   * text without declaring it.
+   */
+  get eightBit(): boolean {
+    return this.sawEightBit;
+  }
+
   /** The filter refused the message (its reply says why); the body is then already discarded. */
   get refusal(): string | null {
     return this.refused?.reply ?? null;
@@ -130,6 +141,7 @@ export class MessageSink {
       return;
     }
     const chunk = segments.length === 1 ? segments[0] : Buffer.concat(segments, n);
+    if (!this.sawEightBit && !isAscii(chunk)) this.sawEightBit = true;
     try {
       for (const c of this.filter ? await this.filter.push(chunk) : [chunk]) await this.store(c);
     } catch (err) {

@@ -198,7 +198,7 @@ export class SmtpSession implements Session {
         envelope: { mailFrom: txn.mailFrom, rcptTo: [...txn.recipients] },
         userIds: [...txn.userIds],
         folder: verdict?.action === 'junk' ? 'junk' : undefined,
-        ...(this.mode === 'submission' && this.auth ? await submissionDelivery(this, this.auth, txn) : {}),
+        ...(this.mode === 'submission' && this.auth ? await submissionDelivery(this, this.auth, txn, sink) : {}),
       });
       this.log.info('delivered', {
         queueId: txn.queueId,

@@ -71,6 +71,22 @@ describe('submission to remote recipients', () => {
       'only the remote recipient is queued',
     );
     assert.equal((await server.store.getMessage(local.messageId))?.headers.subject, 'to both');
+    assert.equal(queued.eightBit, false, 'plain ASCII is 7-bit');
+  });
+
+  it('marks a message 8-bit when it has 8-bit bytes the client did not declare (smtplib, no BODY=)', async () => {
+    const script = `
+import json, smtplib, ssl, sys
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10) as s:
+    s.starttls(context=ssl._create_unverified_context())
+    s.login(sys.argv[2], 'pickles')
+    msg = 'From: ' + sys.argv[2] + '\\r\\nSubject: undeclared\\r\\n\\r\\ncr\\u00eapes\\r\\n'
+    refused = s.sendmail(sys.argv[2], ['pal@elsewhere.example'], msg.encode('utf-8'))
+print(json.dumps({'refused': list(refused)}))
+`;
+    assert.deepEqual(await runPython(script, [String(server.port), BOB]), { refused: [] });
+    const queued = await server.store.getQueued(lastOutboundQueueId(server));
+    assert.equal(queued?.eightBit, true, 'the queue will not send it raw to a server without 8BITMIME');
   });
 
   it('queues mail with only remote recipients, domains lower-cased, 8BITMIME noted (smtplib)', async () => {

@@ -88,6 +88,7 @@ export async function submissionDelivery(
   s: SmtpSession,
   user: SubmittingUser,
   txn: Transaction,
+  sink: MessageSink,
 ): Promise<Pick<DeliveryRequest, 'outbound' | 'copies'>> {
   const extra: Pick<DeliveryRequest, 'outbound' | 'copies'> = {};
   if (txn.remoteRecipients.length > 0) {
@@ -95,7 +96,8 @@ export async function submissionDelivery(
       recipients: [...txn.remoteRecipients],
       // A delivery status notification then goes straight into the sender's INBOX.
       senderUserId: user.userId,
-      eightBit: txn.bodyType !== '7BIT',
+      // What the client declared, or what it sent: 8-bit bytes under BODY=7BIT are common.
+      eightBit: txn.bodyType !== '7BIT' || sink.eightBit,
       smtputf8: txn.smtputf8,
     };
   }
