@@ -18,7 +18,7 @@ const testDir = path.join(root, 'dist', 'test');
 const DATABASE_URL = process.env.WHARF_TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Suites whose store comes from test/helpers/test-store.ts, run again on PostgreSQL. */
-const BOTH_BACKENDS = ['/imap/', '/pop3/', '/smtp/', '/integration/', '/auth/', '/web/'];
+const BOTH_BACKENDS = ['/imap/', '/pop3/', '/smtp/', '/integration/', '/auth/', '/web/', '/ftp/', '/sftp/'];
 /** Files that exercise PostgreSQL itself (they need it in the first pass too). */
 const NEEDS_POSTGRES = ['/store/postgres', '/cli/store-copy-postgres', '/integration/multinode', '/integration/database-restart', '/integration/store-copy-postgres'];
 

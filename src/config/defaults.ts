@@ -105,6 +105,27 @@ export function defaultConfig(): WharfConfig {
       maxCommandsPerSecond: 1000,
       maxErrors: 30,
     },
+    files: {
+      kind: 'auto',
+      quota: 'shared',
+      quotaBytes: 0,
+      keepPartial: false,
+      anonymous: false,
+    },
+    ftp: {
+      idleTimeoutMs: 5 * MINUTE,
+      dataIdleTimeoutMs: 5 * MINUTE,
+      dataConnectTimeoutMs: MINUTE,
+      passivePortMin: 0,
+      passivePortMax: 0,
+      requireTls: 'except-loopback',
+      fxpUsers: [],
+      maxLineBytes: 4096,
+    },
+    sftp: {
+      idleTimeoutMs: 15 * MINUTE,
+      loginTimeoutMs: 2 * MINUTE,
+    },
     limits: {
       // As Postfix's smtpd_client_connection_count_limit: room for a busy peer or a parallel
       // test suite on loopback, yet one address cannot take every slot.

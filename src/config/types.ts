@@ -131,6 +131,62 @@ export interface ImapConfig {
   maxErrors: number;
 }
 
+export interface FilesConfig {
+  /**
+   * Where users' files live. 'local': real files under <dataDir>/files/<domain>/<local>
+   * (one host); 'database': inside the PostgreSQL store, for several nodes; 'auto': 'database'
+   * when the store is PostgreSQL, 'local' otherwise.
+   */
+  kind: 'auto' | 'local' | 'database';
+  /**
+   * 'shared': the user's mail quota (User.quotaBytes) covers mail and files together;
+   * 'separate': files have their own limit, `quotaBytes` per user.
+   */
+  quota: 'shared' | 'separate';
+  /** Per-user file quota when `quota` is 'separate'; 0 means unlimited. */
+  quotaBytes: number;
+  /**
+   * An upload cut short (disconnect, ABOR, over quota) keeps the bytes received under the
+   * target name, so the client can resume with REST; false removes them (nothing appears).
+   */
+  keepPartial: boolean;
+  /** Anonymous read-only FTP login ("anonymous"/"ftp") to <dataDir>/files-anonymous; off by default. */
+  anonymous: boolean;
+}
+
+export interface FtpConfig {
+  /** Idle time between commands before 421 (vsftpd's idle_session_timeout is 300 s). */
+  idleTimeoutMs: number;
+  /** A data connection with no bytes moving for this long is closed with 426. */
+  dataIdleTimeoutMs: number;
+  /** How long to wait for the data connection to be opened (PASV accept, PORT connect). */
+  dataConnectTimeoutMs: number;
+  /** Passive data ports are taken from this range; 0/0 lets the system choose. */
+  passivePortMin: number;
+  passivePortMax: number;
+  /** Address advertised in PASV replies (a server behind NAT); unset: the control connection's local address. */
+  passiveAddress?: string;
+  /**
+   * Require AUTH TLS before USER: 'except-loopback' (default, as the mail passwords),
+   * 'always', or 'never' (plain FTP allowed from anywhere).
+   */
+  requireTls: 'except-loopback' | 'always' | 'never';
+  /**
+   * Users (addresses) allowed server-to-server transfers (FXP): PORT/EPRT to, and passive
+   * connections from, an address other than the control connection's. Nobody by default.
+   */
+  fxpUsers: string[];
+  /** Longest command line. */
+  maxLineBytes: number;
+}
+
+export interface SftpConfig {
+  /** Idle time on an SSH connection with no request before it is closed. */
+  idleTimeoutMs: number;
+  /** Time to authenticate after connecting (OpenSSH's LoginGraceTime is 120 s). */
+  loginTimeoutMs: number;
+}
+
 export interface LimitsConfig {
   /** Concurrent connections allowed from one client address, per service. */
   maxConnectionsPerAddress: number;
@@ -193,6 +249,9 @@ export interface WharfConfig {
   mailAuth: MailAuthConfig;
   pop3: Pop3Config;
   imap: ImapConfig;
+  files: FilesConfig;
+  ftp: FtpConfig;
+  sftp: SftpConfig;
   limits: LimitsConfig;
   auth: AuthConfig;
   authThrottle: AuthThrottleConfig;

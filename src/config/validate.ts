@@ -99,6 +99,25 @@ const SCHEMA = obj({
     maxCommandsPerSecond: positive,
     maxErrors: positive,
   }),
+  files: obj({
+    kind: { kind: 'enum', values: ['auto', 'local', 'database'] },
+    quota: { kind: 'enum', values: ['shared', 'separate'] },
+    quotaBytes: nonNegative,
+    keepPartial: { kind: 'boolean' },
+    anonymous: { kind: 'boolean' },
+  }),
+  ftp: obj({
+    idleTimeoutMs: positive,
+    dataIdleTimeoutMs: positive,
+    dataConnectTimeoutMs: positive,
+    passivePortMin: { kind: 'port' },
+    passivePortMax: { kind: 'port' },
+    passiveAddress: optionalText,
+    requireTls: { kind: 'enum', values: ['except-loopback', 'always', 'never'] },
+    fxpUsers: { kind: 'stringList' },
+    maxLineBytes: positive,
+  }),
+  sftp: obj({ idleTimeoutMs: positive, loginTimeoutMs: positive }),
   limits: obj({
     maxConnectionsPerAddress: positive,
     maxConnections: positive,
@@ -251,6 +270,13 @@ export function validateConfig(config: WharfConfig): WharfConfig {
     throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
   }
   checkStore(config);
+  if (config.files.kind === 'database' && config.store.kind !== 'postgres') {
+    throw new ConfigError('configuration: files.kind "database" needs store.kind "postgres" (files in SQLite are kept as real files: "local")');
+  }
+  const { passivePortMin: pmin, passivePortMax: pmax } = config.ftp;
+  if ((pmin === 0) !== (pmax === 0) || pmin > pmax) {
+    throw new ConfigError(`configuration: ftp.passivePortMin and ftp.passivePortMax must both be 0 or form a range (min <= max), got ${pmin}-${pmax}`);
+  }
   // A node id goes into log lines and is compared by people and scripts: keep it one plain token.
   if (!NODE_ID.test(config.nodeId)) {
     throw new ConfigError(

@@ -63,3 +63,4 @@ export async function storeExists(opts: OpenStoreOptions): Promise<boolean> {
     () => false,
   );
 }
+export * from './file-store.js';

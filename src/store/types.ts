@@ -300,6 +300,31 @@ export interface AccountStore {
   getDkimKey(domain: string): Promise<DkimKey | null>;
 }
 
+/** Users' SSH public keys for SFTP login; in the store, so every node accepts them. */
+export interface SshKeyStore {
+  /**
+   * Adds a public key for the user; 'not-found' without such a user, 'conflict' when the user
+   * already has a key with the same fingerprint.
+   */
+  addSshKey(address: string, key: { algorithm: string; publicKey: Buffer; comment: string }): Promise<SshKey>;
+  /** The user's keys, oldest first; empty for an unknown user. */
+  listSshKeys(address: string): Promise<SshKey[]>;
+  /** Removes the user's key with that fingerprint; false when there was none. */
+  removeSshKey(address: string, fingerprint: string): Promise<boolean>;
+}
+
+/** A user's SSH public key (RFC 4253 6.6 wire form), for SFTP public-key login. */
+export interface SshKey {
+  /** e.g. "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256". */
+  algorithm: string;
+  /** The key blob as in authorized_keys' base64 field, decoded. */
+  publicKey: Buffer;
+  comment: string;
+  /** OpenSSH's form: "SHA256:" + unpadded base64 of SHA-256 over the blob. */
+  fingerprint: string;
+  createdAt: Date;
+}
+
 /** A domain's DKIM signing key (RFC 6376): published as `<selector>._domainkey.<domain>` TXT. */
 export interface DkimKey {
   /** DNS label(s), e.g. "wharf2026". */
