@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword, needsRehash, verifyPassword } from '../auth/password.js';
 import type { AuthConfig } from '../config/types.js';
@@ -12,6 +12,62 @@ export interface AuthenticatorOptions {
   log?: Logger;
   /** Injectable for tests. */
   wait?: (ms: number) => Promise<unknown>;
+  /**
+   * How long a successful login is remembered, so the same password for the same account is
+   * not run through scrypt again (a mail client opening its fifth connection, or reconnecting
+   * after sleep). 0 turns the cache off. Default 5 minutes.
+   */
+  verifiedCacheMs?: number;
+  /** Clock for the cache; injectable for tests. */
+  now?: () => number;
+  /** The password check (scrypt); injectable so tests can count what the cache saves. */
+  checkPassword?: (password: string, stored: string) => Promise<boolean>;
+}
+
+/** Accounts remembered at most, so the cache's memory is bounded whatever the traffic. */
+const VERIFIED_CACHE_ENTRIES = 10_000;
+
+/**
+ * Successful logins of the last few minutes: account → the stored hash it was checked
+ * against and an HMAC of the password under a key that lives only in this process. A hit
+ * needs the same stored hash (a changed password invalidates at once, on every node, because
+ * the hash is read from the store on every login) and the same password, compared in
+ * constant time. Failures are never cached: every wrong guess still costs a full scrypt.
+ * Dovecot's auth_cache keeps the same kind of thing for the same reason.
+ */
+class VerifiedLogins {
+  private readonly key = randomBytes(32);
+  private readonly entries = new Map<string, { stored: string; mac: Buffer; until: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  private mac(password: string): Buffer {
+    return createHmac('sha256', this.key).update(password.normalize('NFC')).digest();
+  }
+
+  matches(address: string, stored: string, password: string): boolean {
+    const entry = this.entries.get(address);
+    if (!entry) return false;
+    if (entry.until <= this.now() || entry.stored !== stored) {
+      this.entries.delete(address);
+      return false;
+    }
+    return timingSafeEqual(entry.mac, this.mac(password));
+  }
+
+  remember(address: string, stored: string, password: string): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(address);
+    // Oldest first in a Map's order: drop from the front when full.
+    if (this.entries.size >= VERIFIED_CACHE_ENTRIES) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(address, { stored, mac: this.mac(password), until: this.now() + this.ttlMs });
+  }
 }
 
 /**
@@ -36,6 +92,8 @@ export async function resolveLoginName(username: string, auth: AuthConfig, store
  */
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const wait = opts.wait ?? ((ms: number) => sleep(ms));
+  const checkPassword = opts.checkPassword ?? verifyPassword;
+  const verified = new VerifiedLogins(opts.verifiedCacheMs ?? 5 * 60_000, opts.now ?? Date.now);
   // A real hash of a random password, made once, that unknown users are checked against.
   let dummyHash: Promise<string> | null = null;
   const getDummyHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex')));
@@ -59,8 +117,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     if (pending > 0) await wait(pending);
 
     const stored = address ? await opts.store.getPasswordHash(address) : null;
-    const ok = await verifyPassword(password, stored ?? (await getDummyHash()));
+    const cached = address !== null && stored !== null && verified.matches(address, stored, password);
+    const ok = cached || (await checkPassword(password, stored ?? (await getDummyHash())));
     if (ok && address && stored) {
+      if (!cached) verified.remember(address, stored, password);
       const user = await opts.store.getUser(address);
       if (user) {
         await ask('success', () => opts.throttle.recordSuccess(client, account), undefined);

@@ -57,6 +57,46 @@ describe('authenticator', () => {
     assert.deepEqual(await authenticator.verify('Bob@Hamburger.EDU', 'hungry', '127.0.0.1'), byAddress);
   });
 
+  it('remembers a successful login for a while: the same password is not hashed again, a wrong one always is', async () => {
+    let now = 5_000_000;
+    let checks = 0;
+    const authenticator = createAuthenticator({
+      store,
+      auth: { allowInsecure: false },
+      throttle: createAuthThrottle(throttleConfig, new MemoryCounters(() => now)),
+      wait: async () => {},
+      now: () => now,
+      verifiedCacheMs: 60_000,
+      checkPassword: (password, stored) => {
+        checks++;
+        return verifyPassword(password, stored);
+      },
+    });
+    assert.ok(await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1'));
+    assert.equal(checks, 1);
+    assert.ok(await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.2'));
+    assert.ok(await authenticator.verify('BOB', 'hungry', '127.0.0.1'));
+    assert.equal(checks, 1, 'the second and third logins came from the cache');
+    // A wrong password is never answered from the cache, and does not evict the right one.
+    assert.equal(await authenticator.verify('bob@hamburger.edu', 'hungry!', '127.0.0.1'), null);
+    assert.equal(checks, 2);
+    assert.ok(await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1'));
+    assert.equal(checks, 2);
+    // After the time-to-live the password is checked again.
+    now += 60_001;
+    assert.ok(await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1'));
+    assert.equal(checks, 3);
+    // A changed password takes effect at once: the cached entry was for the old hash.
+    const original = await store.getPasswordHash('bob@hamburger.edu');
+    try {
+      await store.setPasswordHash('bob@hamburger.edu', await hashPassword('fed'));
+      assert.equal(await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1'), null);
+      assert.ok(await authenticator.verify('bob@hamburger.edu', 'fed', '127.0.0.1'));
+    } finally {
+      await store.setPasswordHash('bob@hamburger.edu', original!);
+    }
+  });
+
   it('rejects a wrong password, an unknown user and an empty name', async () => {
     const { authenticator } = make();
     assert.equal(await authenticator.verify('bob', 'Hungry', '192.0.2.9'), null);
