@@ -95,14 +95,22 @@ runMain(async () => {
     const dir = join(work, name, sub);
     await mkdir(dir, { recursive: true });
     if (name === 'wharf') {
-      // Every bench session comes from 127.0.0.1: lift the per-address and per-service caps
-      // (50 and 1,000 by default) above the session count, as Dovecot's are.
+      // Every bench session comes from 127.0.0.1: lift the per-address, per-service and total
+      // caps (50, 1,000 and 5,000 by default) and the connection rate per address (600 a
+      // minute) above the session count, as Dovecot's are.
       const wharf = await startWharf({
         dir,
         domain: DOMAIN,
         users: [{ address: USER.address, password: USER.password }],
         imap: true,
-        config: { limits: { maxConnectionsPerAddress: maxConnections, maxConnections } },
+        config: {
+          limits: {
+            maxConnectionsPerAddress: maxConnections,
+            maxConnections,
+            maxConnectionsTotal: maxConnections,
+            maxConnectionRatePerAddress: maxConnections * 2,
+          },
+        },
       });
       return { port: wharf.imapPort, pid: wharf.pid, populate: (n) => populateWharf(wharf, USER.address, n), stop: () => wharf.stop() };
     }

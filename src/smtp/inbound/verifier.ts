@@ -9,7 +9,8 @@
  * A DNS failure never loses mail: it gives temperror results and the message is accepted.
  */
 import { PassThrough } from 'node:stream';
-import { dkimVerify, dmarc, spf, type DKIMResult, type DKIMVerifyResult, type DMARCResult, type DNSResolver, type SPFResult } from 'mailauth';
+import type { DKIMResult, DKIMVerifyResult, DMARCResult, DNSResolver, SPFResult } from 'mailauth';
+import { loadMailauthChecks } from '../mailauth.js';
 import type { Logger } from '../../net/types.js';
 import type { MessageObserver } from '../message-sink.js';
 import { formatReply } from '../reply.js';
@@ -105,6 +106,7 @@ export class InboundVerifier implements MessageObserver {
   private fellBehind = false;
   private stopped = false;
   private decided: InboundVerdict = { action: 'inbox' };
+  private readonly checks: ReturnType<typeof loadMailauthChecks>;
 
   constructor(
     private readonly facts: InboundFacts,
@@ -112,7 +114,10 @@ export class InboundVerifier implements MessageObserver {
   ) {
     this.resolver = (name, type) => opts.resolve(name, type) as ReturnType<DNSResolver>;
     this.stream.on('error', () => {});
-    this.dkim = dkimVerify(this.stream, { resolver: this.resolver, sender: facts.mailFrom || undefined }).catch((err: unknown) => {
+    // The stream holds what arrives while mailauth loads (once per process).
+    const checks = loadMailauthChecks();
+    this.checks = checks;
+    this.dkim = checks.then((m) => m.dkimVerify(this.stream, { resolver: this.resolver, sender: facts.mailFrom || undefined })).catch((err: unknown) => {
       // Nothing reads the stream any more: stop filling it.
       this.stopped = true;
       this.stream.destroy();
@@ -125,7 +130,7 @@ export class InboundVerifier implements MessageObserver {
   }
 
   private checkSpf(sender: string): Promise<SPFResult | Error> {
-    return spf({ sender, ip: this.facts.clientIp, helo: this.facts.helo, mta: this.facts.hostname, resolver: this.resolver }).catch(
+    return this.checks.then((m) => m.spf({ sender, ip: this.facts.clientIp, helo: this.facts.helo, mta: this.facts.hostname, resolver: this.resolver })).catch(
       (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     );
   }
@@ -239,7 +244,7 @@ export class InboundVerifier implements MessageObserver {
       clauses.push({ method: 'dmarc', result: from.length === 0 ? 'none' : 'permerror', comment: why, properties: [] });
     } else {
       const outcome = await until(
-        dmarc({ headerFrom: from[0], spfDomains: spfDomain ? [spfDomain] : [], dkimDomains: dkimPassed, resolver: this.resolver }).catch(
+        this.checks.then((m) => m.dmarc({ headerFrom: from[0], spfDomains: spfDomain ? [spfDomain] : [], dkimDomains: dkimPassed, resolver: this.resolver })).catch(
           (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
         ),
         deadline,

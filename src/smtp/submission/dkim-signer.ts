@@ -4,7 +4,7 @@
  * once it is complete. The key is the From domain's (store.getDkimKey), shared by every node.
  */
 import { PassThrough } from 'node:stream';
-import { dkimSign } from 'mailauth';
+import { loadDkimSigner } from '../mailauth.js';
 import type { Logger } from '../../net/types.js';
 import type { SigningKey } from '../dkim-keys.js';
 import type { MessageObserver } from '../message-sink.js';
@@ -35,7 +35,7 @@ export class DkimSigningObserver implements MessageObserver {
       this.log.error('dkim signing failed', { domain: key.signingDomain, selector: key.selector, error: describe(error) });
       return null;
     };
-    this.signing = dkimSign(input, { ...signature, signatureData: [signature] }).then((result) => {
+    this.signing = loadDkimSigner().then((dkimSign) => dkimSign(input, { ...signature, signatureData: [signature] })).then((result) => {
       if (result.errors.length > 0) return failed(result.errors[0]);
       const lines = result.signatures.trim();
       return lines ? Buffer.from(`${lines}\r\n`) : null;
