@@ -6,8 +6,13 @@
  * Needs PostgreSQL (WHARF_TEST_DATABASE_URL, see test/helpers/postgres.ts); fails without it.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
+import { defaultConfig } from '../../src/config/defaults.js';
+import { LocalFileStore, openFileStore } from '../../src/store/files/index.js';
 import { PostgresFileStore } from '../../src/store/postgres/files.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -58,6 +63,24 @@ async function sql<T extends pg.QueryResultRow>(url: string, text: string, value
 }
 
 describe('PostgresFileStore in the database', () => {
+  it("openFileStore gives the database file store on PostgreSQL, or local files when asked", async () => {
+    const { db, store, cleanup } = await openPostgresFiles();
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-files-open-'));
+    try {
+      const config = defaultConfig();
+      const base = { ...config, dataDir: dir, store: { kind: 'postgres' as const, url: db.url } };
+      const inDb = await openFileStore(base, store);
+      assert.ok(inDb instanceof PostgresFileStore);
+      await inDb.close();
+      const local = await openFileStore({ ...base, files: { ...config.files, kind: 'local' } }, store);
+      assert.ok(local instanceof LocalFileStore);
+      await local.close();
+    } finally {
+      await cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('two nodes see the same files', async () => {
     const { db, files, cleanup } = await openPostgresFiles();
     const other = await PostgresStore.open(db.url, { poolSize: 2 });
