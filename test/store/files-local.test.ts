@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -153,6 +153,30 @@ describe('LocalFileStore on disk', () => {
       assert.equal(await files.usage(alice), 320);
       await putFile(files, alice, '/a/z', Buffer.alloc(5));
       assert.equal(await files.usage(alice), 325);
+    });
+  });
+
+  it('commit syncs the data before the rename and the folder after it', async () => {
+    await withStore(async (files, dir) => {
+      const target = join(dir, 'files', 'example.com', 'alice', 'durable.txt');
+      const upload = await files.createUpload(alice, '/durable.txt', { mode: 'replace', maxBytes: null });
+      await upload.write(Buffer.from('durable'));
+      // Every FileHandle shares one prototype: spy on its sync() for the commit.
+      const probe = await open(join(dir, 'probe'), 'w');
+      const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+      await probe.close();
+      const original = proto.sync;
+      const seen: boolean[] = [];
+      proto.sync = async function (this: unknown) {
+        seen.push(await stat(target).then(() => true, () => false));
+        return original.call(this);
+      };
+      try {
+        await upload.commit();
+      } finally {
+        proto.sync = original;
+      }
+      assert.deepEqual(seen, [false, true], 'fsync of the file while its name is not there yet, then of the folder holding the name');
     });
   });
 
