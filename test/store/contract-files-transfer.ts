@@ -30,6 +30,19 @@ export function runFileTransferContract(name: string, open: OpenFileStore): void
       await assert.rejects(upload.write(Buffer.from('x')));
     });
 
+    it('two uploads to one new name both commit: the last one wins, counted once', async () => {
+      assert.equal(await ctx.files.usage(alice), 0);
+      const first = await ctx.files.createUpload(alice, '/same', { mode: 'replace', maxBytes: null });
+      const second = await ctx.files.createUpload(alice, '/same', { mode: 'replace', maxBytes: null });
+      await first.write(Buffer.from('first!'));
+      await second.write(Buffer.from('second'));
+      const infos = await Promise.all([first.commit(), second.commit()]);
+      assert.deepEqual(infos.map((i) => i.size), [6, 6]);
+      assert.match((await getFile(ctx.files, alice, '/same')).toString(), /^(first!|second)$/);
+      assert.equal(await ctx.files.usage(alice), 6);
+      assert.deepEqual(namesOf(await ctx.files.list(alice, '/')), ['same']);
+    });
+
     it('append adds after the existing bytes and creates a missing file', async () => {
       await putFile(ctx.files, alice, '/f', 'abc');
       const upload = await ctx.files.createUpload(alice, '/f', { mode: 'append', maxBytes: null });
