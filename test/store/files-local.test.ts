@@ -108,6 +108,22 @@ describe('LocalFileStore on disk', () => {
     });
   });
 
+  it("a path the file system cannot hold is 'invalid', not an unexpected error", async () => {
+    await withStore(async (files) => {
+      // Store paths may have 4096 bytes; under the data folder that passes Linux's PATH_MAX.
+      let path = '';
+      for (let i = 0; i < 16; i++) {
+        path += '/' + String(i).padEnd(250, 'd');
+        await files.makeDirectory(alice, path);
+      }
+      const tooDeep = path + '/' + 'f'.repeat(4096 - path.length - 1);
+      await rejectsWith(files.makeDirectory(alice, tooDeep), 'invalid');
+      await rejectsWith(files.createUpload(alice, tooDeep, { mode: 'replace', maxBytes: null }), 'invalid');
+      await rejectsWith(files.stat(alice, tooDeep), 'invalid');
+      await rejectsWith(files.list(alice, tooDeep), 'invalid');
+    });
+  });
+
   it('refuses a user folder that is itself a link', async () => {
     await withStore(async (files, dir) => {
       const outside = join(dir, 'outside');
