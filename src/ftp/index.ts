@@ -5,21 +5,22 @@
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { Connection, ServiceContext, SessionHandler } from '../net/types.js';
 import type { FileSpace, FileStore } from '../store/file-store.js';
+import { uploadAllowance } from '../store/files/quota.js';
 import { FtpSession, type FtpServices } from './session.js';
 
 export { FtpSession } from './session.js';
 
 /**
  * The session handler for both FTP listeners: the plain port (AUTH TLS available) and the
- * implicit-TLS port, told apart by `conn.secure`. `uploadAllowance` tells how many bytes an
- * upload to a space may still add (null: no limit).
+ * implicit-TLS port, told apart by `conn.secure`. `allowance` tells how many bytes an upload
+ * to a space may still add (null: no limit); by default the configured quota (files.quota).
  */
 export function createFtpHandler(
   ctx: ServiceContext,
   files: FileStore,
-  uploadAllowance: (space: FileSpace) => Promise<number | null>,
+  allowance: (space: FileSpace) => Promise<number | null> = (space) => uploadAllowance(ctx.config.files, ctx.store, files, space),
 ): SessionHandler {
-  const services: FtpServices = { files, uploadAllowance, dataSecureContext: dataContextFinder(ctx) };
+  const services: FtpServices = { files, uploadAllowance: allowance, dataSecureContext: dataContextFinder(ctx) };
   return {
     open: (conn) => new FtpSession(ctx, services, conn),
     // RFC 959: 421 is how an FTP server says it cannot serve now.
@@ -32,19 +33,21 @@ export function createFtpHandler(
  * The TLS context a data connection must use so the client can resume its control
  * connection's session. After AUTH TLS that is the shared context (the session started on
  * it). On the implicit port the listener's TLS server made the session with a context of its
- * own; a context with the same session ticket keys accepts its tickets, so one is made per
- * key set (the keys live as long as the listener).
+ * own; a context with the same session ticket keys and session id context accepts its
+ * tickets, so one is made per listener (the keys live as long as it does).
  */
 function dataContextFinder(ctx: ServiceContext): (conn: Connection) => SecureContext {
   const byKeys = new Map<string, SecureContext>();
   return (conn) => {
-    const server = conn.secure ? (conn.socket as TLSSocket & { server?: tls.Server }).server : undefined;
+    const server = conn.secure ? (conn.socket as TLSSocket & { server?: tls.Server & { sessionIdContext?: string } }).server : undefined;
     if (!server || typeof server.getTicketKeys !== 'function') return ctx.tls.secureContext;
     const keys = server.getTicketKeys();
-    const id = keys.toString('hex');
+    // OpenSSL resumes a session only under the session id context it was made in.
+    const sessionIdContext = server.sessionIdContext;
+    const id = `${keys.toString('hex')}/${sessionIdContext ?? ''}`;
     let context = byKeys.get(id);
     if (!context) {
-      context = tls.createSecureContext({ ...ctx.tls.serverOptions, ticketKeys: keys });
+      context = tls.createSecureContext({ ...ctx.tls.serverOptions, ticketKeys: keys, sessionIdContext });
       byKeys.set(id, context);
     }
     return context;
