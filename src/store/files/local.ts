@@ -28,11 +28,8 @@ import type { FileInfo, FileReader, FileSpace, FileStore, FileUpload, UploadOpti
 import { StoreError } from '../types.js';
 import { LocalUpload, openLocalReader, type UploadHost } from './local-io.js';
 import {
-  NEW_FILE_MODE,
-  NEW_FOLDER_MODE,
   UPLOADS_FOLDER,
   assertParentFolders,
-  effectiveMode,
   fsStep,
   infoOf,
   isErrno,
@@ -43,6 +40,7 @@ import {
   spaceFolder,
   type Resolved,
 } from './local-paths.js';
+import { NEW_FILE_MODE, NEW_FOLDER_MODE, effectiveMode, keptBytesFor } from './modes.js';
 import { assertNormalizedFilePath, isNormalizedFilePath } from './path.js';
 import { scanUsage, removeStaleUploads, tempName, activeUploads } from './local-usage.js';
 
@@ -190,7 +188,7 @@ export class LocalFileStore implements FileStore {
       throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
     }
     if (existing !== null && options.exclusive) throw new StoreError('conflict', 'the file exists');
-    const keptBytes = keptBytesOf(options, existing);
+    const keptBytes = keptBytesFor(options, existing?.size ?? 0);
     const tempPath = join(this.uploadsDir, tempName());
     activeUploads.add(tempPath);
     try {
@@ -312,25 +310,5 @@ export class LocalFileStore implements FileStore {
     } finally {
       await handle.close();
     }
-  }
-}
-
-/** Bytes of the existing file an upload starts from ('invalid' for a resume past its end). */
-function keptBytesOf(options: UploadOptions, existing: Stats | null): number {
-  const size = existing?.size ?? 0;
-  switch (options.mode) {
-    case 'replace':
-      return 0;
-    case 'append':
-      return size;
-    case 'resume': {
-      const offset = options.offset ?? 0;
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
-        throw new StoreError('invalid', 'the resume offset is past the end of the file');
-      }
-      return offset;
-    }
-    default:
-      throw new StoreError('invalid', 'unknown upload mode');
   }
 }

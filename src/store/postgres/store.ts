@@ -135,6 +135,11 @@ export class PostgresStore implements Store {
     this.queueRestores = new PostgresQueueRestore(this.db, this.bodies, this.messages, this.outbound);
   }
 
+  /** The connection pool, for the file store kept in the same database (PostgresFileStore). */
+  get database(): Database {
+    return this.db;
+  }
+
   /**
    * What a node's /readyz asks: the database answers, at the schema version this code
    * expects (another node may have migrated it further). Reads only; the message never
