@@ -267,3 +267,53 @@ describe('FTP time limits and FXP', () => {
     c.close();
   });
 });
+
+describe('FTP passive ports behind NAT', () => {
+  let h: FtpHarness;
+  let first = 0;
+  before(async () => {
+    first = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    h = await startFtpHarness((c) => {
+      c.ftp.passivePortMin = first;
+      c.ftp.passivePortMax = first + 3;
+      c.ftp.passiveAddress = '198.51.100.7';
+    });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('takes passive ports from the configured range and announces the configured address', async () => {
+    h.files.put(h.space, '/nat.txt', 'behind nat');
+    const c = await FtpTestClient.connect(h.ftpPort);
+    await c.login('bob', PASSWORD);
+    for (let i = 0; i < 6; i++) {
+      const { host, port } = await c.pasv();
+      assert.equal(host, '198.51.100.7');
+      assert.ok(port >= first && port <= first + 3, `port ${port} outside ${first}-${first + 3}`);
+      // The announced address is for clients outside; here the port is reached on loopback.
+      const socket = await connectData('127.0.0.1', port);
+      const data = readAll(socket);
+      assert.equal((await c.cmd('RETR nat.txt')).code, 150);
+      assert.equal((await data).toString(), 'behind nat');
+      assert.equal((await c.reply()).code, 226);
+    }
+    const port = await c.epsv();
+    assert.ok(port >= first && port <= first + 3);
+    c.close();
+  });
+
+  it('accepts AUTH SSL as AUTH TLS (what older clients send)', async () => {
+    const c = await FtpTestClient.connect(h.ftpPort);
+    await c.startTls('AUTH SSL');
+    await c.login('bob', PASSWORD);
+    assert.equal((await c.cmd('PBSZ 0')).code, 200);
+    assert.equal((await c.cmd('PROT P')).code, 200);
+    c.close();
+  });
+});

@@ -95,8 +95,8 @@ export class FtpTestClient {
   }
 
   /** AUTH TLS and the handshake; the session is kept for data connections. */
-  async startTls(): Promise<void> {
-    await this.expect('AUTH TLS', 234);
+  async startTls(command = 'AUTH TLS'): Promise<void> {
+    await this.expect(command, 234);
     const plain = this.socket as net.Socket;
     this.detach(plain);
     const secure = tls.connect({ socket: plain, rejectUnauthorized: false, servername: 'localhost' });
