@@ -80,8 +80,8 @@ export class PassiveEndpoint {
       };
       const onAbort = () => finish(null, new DataConnectionError('426 Connection closed; transfer aborted'));
       const timer = setTimeout(() => {
-        this.close();
         finish(null, new DataConnectionError("425 Can't open data connection: the client did not connect in time"));
+        this.close();
       }, timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiter = (socket) => finish(socket);

@@ -42,6 +42,11 @@ export async function openDataConnection(session: FtpSession, transfer: Transfer
     if (transfer.aborted) throw new DataConnectionError(ABORTED);
     const open = socket;
     open.setTimeout(ftp.dataIdleTimeoutMs, () => open.destroy(new DataInterruptedError(IDLE)));
+    // ABOR (or the session ending) closes the data connection at once, whatever the transfer
+    // is waiting for: a client that stopped sending must not hold an upload open.
+    const onAbort = () => open.destroy();
+    transfer.signal.addEventListener('abort', onAbort, { once: true });
+    open.once('close', () => transfer.signal.removeEventListener('abort', onAbort));
     return open;
   } catch (err) {
     socket?.destroy();

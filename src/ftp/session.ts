@@ -265,11 +265,7 @@ export class FtpSession implements Session {
   shutdown(): Promise<void> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
-      if (!this.busy && !this.transfer) {
-        this.close(SHUTDOWN_REPLY);
-      } else if (!this.busy && this.transfer) {
-        void this.transfer.done.then(() => this.close(SHUTDOWN_REPLY));
-      }
+      if (!this.busy) this.closeWhenIdle();
       const force = setTimeout(() => {
         this.transfer?.abort();
         this.transport.destroy();
@@ -278,6 +274,13 @@ export class FtpSession implements Session {
       void this.transport.closed.then(() => clearTimeout(force));
     }
     return this.transport.closed;
+  }
+
+  /** Shutdown: says goodbye now, or when the transfer in flight has finished. */
+  private closeWhenIdle(): void {
+    const transfer = this.transfer;
+    if (transfer) void transfer.done.then(() => this.close(SHUTDOWN_REPLY));
+    else this.close(SHUTDOWN_REPLY);
   }
 
   /** The next line within the idle limit; waits on while a transfer keeps the session busy. */
@@ -304,7 +307,7 @@ export class FtpSession implements Session {
         } finally {
           this.busy = false;
         }
-        if (this.shuttingDown && !this.transfer) this.close(SHUTDOWN_REPLY);
+        if (this.shuttingDown) this.closeWhenIdle();
         else if (this.transport.pendingInput === 0) this.transport.flush();
       }
     } catch (err) {

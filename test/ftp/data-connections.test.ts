@@ -147,6 +147,20 @@ describe('FTP data connections', () => {
     c.close();
   });
 
+  it('aborts an upload whose client stopped sending: 426, 226, and no file', async () => {
+    const c = await loggedIn();
+    const socket = await c.openPassive();
+    socket.on('error', () => {});
+    assert.equal((await c.cmd('STOR stopped.bin')).code, 150);
+    socket.write(Buffer.alloc(1000, 1));
+    await sleep(100);
+    assert.equal((await c.cmd('ABOR')).code, 426);
+    assert.equal((await c.reply()).code, 226);
+    assert.equal(await h.files.stat(h.space, '/stopped.bin'), null);
+    socket.destroy();
+    c.close();
+  });
+
   it('aborts a transfer still waiting for its data connection', async () => {
     const c = await loggedIn();
     await c.pasv();
@@ -315,5 +329,35 @@ describe('FTP passive ports behind NAT', () => {
     assert.equal((await c.cmd('PBSZ 0')).code, 200);
     assert.equal((await c.cmd('PROT P')).code, 200);
     c.close();
+  });
+});
+
+describe('FTP shutdown', () => {
+  it('lets a transfer in flight finish, then says 421 and closes; an idle session gets 421 at once', async () => {
+    const h = await startFtpHarness();
+    try {
+      const content = Buffer.alloc(8 * 1024 * 1024, 3);
+      h.files.put(h.space, '/big.bin', content);
+      const idle = await FtpTestClient.connect(h.ftpPort);
+      const busy = await FtpTestClient.connect(h.ftpPort);
+      await busy.login('bob', PASSWORD);
+      await busy.expect('TYPE I', 200);
+      const socket = await busy.openPassive();
+      socket.pause();
+      assert.equal((await busy.cmd('RETR big.bin')).code, 150);
+      await h.plain.stopAccepting();
+      const shutdown = h.plain.shutdownSessions();
+      assert.equal((await idle.reply()).code, 421);
+      await idle.waitClosed();
+      const data = readAll(socket);
+      socket.resume();
+      assert.equal((await data).length, content.length);
+      assert.equal((await busy.reply()).code, 226);
+      assert.equal((await busy.reply()).code, 421);
+      await busy.waitClosed();
+      await shutdown;
+    } finally {
+      await h.close();
+    }
   });
 });
