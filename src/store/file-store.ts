@@ -62,6 +62,13 @@ export interface FileUpload {
   /** Writes at the end. Calls must not overlap (await each one). */
   write(chunk: Buffer): Promise<void>;
   /**
+   * Makes the bytes written so far durable without putting the file under its name, so a
+   * caller can overlap the disk's work with something else (FTP waits meanwhile to see
+   * whether the client is still there). No write may follow; commit() or abort() must.
+   * Optional to call: commit() does it when it was not done.
+   */
+  sync(): Promise<void>;
+  /**
    * Makes the bytes durable (fsync of the data and of the folder, or the database commit)
    * and puts the file under its name, replacing what was there. Only after this resolves may
    * a protocol say "accepted" (FTP 226, SFTP STATUS OK on CLOSE).
@@ -80,7 +87,7 @@ export interface FileReader {
   readonly info: FileInfo;
   /** Up to `length` bytes at `position`; an empty buffer at or past the end. */
   read(position: number, length: number): Promise<Buffer>;
-  /** The bytes from `start` (default 0) to the end, in chunks of at most 64 KiB. */
+  /** The bytes from `start` (default 0) to the end, in chunks of at most 256 KiB. */
   stream(start?: number): AsyncIterable<Buffer>;
   close(): Promise<void>;
 }

@@ -182,6 +182,9 @@ export class MemoryFileStore implements FileStore {
         chunks.push(Buffer.from(chunk));
         written += chunk.length;
       },
+      async sync() {
+        if (done) throw new StoreError('invalid', 'done');
+      },
       async commit() {
         if (done) throw new StoreError('invalid', 'done');
         done = true;

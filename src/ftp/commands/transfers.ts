@@ -15,6 +15,7 @@ import {
   dropData,
   finishSending,
   interruptionReply,
+  dataBatches,
   letControlCatchUp,
   openDataConnection,
   writeData,
@@ -162,9 +163,7 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
       return;
     }
     const ascii = session.type === 'A' ? new CrlfToLf() : null;
-    // The async iterator reads the next chunk only after the write below finished: the
-    // socket is paused while the store is busy, so a fast client cannot fill our memory.
-    for await (const chunk of socket as AsyncIterable<Buffer>) {
+    for await (const chunk of dataBatches(socket)) {
       transfer.bytes += chunk.length;
       const bytes = ascii ? ascii.push(chunk) : chunk;
       if (bytes.length > 0) await upload.write(bytes);
@@ -172,7 +171,7 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
     }
     const tail = ascii?.end();
     if (tail && tail.length > 0) await upload.write(tail);
-    await letControlCatchUp(transfer);
+    await Promise.all([upload.sync(), letControlCatchUp(transfer)]);
     if (transfer.aborted) throw new DataInterruptedError('426 Connection closed; transfer aborted');
     await upload.commit();
   } catch (err) {

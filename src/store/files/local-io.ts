@@ -13,7 +13,7 @@ import { StoreError } from '../types.js';
 import { assertParentFolders, fsStep, infoOf, isServed, lstatOrNull, type Resolved } from './local-paths.js';
 
 /** The largest chunk stream() yields, and the most one read() returns. */
-export const READ_CHUNK_BYTES = 64 * 1024;
+export const READ_CHUNK_BYTES = 256 * 1024;
 const MAX_READ_BYTES = 1024 * 1024;
 
 /** Opens a regular file for reading, never through a link: 'conflict' for a folder. */
@@ -125,6 +125,11 @@ export class LocalUpload implements FileUpload {
     this.bytesWritten += chunk.length;
   }
 
+  async sync(): Promise<void> {
+    if (this.state !== 'open') throw new Error('the upload is finished');
+    await this.syncData();
+  }
+
   async commit(): Promise<FileInfo> {
     if (this.state !== 'open') throw new Error('the upload is finished');
     this.state = 'committing';
@@ -158,15 +163,19 @@ export class LocalUpload implements FileUpload {
 
   /** fsync the data, then rename into place, then fsync the folder: only then is it durable. */
   private async place(): Promise<FileInfo> {
-    const { handle, mode } = this.setup;
-    if (this.handleOpen) {
-      // A write that failed half way may have left bytes past what was counted: drop them.
-      await handle.truncate(this.setup.keptBytes + this.bytesWritten);
-      await handle.chmod(mode);
-      await handle.sync();
-      await this.closeHandle();
-    }
+    await this.syncData();
     return this.host.serialize(() => this.rename());
+  }
+
+  /** The temporary file's bytes and mode on disk, its handle closed (once). */
+  private async syncData(): Promise<void> {
+    const { handle, mode } = this.setup;
+    if (!this.handleOpen) return;
+    // A write that failed half way may have left bytes past what was counted: drop them.
+    await handle.truncate(this.setup.keptBytes + this.bytesWritten);
+    await handle.chmod(mode);
+    await handle.sync();
+    await this.closeHandle();
   }
 
   private async rename(): Promise<FileInfo> {

@@ -12,7 +12,7 @@ import type { Database, Tx } from './db.js';
 /** Bytes per stored chunk (as message bodies: large enough for few rows, small enough for flat memory). */
 export const FILE_CHUNK_SIZE = 256 * 1024;
 /** The largest chunk stream() yields, and the most one read() returns. */
-const STREAM_CHUNK_BYTES = 64 * 1024;
+const STREAM_CHUNK_BYTES = 256 * 1024;
 const MAX_READ_BYTES = 1024 * 1024;
 
 export interface ContentRef {
@@ -55,7 +55,7 @@ export class PostgresFileReader implements FileReader {
     let pos = start;
     while (pos < size) {
       if (this.closed) throw new Error('the file is closed');
-      // One stored chunk at a time (one query), handed out in slices of at most 64 KiB.
+      // One stored chunk at a time (one query), handed out in slices of at most 256 KiB.
       const seq = Math.floor(pos / chunkSize);
       const from = pos - seq * chunkSize;
       const data = await this.chunk(seq, from, Math.min(chunkSize, size - seq * chunkSize) - from);
@@ -135,6 +135,11 @@ export class PostgresUpload implements FileUpload {
       this.pendingBytes = all.length - FILE_CHUNK_SIZE;
       this.nextSeq++;
     }
+  }
+
+  /** Nothing to do ahead: the full chunks are stored already, and the rest commits with the file. */
+  async sync(): Promise<void> {
+    if (this.state !== 'open') throw new Error('the upload is finished');
   }
 
   async commit(): Promise<FileInfo> {
