@@ -28,14 +28,19 @@ export interface BenchAccount {
   gid: number;
 }
 
-/** Creates the `wharfbench` account when missing and gives it a fresh password; locked again at cleanup. */
-export async function prepareAccount(): Promise<BenchAccount> {
+/**
+ * Creates the `wharfbench` account when missing and gives it a fresh password (locked again at
+ * cleanup) and `home` as its home directory (vsftpd changes into it at login).
+ */
+export async function prepareAccount(home: string): Promise<BenchAccount> {
   const exists = await execFileAsync('id', ['-u', BENCH_ACCOUNT]).then(() => true, () => false);
   if (!exists) {
     // /bin/sh, not nologin: vsftpd's PAM stack (pam_shells) refuses accounts whose shell is not in /etc/shells.
-    await run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', BENCH_ACCOUNT]);
+    await run('useradd', ['--system', '--no-create-home', '--shell', '/bin/sh', BENCH_ACCOUNT]);
     log(`created the system account ${BENCH_ACCOUNT} for the vsftpd and OpenSSH logins`);
   }
+  await mkdir(home, { recursive: true });
+  await run('usermod', ['--home', home, BENCH_ACCOUNT]);
   const password = randomBytes(12).toString('base64url');
   await run('chpasswd', [], { input: `${BENCH_ACCOUNT}:${password}\n` });
   onCleanup(
@@ -47,6 +52,7 @@ export async function prepareAccount(): Promise<BenchAccount> {
   );
   const uid = Number((await execFileAsync('id', ['-u', BENCH_ACCOUNT])).stdout.trim());
   const gid = Number((await execFileAsync('id', ['-g', BENCH_ACCOUNT])).stdout.trim());
+  await chown(home, uid, gid);
   return { name: BENCH_ACCOUNT, password, uid, gid };
 }
 
