@@ -26,7 +26,8 @@ export interface FtpTestServer {
   close(): Promise<void>;
 }
 
-export async function startFtpTestServer(): Promise<FtpTestServer> {
+/** `services`: the ports the tests need (each must be reported by `wharf serve`). */
+export async function startFtpTestServer(services: ('ftp' | 'ftps' | 'sftp')[]): Promise<FtpTestServer> {
   const wharf = await startWharf();
   const dir = await makeTempDir('wharf-ftp-client-');
   try {
@@ -34,7 +35,7 @@ export async function startFtpTestServer(): Promise<FtpTestServer> {
     assert.equal(domain.code, 0, domain.stderr);
     const user = await wharf.cli(['user', 'add', USER, '--password-stdin'], `${PASSWORD}\n`);
     assert.equal(user.code, 0, user.stderr);
-    for (const service of ['ftp', 'ftps', 'sftp']) assert.ok(wharf.ports[service], `wharf serve reported no ${service} port: ${wharf.logs().join('\n')}`);
+    for (const service of services) assert.ok(wharf.ports[service], `wharf serve reported no ${service} port: ${wharf.logs().join('\n')}`);
   } catch (err) {
     await wharf.stop();
     await wharf.removeData();

@@ -16,7 +16,7 @@ describe('wharf ftp over SFTP', () => {
   let big: string;
 
   before(async () => {
-    server = await startFtpTestServer();
+    server = await startFtpTestServer(['sftp']);
     big = await server.makeFile('big.bin', 3 * 1024 * 1024 + 777);
   });
   after(async () => {

@@ -18,7 +18,7 @@ describe('wharf ftp over FTP and FTPS', () => {
   let big: string;
 
   before(async () => {
-    server = await startFtpTestServer();
+    server = await startFtpTestServer(['ftp', 'ftps']);
     // Several data-connection buffers' worth, and not a multiple of any of them.
     big = await server.makeFile('big.bin', 3 * 1024 * 1024 + 12345);
   });

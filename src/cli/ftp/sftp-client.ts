@@ -14,7 +14,7 @@ import { Client, type SFTPWrapper } from 'ssh2';
 import { CliError } from '../errors.js';
 import type { RemoteEntry, RemoteFiles } from './remote.js';
 
-/** Bytes per READ/WRITE request (the size every SFTP server accepts) and requests in flight. */
+/** Bytes per READ/WRITE request at most (the size every SFTP server accepts) and requests in flight. */
 const CHUNK = 32 * 1024;
 const IN_FLIGHT = 16;
 /** File type bits of the SFTP mode attribute (as in stat(2)). */
@@ -92,6 +92,16 @@ export async function connectSftp(opts: SftpConnectOptions): Promise<RemoteFiles
   return new SftpRemote(client, sftp);
 }
 
+/**
+ * The largest READ or WRITE that goes out as one request. ssh2 splits a larger one and sends
+ * the rest only after the first part's reply, which would put our pipelined requests out of
+ * order; some servers (Wharf among them) want the writes of a file in order.
+ */
+function requestSize(sftp: SFTPWrapper, which: '_maxWriteLen' | '_maxReadLen'): number {
+  const limit = (sftp as unknown as Record<string, unknown>)[which];
+  return typeof limit === 'number' && limit > 0 ? Math.min(CHUNK, limit) : 16 * 1024;
+}
+
 class SftpRemote implements RemoteFiles {
   constructor(
     private readonly client: Client,
@@ -118,8 +128,9 @@ class SftpRemote implements RemoteFiles {
   }
 
   async upload(path: string, offset: number, produce: (data: Writable) => Promise<void>): Promise<void> {
-    // 'r+' writes into the existing file at the offset; 'w' creates or truncates.
-    const handle = await this.open(path, offset > 0 ? 'r+' : 'w');
+    // 'a' (WRITE|APPEND|CREAT) continues the existing file, and the writes are at its end
+    // anyway; 'w' creates or truncates. Not 'r+': servers may refuse read-and-write handles.
+    const handle = await this.open(path, offset > 0 ? 'a' : 'w');
     const writer = new OffsetWriter(this.sftp, handle, path, offset);
     try {
       await produce(writer);
@@ -154,7 +165,7 @@ class SftpRemote implements RemoteFiles {
     this.client.end();
   }
 
-  private open(path: string, flags: 'r' | 'r+' | 'w'): Promise<Buffer> {
+  private open(path: string, flags: 'r' | 'a' | 'w'): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       this.sftp.open(remotePath(path), flags, (err, handle) => (err ? reject(sftpError('open', path, err)) : resolve(handle)));
     });
@@ -173,6 +184,7 @@ class OffsetReader extends Readable {
   private pending: { position: number; length: number; data: Promise<Buffer> }[] = [];
   private next: number;
   private eof = false;
+  private readonly chunk: number;
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -182,6 +194,7 @@ class OffsetReader extends Readable {
   ) {
     super({ highWaterMark: CHUNK * IN_FLIGHT });
     this.next = offset;
+    this.chunk = requestSize(sftp, '_maxReadLen');
   }
 
   override _read(): void {
@@ -210,8 +223,8 @@ class OffsetReader extends Readable {
 
   private fill(): void {
     while (!this.eof && this.pending.length < IN_FLIGHT) {
-      this.pending.push(this.request(this.next, CHUNK));
-      this.next += CHUNK;
+      this.pending.push(this.request(this.next, this.chunk));
+      this.next += this.chunk;
     }
   }
 
@@ -230,6 +243,7 @@ class OffsetWriter extends Writable {
   private inFlight = 0;
   private failed: Error | null = null;
   private waiter: (() => void) | null = null;
+  private readonly chunk: number;
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -238,11 +252,12 @@ class OffsetWriter extends Writable {
     private position: number,
   ) {
     super({ highWaterMark: CHUNK * 4 });
+    this.chunk = requestSize(sftp, '_maxWriteLen');
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.failed) return cb(this.failed);
-    for (let at = 0; at < chunk.length; at += CHUNK) this.send(chunk.subarray(at, at + CHUNK));
+    for (let at = 0; at < chunk.length; at += this.chunk) this.send(chunk.subarray(at, at + this.chunk));
     if (this.inFlight < IN_FLIGHT) return cb();
     this.waiter = () => cb(this.failed);
   }
