@@ -12,12 +12,15 @@ import { createDnsResolver } from './net/dns.js';
 import { ConnectionCount, listen, type Listener } from './net/listener.js';
 import { loadTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
+import { createFtpHandler } from './ftp/index.js';
 import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
 import { createSmtpHandler } from './smtp/index.js';
 import { createSmtpTransport } from './queue/smtp-transport.js';
 import type { Transport } from './queue/transport.js';
 import { startQueueWorker, type QueueWorker } from './queue/worker.js';
+import type { FileStore } from './store/file-store.js';
+import { openFileStore } from './store/files/index.js';
 import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
 import { Readiness } from './web/readiness.js';
@@ -63,14 +66,16 @@ interface ServiceSpec {
   implicitTls?: TlsMaterial;
 }
 
-/** The mail services of this release and their ports (HTTP starts on its own). FTP and SFTP are not served yet. */
-function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
+/** The services of this release and their ports (HTTP starts on its own). SFTP is not served yet. */
+function serviceSpecs(ctx: ServiceContext, files: FileStore): ServiceSpec[] {
   const { ports } = ctx.config;
   const mx = createSmtpHandler(ctx, 'mx');
   // One handler for both submission ports: STARTTLS on 587-style, TLS from the start on 465-style.
   const submission = createSmtpHandler(ctx, 'submission');
   const pop3 = createPop3Handler(ctx);
   const imap = createImapHandler(ctx);
+  // One handler for both FTP ports: AUTH TLS on the plain one, TLS from the start on FTPS.
+  const ftp = createFtpHandler(ctx, files);
   return [
     { name: 'smtp', port: ports.smtp, handler: mx },
     { name: 'submission', port: ports.submission, handler: submission },
@@ -79,6 +84,8 @@ function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
     { name: 'pop3s', port: ports.pop3s, handler: pop3, implicitTls: ctx.tls },
     { name: 'imap', port: ports.imap, handler: imap },
     { name: 'imaps', port: ports.imaps, handler: imap, implicitTls: ctx.tls },
+    { name: 'ftp', port: ports.ftp, handler: ftp },
+    { name: 'ftps', port: ports.ftps, handler: ftp, implicitTls: ctx.tls },
   ];
 }
 
@@ -91,6 +98,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
   const listeners: Listener[] = [];
   let web: WebServer | null = null;
   let store: Store | null = null;
+  let files: FileStore | null = null;
   let queueWorker: QueueWorker | null = null;
   let transport: Transport | null = null;
   let stopping: Promise<void> | null = null;
@@ -113,6 +121,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     // Deliveries under way are aborted and released for the next worker (or this node's next start).
     await queueWorker?.stop();
     await transport?.close();
+    // The file store before the store: the database one uses the store's connections.
+    await files?.close();
     await store?.close();
     // Last: until the process goes, /healthz says it is alive and /readyz that it is draining.
     await web?.close();
@@ -135,6 +145,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
       throw new ListenError('http', config.host, config.ports.http, err as Error);
     }
     store = await openStore(storeOptions(config));
+    // Users' files for FTP and SFTP: real files in the data folder, or the store's PostgreSQL database.
+    files = await openFileStore(config, store);
     const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
@@ -142,7 +154,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     // Shared by every listener: the connection cap over all services, and the rate per address.
     const allConnections = new ConnectionCount();
     const admit = connectionRateAdmission(store, config.limits.maxConnectionRatePerAddress);
-    for (const spec of serviceSpecs(ctx)) {
+    for (const spec of serviceSpecs(ctx, files)) {
       try {
         listeners.push(
           await listen(spec.handler, {

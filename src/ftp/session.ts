@@ -1,0 +1,356 @@
+import type { SecureContext } from 'node:tls';
+import type { Line } from '../net/line-reader.js';
+import { isLoopbackAddress, passwordsAllowed } from '../net/password-policy.js';
+import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
+import type { Connection, ServiceContext, Session } from '../net/types.js';
+import type { FileSpace, FileStore } from '../store/file-store.js';
+import { normalizeFilePath } from '../store/files/path.js';
+import { parseCommandLine } from './command-line.js';
+import { commandTable } from './commands/index.js';
+import type { DataSetup } from './data-channel.js';
+
+/** What the FTP sessions of one server share besides the ServiceContext. */
+export interface FtpServices {
+  files: FileStore;
+  /** Bytes an upload to `space` may still add (quota left), null for no limit. */
+  uploadAllowance(space: FileSpace): Promise<number | null>;
+  /**
+   * The TLS context for data connections of this control connection: the one its session
+   * was made with, so the client can resume that session (see secureDataConnection).
+   */
+  dataSecureContext(conn: Connection): SecureContext;
+}
+
+/** Who is logged in. */
+export interface FtpUser {
+  /** The account's address; null for anonymous. */
+  address: string | null;
+  space: FileSpace;
+  /** The anonymous area: no command may change anything. */
+  readOnly: boolean;
+  /** Allowed server-to-server transfers (ftp.fxpUsers). */
+  fxp: boolean;
+}
+
+/** A command handler: replies itself (and may start a transfer that replies later). */
+export type CommandHandler = (session: FtpSession, argument: string) => Promise<void>;
+
+export interface CommandSpec {
+  run: CommandHandler;
+  /** False for what a client may send before logging in (USER, AUTH, FEAT, ...). */
+  needsLogin: boolean;
+}
+
+/** A transfer running on the data connection while the control connection keeps reading. */
+export class Transfer {
+  readonly abortController = new AbortController();
+  /** Bytes moved so far (STAT during a transfer reports it). */
+  bytes = 0;
+  /** Set by ABOR: the transfer replies 426 and ABOR then replies 226. */
+  aborted = false;
+  done!: Promise<void>;
+
+  constructor(
+    readonly command: string,
+    readonly path: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.abortController.abort();
+  }
+}
+
+/** Commands answered at once while a transfer runs; every other command waits for its end. */
+const DURING_TRANSFER = new Set(['ABOR', 'STAT']);
+/** Unknown or malformed commands tolerated before the client is disconnected. */
+export const MAX_BAD_COMMANDS = 100;
+
+const GREETING = '220 Wharf FTP server ready';
+const SHUTDOWN_REPLY = '421 Server shutting down, closing control connection';
+const IDLE_REPLY = '421 Timeout: idle for too long, closing control connection';
+
+/**
+ * One FTP control connection: reads a command, runs it, replies, and repeats. Commands live
+ * in commands/; a transfer (RETR, STOR, LIST...) runs beside the command loop so that ABOR
+ * and STAT are answered while it moves data (RFC 959 section 4.1.3). This class holds the
+ * state commands share and owns every way a session ends, so a pending upload is given up
+ * and every data socket closed on all of them.
+ */
+export class FtpSession implements Session {
+  readonly transport: WireTransport;
+  user: FtpUser | null = null;
+  /** Name given by USER, waiting for PASS. */
+  pendingUser: string | null = null;
+  /** Current folder, a normalized path of the user's space. */
+  cwd = '/';
+  /** RFC 959 section 3.1.1: ASCII until the client says otherwise. */
+  type: 'A' | 'I' = 'A';
+  /** REST offset for the next RETR/STOR. */
+  restOffset = 0;
+  /** RNFR's path, waiting for RNTO (an object, so a repeated RNFR is a new one). */
+  renameFrom: { path: string } | null = null;
+  /** The passive port or active address for the next transfer. */
+  dataSetup: DataSetup | null = null;
+  /** EPSV ALL was sent: PORT, EPRT and PASV are refused from now on (RFC 2428 section 4). */
+  epsvAll = false;
+  /** PBSZ was sent after AUTH TLS (RFC 4217 section 9: PROT needs it). */
+  pbszDone = false;
+  /** PROT P: data connections are TLS. */
+  protectData = false;
+  transfer: Transfer | null = null;
+
+  private badCommands = 0;
+  private busy = false;
+  private shuttingDown = false;
+  private closing = false;
+
+  constructor(
+    readonly ctx: ServiceContext,
+    readonly services: FtpServices,
+    readonly conn: Connection,
+  ) {
+    this.transport = new WireTransport(conn.socket, {
+      maxLineBytes: ctx.config.ftp.maxLineBytes,
+      secure: conn.secure,
+      stallTimeoutMs: ctx.config.ftp.idleTimeoutMs,
+    });
+    void this.run();
+  }
+
+  get log() {
+    return this.conn.log;
+  }
+
+  get files(): FileStore {
+    return this.services.files;
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get isClosing(): boolean {
+    return this.closing || this.transport.isClosing;
+  }
+
+  /**
+   * Whether a password may be sent now (ftp.requireTls): 'except-loopback' follows the mail
+   * protocols (TLS, loopback, or auth.allowInsecure), 'always' needs TLS, 'never' allows it.
+   */
+  get passwordsAllowed(): boolean {
+    switch (this.ctx.config.ftp.requireTls) {
+      case 'never':
+        return true;
+      case 'always':
+        return this.secure;
+      default:
+        return passwordsAllowed({ secure: this.secure, remoteAddress: this.conn.remoteAddress }, this.ctx.config.auth);
+    }
+  }
+
+  /**
+   * Whether transfers must use PROT P: under requireTls 'always' the files are as private as
+   * the password (vsftpd's force_local_data_ssl); the public anonymous area is exempt.
+   */
+  get dataProtectionRequired(): boolean {
+    return this.ctx.config.ftp.requireTls === 'always' && !(this.user?.readOnly ?? false);
+  }
+
+  /** True when the client is on this machine (tests, local tools). */
+  get fromLoopback(): boolean {
+    return isLoopbackAddress(this.conn.remoteAddress);
+  }
+
+  /** Writes one reply line (CRLF added); waits only when the client is not reading. */
+  async reply(text: string): Promise<void> {
+    await this.transport.write(text + '\r\n');
+  }
+
+  /**
+   * A multi-line reply (RFC 959 section 4.2): "code-first", the lines, "code last". Lines
+   * are indented by a space so none can be mistaken for the end.
+   */
+  async replyLines(code: number, first: string, lines: string[], last: string): Promise<void> {
+    const body = lines.map((l) => ` ${l}\r\n`).join('');
+    await this.transport.write(`${code}-${first}\r\n${body}${code} ${last}\r\n`);
+  }
+
+  /** Replies to a bad command; too many of them end the session. */
+  async rejectCommand(text: string): Promise<void> {
+    this.badCommands++;
+    if (this.badCommands >= MAX_BAD_COMMANDS) {
+      this.log.warn('too many bad commands', { count: this.badCommands });
+      this.close('421 Too many bad commands, closing control connection');
+      return;
+    }
+    await this.reply(text);
+  }
+
+  /** `input` resolved against the current folder; throws StoreError('invalid'). */
+  resolvePath(input: string): string {
+    return normalizeFilePath(this.cwd, input);
+  }
+
+  /** Takes the data setup for a transfer (each PASV/PORT serves one transfer). */
+  takeDataSetup(): DataSetup | null {
+    const setup = this.dataSetup;
+    this.dataSetup = null;
+    return setup;
+  }
+
+  /** Replaces the data setup, closing a passive port not used. */
+  setDataSetup(setup: DataSetup | null): void {
+    this.dataSetup?.close();
+    this.dataSetup = setup;
+  }
+
+  /**
+   * Runs `work` as the session's transfer, beside the command loop. `work` sends every reply
+   * of the transfer (150, then 226 or an error); it must not throw for expected failures.
+   */
+  startTransfer(command: string, path: string, work: (transfer: Transfer) => Promise<void>): void {
+    const transfer = new Transfer(command, path);
+    this.transfer = transfer;
+    transfer.done = (async () => {
+      try {
+        await work(transfer);
+      } catch (err) {
+        if (!(err instanceof ConnectionClosedError) && !this.isClosing) {
+          this.log.error('transfer failed', { command, error: err as Error });
+          await this.reply('451 Requested action aborted: local error in processing').catch(() => {});
+        }
+      } finally {
+        if (this.transfer === transfer) this.transfer = null;
+      }
+    })();
+  }
+
+  async startTls(goAhead: string): Promise<boolean> {
+    this.transport.send(goAhead + '\r\n');
+    const handshakeTimeout = Math.min(this.ctx.config.ftp.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
+    const dropped = await this.transport.upgradeToTls(this.ctx.tls.secureContext, handshakeTimeout);
+    if (dropped === null) {
+      this.log.info('tls handshake failed');
+      return false;
+    }
+    if (dropped > 0) this.log.warn('discarded input pipelined after AUTH TLS', { bytes: dropped });
+    this.pendingUser = null;
+    this.pbszDone = false;
+    this.protectData = false;
+    this.log.info('tls started');
+    return true;
+  }
+
+  login(user: FtpUser): void {
+    this.user = user;
+    this.pendingUser = null;
+    this.cwd = '/';
+  }
+
+  /** Ends the session: a last reply, then the socket closes; a transfer in flight is aborted. */
+  close(lastReply?: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.transfer?.abort();
+    this.setDataSetup(null);
+    this.transport.close(lastReply === undefined ? undefined : lastReply + '\r\n');
+  }
+
+  /** Listener shutdown: let a command or transfer in flight finish, then say goodbye. */
+  shutdown(): Promise<void> {
+    if (!this.shuttingDown) {
+      this.shuttingDown = true;
+      if (!this.busy && !this.transfer) {
+        this.close(SHUTDOWN_REPLY);
+      } else if (!this.busy && this.transfer) {
+        void this.transfer.done.then(() => this.close(SHUTDOWN_REPLY));
+      }
+      const force = setTimeout(() => {
+        this.transfer?.abort();
+        this.transport.destroy();
+      }, this.ctx.config.shutdownGraceMs);
+      force.unref();
+      void this.transport.closed.then(() => clearTimeout(force));
+    }
+    return this.transport.closed;
+  }
+
+  /** The next line within the idle limit; waits on while a transfer keeps the session busy. */
+  async nextLine(): Promise<Line | null> {
+    for (;;) {
+      const line = await this.transport.readLine(this.ctx.config.ftp.idleTimeoutMs);
+      if (line !== TIMED_OUT) return this.closing ? null : line;
+      if (this.transfer) continue;
+      this.log.info('idle timeout', { user: this.user?.address });
+      this.close(IDLE_REPLY);
+      return null;
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.reply(GREETING);
+      while (!this.closing) {
+        const line = await this.nextLine();
+        if (!line) break;
+        this.busy = true;
+        try {
+          await this.execute(line);
+        } finally {
+          this.busy = false;
+        }
+        if (this.shuttingDown && !this.transfer) this.close(SHUTDOWN_REPLY);
+        else if (this.transport.pendingInput === 0) this.transport.flush();
+      }
+    } catch (err) {
+      if (!(err instanceof ConnectionClosedError)) {
+        this.log.error('ftp session failed', { error: err as Error });
+      }
+      if (!this.closing) this.transport.destroy();
+    } finally {
+      await this.finish();
+    }
+  }
+
+  private async execute(line: Line): Promise<void> {
+    if (line.tooLong) {
+      // An over-long line is an attack or a broken client; either way the session ends.
+      this.log.warn('command line too long');
+      this.close('500 Command line too long, closing control connection');
+      return;
+    }
+    const parsed = parseCommandLine(line.bytes);
+    if (!parsed.ok) return this.rejectCommand('500 Syntax error, command unrecognized');
+    const { keyword, argument } = parsed.command;
+    if (this.transfer && !DURING_TRANSFER.has(keyword)) await this.transfer.done;
+    if (this.closing) return;
+    const spec = commandTable.get(keyword);
+    if (!spec) return this.rejectCommand(`500 Unknown command ${keyword.slice(0, 8)}`);
+    if (spec.needsLogin && !this.user) return this.rejectCommand('530 Please login with USER and PASS');
+    // RNTO must come right after RNFR (RFC 959 section 4.1.3).
+    const renameFrom = this.renameFrom;
+    try {
+      await spec.run(this, argument);
+    } catch (err) {
+      if (err instanceof ConnectionClosedError || this.transport.isClosing) throw err;
+      this.log.error('command failed', { command: keyword, error: err as Error });
+      await this.reply('451 Requested action aborted: local error in processing');
+    } finally {
+      if (renameFrom !== null && this.renameFrom === renameFrom) this.renameFrom = null;
+    }
+  }
+
+  /** Every way out of `run` comes here: a transfer in flight is aborted, data sockets closed. */
+  private async finish(): Promise<void> {
+    this.closing = true;
+    this.transfer?.abort();
+    this.setDataSetup(null);
+    await this.transfer?.done.catch(() => {});
+    this.transport.close();
+  }
+}

@@ -1,0 +1,32 @@
+/** File store failures as FTP replies (RFC 959 section 4.2: 450/550 file, 452/552 space, 553 name). */
+import { StoreError } from '../store/types.js';
+
+/** What the command was doing: a bad name is 553 only where a name is being created. */
+export type FileAction = 'read' | 'create';
+
+/**
+ * The reply for an error from the file store, or null when it is not one we expect (the
+ * caller rethrows it: a bug or a broken store is a 451, logged).
+ */
+export function storeErrorReply(err: unknown, action: FileAction): string | null {
+  if (isDiskFull(err)) return '452 Insufficient storage space in system';
+  if (!(err instanceof StoreError)) return null;
+  switch (err.code) {
+    case 'not-found':
+      return '550 No such file or directory';
+    case 'conflict':
+      return '550 Not possible here: it exists already, is not empty, or is not the right kind (file or folder)';
+    case 'invalid':
+      return action === 'create' ? '553 File name not allowed' : '550 Invalid path';
+    case 'quota':
+      return '552 Exceeded storage allocation (quota)';
+  }
+}
+
+/** ENOSPC (or EDQUOT) from the disk under the local store, possibly wrapped. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+  }
+  return false;
+}

@@ -1,0 +1,264 @@
+/**
+ * A real `wharf serve` under stress and attack over FTP: a thousand transfers leave no
+ * descriptor behind, 226 means the file is there, a client killed mid-upload leaves nothing,
+ * quota, login floods throttled together with the mail protocols, and the anonymous area.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LineClient } from '../helpers/line-client.js';
+import { runProgram } from '../helpers/process.js';
+import { FtpTestClient, connectData, readAll, writeAndEnd } from './ftp-client.js';
+import { FTP_PASSWORD, FTP_USER, startFtpWharf, type FtpWharf } from './wharf-ftp.js';
+
+let server: FtpWharf;
+
+async function loggedIn(): Promise<FtpTestClient> {
+  const c = await FtpTestClient.connect(server.ftp);
+  await c.login(FTP_USER, FTP_PASSWORD);
+  await c.expect('TYPE I', 200);
+  return c;
+}
+
+async function store(c: FtpTestClient, name: string, data: Buffer): Promise<void> {
+  const socket = await c.openPassive();
+  await c.expect(`STOR ${name}`, 150);
+  await writeAndEnd(socket, data);
+  const r = await c.reply();
+  assert.equal(r.code, 226, r.lines.join());
+}
+
+async function retrieve(c: FtpTestClient, name: string): Promise<Buffer> {
+  const socket = await c.openPassive();
+  const data = readAll(socket);
+  await c.expect(`RETR ${name}`, 150);
+  const bytes = await data;
+  assert.equal((await c.reply()).code, 226);
+  return bytes;
+}
+
+async function openDescriptors(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+describe('FTP server under load and attack', () => {
+  before(async () => {
+    server = await startFtpWharf({
+      settings: {
+        files: { anonymous: true },
+        authThrottle: { freeFailures: 2, baseDelayMs: 10, maxDelayMs: 80 },
+        ftp: { dataConnectTimeoutMs: 2_000 },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('makes a thousand transfers of every kind without leaking a descriptor', async () => {
+    const c = await loggedIn();
+    await store(c, 'small.txt', Buffer.from('small'));
+    const run = async (i: number) => {
+      switch (i % 6) {
+        case 0:
+          assert.equal((await retrieve(c, 'small.txt')).toString(), 'small');
+          break;
+        case 1:
+          await store(c, `n${i % 12}.txt`, Buffer.from(String(i)));
+          break;
+        case 2: {
+          const port = await c.epsv();
+          const socket = await connectData('127.0.0.1', port);
+          const listing = readAll(socket);
+          await c.expect('NLST', 150);
+          assert.match((await listing).toString(), /small\.txt/);
+          assert.equal((await c.reply()).code, 226);
+          break;
+        }
+        case 3: {
+          // Active mode: the server connects to us.
+          const received = new Promise<Buffer>((resolve) => {
+            const srv = net.createServer((s) => {
+              srv.close();
+              void readAll(s).then(resolve);
+            });
+            srv.listen(0, '127.0.0.1', () => {
+              const p = (srv.address() as net.AddressInfo).port;
+              void c.expect(`EPRT |1|127.0.0.1|${p}|`, 200).then(() => c.send('RETR small.txt'));
+            });
+          });
+          assert.equal((await received).toString(), 'small');
+          assert.equal((await c.reply()).code, 150);
+          assert.equal((await c.reply()).code, 226);
+          break;
+        }
+        case 4:
+          // A passive port never used, replaced by the next PASV, which is aborted unused.
+          await c.pasv();
+          await c.pasv();
+          c.send('LIST');
+          assert.equal((await c.cmd('ABOR')).code, 426);
+          assert.equal((await c.reply()).code, 226);
+          break;
+        case 5: {
+          // A data connection the client drops in the middle.
+          const socket = await c.openPassive();
+          socket.destroy();
+          const r = await c.cmd('RETR small.txt');
+          if (r.code === 150) assert.ok([226, 426].includes((await c.reply()).code));
+          else assert.equal(r.code, 425);
+          break;
+        }
+      }
+    };
+    for (let i = 0; i < 60; i++) await run(i);
+    const before = await openDescriptors(server.wharf.pid);
+    for (let i = 0; i < 1000; i++) await run(i);
+    await c.expect('NOOP', 200);
+    // Closed sockets may linger a moment in the kernel's hands but not in the process.
+    let now = await openDescriptors(server.wharf.pid);
+    for (let tries = 0; now > before + 3 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      now = await openDescriptors(server.wharf.pid);
+    }
+    assert.ok(now <= before + 3, `descriptors before ${before}, after ${now}`);
+    c.close();
+  });
+
+  it('has the whole file under its name as soon as 226 arrives', async () => {
+    const writer = await loggedIn();
+    const reader = await loggedIn();
+    for (let i = 0; i < 30; i++) {
+      const data = randomBytes(1 + ((i * 7919) % 200_000));
+      await store(writer, 'durable.bin', data);
+      // A second connection, at once: the file is complete, not being written.
+      assert.equal((await reader.cmd('SIZE durable.bin')).text, String(data.length));
+      if (i % 5 === 0) assert.ok((await retrieve(reader, 'durable.bin')).equals(data));
+    }
+    writer.close();
+    reader.close();
+  });
+
+  it('leaves no file when the client is killed in the middle of STOR', async () => {
+    const script = String.raw`
+import ftplib, os, signal, sys
+port, user = int(sys.argv[1]), sys.argv[2]
+password = sys.stdin.readline().rstrip('\n')
+class Dying:
+    def __init__(self): self.calls = 0
+    def read(self, n):
+        self.calls += 1
+        if self.calls == 20:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return b'x' * n
+f = ftplib.FTP()
+f.connect('127.0.0.1', port)
+f.login(user, password)
+f.storbinary('STOR killed.bin', Dying(), blocksize=8192)
+`;
+    const r = await runProgram('python3', ['-c', script, String(server.ftp), FTP_USER], { stdin: `${FTP_PASSWORD}\n`, timeoutMs: 30_000 });
+    assert.equal(r.code, 128, `python should have been killed: ${r.stderr}`);
+    const c = await loggedIn();
+    for (let i = 0; i < 20; i++) {
+      // The server notices the dead client at once; give its abort a moment to finish.
+      const size = await c.cmd('SIZE killed.bin');
+      assert.equal(size.code, 550, `the upload was committed: ${size.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const names = (await retrieveList(c)).split('\r\n');
+    assert.ok(!names.some((n) => n.includes('killed')), names.join(','));
+    c.close();
+  });
+
+  it('throttles a login flood, together with the mail protocols', async () => {
+    const throttledBefore = countThrottled();
+    for (let i = 0; i < 6; i++) {
+      const c = await FtpTestClient.connect(server.ftp);
+      await c.expect(`USER ${FTP_USER}`, 331);
+      assert.equal((await c.cmd('PASS wrong-guess')).code, 530);
+      c.close();
+    }
+    assert.ok(countThrottled() >= throttledBefore + 3, 'FTP failures past the free ones are throttled');
+    // The same client guessing over POP3 now is throttled at once: the count is shared.
+    const afterFtp = countThrottled();
+    const pop = await LineClient.connect(server.wharf.ports.pop3);
+    await pop.line();
+    await pop.pop3(`USER ${FTP_USER}`);
+    assert.match(await pop.pop3('PASS wrong-again'), /^-ERR/);
+    pop.close();
+    assert.ok(countThrottled() > afterFtp, 'POP3 sees the FTP failures');
+    // The right password still works (after the delay).
+    const ok = await loggedIn();
+    ok.close();
+  });
+
+  it('serves the anonymous area read-only', async () => {
+    const area = path.join(server.wharf.dataDir, 'files-anonymous');
+    await mkdir(area, { recursive: true });
+    await writeFile(path.join(area, 'welcome.txt'), 'public\n');
+    const c = await FtpTestClient.connect(server.ftp);
+    await c.expect('USER anonymous', 331);
+    await c.expect('PASS guest@example.org', 230);
+    await c.expect('TYPE I', 200);
+    assert.equal((await retrieve(c, 'welcome.txt')).toString(), 'public\n');
+    const mlst = await c.cmd('MLST welcome.txt');
+    assert.match(mlst.lines[1], /perm=r;/);
+    assert.equal((await c.cmd('MKD new')).code, 550);
+    assert.equal((await c.cmd('DELE welcome.txt')).code, 550);
+    assert.equal((await c.cmd('RNFR welcome.txt')).code, 550);
+    assert.equal((await c.cmd('SITE CHMOD 777 welcome.txt')).code, 550);
+    await c.pasv();
+    assert.equal((await c.cmd('STOR upload.txt')).code, 550);
+    assert.equal((await c.cmd('APPE welcome.txt')).code, 550);
+    assert.equal((await c.cmd('CWD /../..')).code, 250);
+    assert.equal((await c.cmd('SIZE /welcome.txt')).text, '7');
+    c.close();
+  });
+});
+
+async function retrieveList(c: FtpTestClient): Promise<string> {
+  const socket = await c.openPassive();
+  const data = readAll(socket);
+  await c.expect('NLST', 150);
+  const text = (await data).toString();
+  assert.equal((await c.reply()).code, 226);
+  return text;
+}
+
+function countThrottled(): number {
+  return server.wharf.logs().filter((l) => l.includes('"login throttled"')).length;
+}
+
+describe('FTP quota', () => {
+  let quota: FtpWharf;
+  before(async () => {
+    quota = await startFtpWharf({ quota: '100K' });
+  });
+  after(async () => {
+    await quota.close();
+  });
+
+  it('refuses an upload past the quota with 552 and keeps nothing of it', async () => {
+    const c = await FtpTestClient.connect(quota.ftp);
+    await c.login(FTP_USER, FTP_PASSWORD);
+    await c.expect('TYPE I', 200);
+    const socket = await c.openPassive();
+    socket.on('error', () => {});
+    await c.expect('STOR big.bin', 150);
+    socket.write(randomBytes(1024 * 1024));
+    const r = await c.reply();
+    assert.equal(r.code, 552, r.lines.join());
+    socket.destroy();
+    assert.equal((await c.cmd('SIZE big.bin')).code, 550);
+    // Within the quota, an upload still works.
+    const small = await c.openPassive();
+    await c.expect('STOR small.bin', 150);
+    await writeAndEnd(small, randomBytes(10_000));
+    assert.equal((await c.reply()).code, 226);
+    assert.equal((await c.cmd('SIZE small.bin')).text, '10000');
+    c.close();
+  });
+});
