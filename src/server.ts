@@ -18,6 +18,8 @@ import { createSmtpHandler } from './smtp/index.js';
 import { createSmtpTransport } from './queue/smtp-transport.js';
 import type { Transport } from './queue/transport.js';
 import { startQueueWorker, type QueueWorker } from './queue/worker.js';
+import type { FileStore } from './store/file-store.js';
+import { openFileStore } from './store/files/index.js';
 import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
 import { Readiness } from './web/readiness.js';
@@ -91,6 +93,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
   const listeners: Listener[] = [];
   let web: WebServer | null = null;
   let store: Store | null = null;
+  let files: FileStore | null = null;
   let queueWorker: QueueWorker | null = null;
   let transport: Transport | null = null;
   let stopping: Promise<void> | null = null;
@@ -113,6 +116,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     // Deliveries under way are aborted and released for the next worker (or this node's next start).
     await queueWorker?.stop();
     await transport?.close();
+    // The file store before the store: the database one uses the store's connections.
+    await files?.close();
     await store?.close();
     // Last: until the process goes, /healthz says it is alive and /readyz that it is draining.
     await web?.close();
@@ -135,6 +140,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
       throw new ListenError('http', config.host, config.ports.http, err as Error);
     }
     store = await openStore(storeOptions(config));
+    // Users' files for FTP and SFTP: real files in the data folder, or the store's PostgreSQL database.
+    files = await openFileStore(config, store);
     const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });

@@ -1,0 +1,195 @@
+/**
+ * Reading and writing files of the local-disk store. A reader holds the file open, so it keeps
+ * seeing the bytes it opened even when an upload replaces the file meanwhile. An upload writes
+ * to a temporary file in the uploads folder (on the same file system as the spaces, so the
+ * final rename is atomic) and only commit() puts it under its name, after fsync of the data;
+ * the folder is fsync'd after the rename, so once commit() resolves the new name survives a
+ * power cut too.
+ */
+import { constants, type Stats } from 'node:fs';
+import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { FileInfo, FileReader, FileUpload } from '../file-store.js';
+import { StoreError } from '../types.js';
+import { assertParentFolders, fsStep, infoOf, isServed, lstatOrNull, type Resolved } from './local-paths.js';
+
+/** The largest chunk stream() yields, and the most one read() returns. */
+export const READ_CHUNK_BYTES = 64 * 1024;
+const MAX_READ_BYTES = 1024 * 1024;
+
+/** Opens a regular file for reading, never through a link: 'conflict' for a folder. */
+export async function openLocalReader(resolved: Resolved): Promise<FileReader> {
+  await assertParentFolders(resolved);
+  const handle = await fsStep(() => open(resolved.full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new StoreError('conflict', 'a folder cannot be read as a file');
+    // A FIFO or device planted by someone else is not served (O_NONBLOCK kept the open from waiting on it).
+    if (!st.isFile()) throw new StoreError('not-found', 'no such file');
+    return new LocalReader(handle, infoOf(resolved.name, st));
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+class LocalReader implements FileReader {
+  private closed = false;
+
+  constructor(
+    private readonly handle: FileHandle,
+    readonly info: FileInfo,
+  ) {}
+
+  async read(position: number, length: number): Promise<Buffer> {
+    if (this.closed) throw new Error('the file is closed');
+    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new StoreError('invalid', 'bad read range');
+    }
+    const buffer = Buffer.allocUnsafe(Math.min(length, MAX_READ_BYTES));
+    if (buffer.length === 0) return buffer;
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
+    return buffer.subarray(0, bytesRead);
+  }
+
+  async *stream(start = 0): AsyncIterable<Buffer> {
+    let position = start;
+    for (;;) {
+      // A fresh buffer each time: the consumer may still hold the previous one (a socket write).
+      const chunk = await this.read(position, READ_CHUNK_BYTES);
+      if (chunk.length === 0) return;
+      position += chunk.length;
+      yield chunk;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+/** What an upload needs from its store. */
+export interface UploadHost {
+  /** The usage of the upload's space changed by `delta` bytes. */
+  adjustUsage(delta: number): void;
+  /** The temporary file is no longer in use (committed or removed). */
+  released(tempPath: string): void;
+  /** fsync of a folder, so a rename in it is durable. */
+  syncFolder(path: string): Promise<void>;
+}
+
+export interface LocalUploadSetup {
+  target: Resolved;
+  tempPath: string;
+  handle: FileHandle;
+  /** Bytes already in the temporary file (kept from the existing file for 'append'/'resume'). */
+  keptBytes: number;
+  /** Size of the file being replaced when the upload started (0 for a new one), for the quota. */
+  replacedBytes: number;
+  mode: number;
+  exclusive: boolean;
+  maxBytes: number | null;
+}
+
+type UploadState = 'open' | 'committing' | 'done';
+
+export class LocalUpload implements FileUpload {
+  bytesWritten = 0;
+  private state: UploadState = 'open';
+  private handleOpen = true;
+
+  constructor(
+    private readonly host: UploadHost,
+    private readonly setup: LocalUploadSetup,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.state !== 'open') throw new Error('the upload is finished');
+    const { keptBytes, replacedBytes, maxBytes } = this.setup;
+    // What the space grows by if this chunk is written: the new file's size minus the one it replaces.
+    const growth = keptBytes + this.bytesWritten + chunk.length - replacedBytes;
+    if (maxBytes !== null && growth > maxBytes) throw new StoreError('quota', 'the upload would exceed the quota');
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.setup.handle.write(
+        chunk,
+        offset,
+        chunk.length - offset,
+        keptBytes + this.bytesWritten + offset,
+      );
+      offset += bytesWritten;
+    }
+    this.bytesWritten += chunk.length;
+  }
+
+  async commit(): Promise<FileInfo> {
+    if (this.state !== 'open') throw new Error('the upload is finished');
+    this.state = 'committing';
+    try {
+      const info = await this.place();
+      this.state = 'done';
+      this.host.released(this.setup.tempPath);
+      return info;
+    } catch (err) {
+      // A failed commit leaves the temporary file for abort() to remove.
+      this.state = 'open';
+      throw err;
+    }
+  }
+
+  async abort(options?: { keepPartial?: boolean }): Promise<void> {
+    if (this.state !== 'open') return;
+    if (options?.keepPartial) {
+      try {
+        await this.commit();
+        return;
+      } catch {
+        // Keeping the bytes failed (the folder went away, the disk is full): fall through and drop them.
+      }
+    }
+    this.state = 'done';
+    await this.closeHandle().catch(() => undefined);
+    await unlink(this.setup.tempPath).catch(() => undefined);
+    this.host.released(this.setup.tempPath);
+  }
+
+  /** fsync the data, then rename into place, then fsync the folder: only then is it durable. */
+  private async place(): Promise<FileInfo> {
+    const { target, tempPath, handle, mode, exclusive } = this.setup;
+    if (this.handleOpen) {
+      // A write that failed half way may have left bytes past what was counted: drop them.
+      await handle.truncate(this.setup.keptBytes + this.bytesWritten);
+      await handle.chmod(mode);
+      await handle.sync();
+      await this.closeHandle();
+    }
+    await assertParentFolders(target);
+    const existing = await lstatOrNull(target.full);
+    if (existing !== null && !existing.isFile()) {
+      throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
+    }
+    if (exclusive) {
+      // link() fails if the name exists, atomically: two exclusive uploads cannot both win.
+      await fsStep(() => link(tempPath, target.full));
+      await unlink(tempPath);
+    } else {
+      await fsStep(() => rename(tempPath, target.full));
+    }
+    await this.host.syncFolder(target.parent);
+    const placed = await lstatOrNull(target.full);
+    if (!isServed(placed)) throw new StoreError('not-found', 'the file went away');
+    this.host.adjustUsage(placed.size - sizeOf(exclusive ? null : existing));
+    return infoOf(target.name, placed);
+  }
+
+  private async closeHandle(): Promise<void> {
+    if (!this.handleOpen) return;
+    this.handleOpen = false;
+    await this.setup.handle.close();
+  }
+}
+
+function sizeOf(st: Stats | null): number {
+  return st?.isFile() ? st.size : 0;
+}

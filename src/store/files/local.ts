@@ -1,0 +1,336 @@
+/**
+ * The file store on the local disk: each user's files are real files in their own folder,
+ * <dataDir>/files/<domain>/<local>/, the anonymous area is <dataDir>/files-anonymous/, so an
+ * admin backs them up (and looks at them) with the usual tools. Uploads are written in
+ * <dataDir>/files-uploads/ and renamed into place when committed (see local-io.ts).
+ *
+ * Every path is checked (assertNormalizedFilePath) and walked without following links (see
+ * local-paths.ts). Everything goes through fs/promises, so the event loop never waits on the
+ * disk. Usage is counted by walking a space once and then kept up to date by this store's own
+ * operations; changes made behind its back (an admin copying files in) show after a restart.
+ */
+import { constants, type Stats } from 'node:fs';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  statfs,
+  unlink,
+  link,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FileInfo, FileReader, FileSpace, FileStore, FileUpload, UploadOptions } from '../file-store.js';
+import { StoreError } from '../types.js';
+import { LocalUpload, openLocalReader, type UploadHost } from './local-io.js';
+import {
+  NEW_FILE_MODE,
+  NEW_FOLDER_MODE,
+  UPLOADS_FOLDER,
+  assertParentFolders,
+  effectiveMode,
+  fsStep,
+  infoOf,
+  isErrno,
+  isServed,
+  lstatOrNull,
+  parentFoldersExist,
+  resolvePath,
+  spaceFolder,
+  type Resolved,
+} from './local-paths.js';
+import { assertNormalizedFilePath, isNormalizedFilePath } from './path.js';
+import { scanUsage, removeStaleUploads, tempName, activeUploads } from './local-usage.js';
+
+/** How many entries of a folder are looked at (lstat) at once while listing it. */
+const LIST_BATCH = 64;
+
+interface UsageEntry {
+  /** The walk's result once known. */
+  value: number | null;
+  pending: Promise<number> | null;
+  /** The space changed while the walk ran: its result may be off, walk again next time. */
+  stale: boolean;
+}
+
+export class LocalFileStore implements FileStore {
+  private readonly usageBySpace = new Map<string, UsageEntry>();
+  private closed = false;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly uploadsDir: string,
+  ) {}
+
+  /** Opens the store on `dataDir`, creating its folders and removing uploads a crash left behind. */
+  static async open(dataDir: string): Promise<LocalFileStore> {
+    const uploadsDir = join(dataDir, UPLOADS_FOLDER);
+    await mkdir(uploadsDir, { recursive: true, mode: 0o700 });
+    await removeStaleUploads(uploadsDir);
+    return new LocalFileStore(dataDir, uploadsDir);
+  }
+
+  async stat(space: FileSpace, path: string): Promise<FileInfo | null> {
+    const at = await this.resolve(space, path);
+    if (!(await parentFoldersExist(at))) return null;
+    const st = await lstatOrNull(at.full);
+    return isServed(st) ? infoOf(at.name, st) : null;
+  }
+
+  async list(space: FileSpace, path: string): Promise<FileInfo[]> {
+    const at = await this.resolve(space, path);
+    const st = await this.existing(at);
+    if (!st.isDirectory()) throw new StoreError('conflict', 'not a folder');
+    const names = (await fsStep(() => readdir(at.full)))
+      // A name the protocols could not spell (invalid UTF-8, not NFC, a backslash) would be
+      // listed but could never be opened: it is left out, like links.
+      .filter((name) => isNormalizedFilePath('/' + name))
+      .sort();
+    const out: FileInfo[] = [];
+    for (let i = 0; i < names.length; i += LIST_BATCH) {
+      const batch = names.slice(i, i + LIST_BATCH);
+      const stats = await Promise.all(batch.map((name) => lstatOrNull(join(at.full, name))));
+      stats.forEach((entry, j) => {
+        if (isServed(entry)) out.push(infoOf(batch[j]!, entry));
+      });
+    }
+    return out;
+  }
+
+  async makeDirectory(space: FileSpace, path: string): Promise<FileInfo> {
+    const at = await this.resolve(space, path);
+    if (at.path === '/') throw new StoreError('conflict', 'the root folder exists');
+    await assertParentFolders(at);
+    await fsStep(() => mkdir(at.full, { mode: NEW_FOLDER_MODE }));
+    // Independent of the process umask, so both store kinds report the same bits.
+    await this.withHandle(at, (handle) => handle.chmod(NEW_FOLDER_MODE));
+    await this.syncFolder(at.parent);
+    return infoOf(at.name, await lstat(at.full));
+  }
+
+  async removeDirectory(space: FileSpace, path: string): Promise<void> {
+    const at = await this.resolve(space, path);
+    if (at.path === '/') throw new StoreError('invalid', 'the root folder cannot be removed');
+    const st = await this.existing(at);
+    if (!st.isDirectory()) throw new StoreError('conflict', 'not a folder');
+    await fsStep(() => rmdir(at.full));
+    await this.syncFolder(at.parent);
+  }
+
+  async removeFile(space: FileSpace, path: string): Promise<void> {
+    const at = await this.resolve(space, path);
+    if (at.path === '/') throw new StoreError('invalid', 'the root is a folder');
+    const st = await this.existing(at);
+    if (st.isDirectory()) throw new StoreError('conflict', 'a folder is not removed as a file');
+    await fsStep(() => unlink(at.full));
+    this.adjustUsage(at.root, -st.size);
+    await this.syncFolder(at.parent);
+  }
+
+  async rename(space: FileSpace, from: string, to: string, options?: { overwrite?: boolean }): Promise<void> {
+    const source = await this.resolve(space, from);
+    const target = await this.resolve(space, to);
+    if (source.path === '/' || target.path === '/') throw new StoreError('invalid', 'the root cannot be renamed');
+    const st = await this.existing(source);
+    if (source.path === target.path) return;
+    if (target.path.startsWith(source.path + '/')) throw new StoreError('invalid', 'a folder cannot move into itself');
+    await assertParentFolders(target);
+    const parent = await lstatOrNull(target.parent);
+    if (parent === null || !parent.isDirectory()) throw new StoreError('not-found', 'no such folder');
+    const existing = await lstatOrNull(target.full);
+    if (existing !== null) {
+      if (!options?.overwrite || !existing.isFile() || !st.isFile()) {
+        throw new StoreError('conflict', 'the new name is taken');
+      }
+      await fsStep(() => rename(source.full, target.full));
+      this.adjustUsage(source.root, -existing.size);
+    } else if (st.isFile()) {
+      // link() refuses an existing name atomically, so a file that appeared meanwhile is not replaced.
+      await fsStep(() => link(source.full, target.full));
+      await fsStep(() => unlink(source.full));
+    } else {
+      await fsStep(() => rename(source.full, target.full));
+    }
+    await this.syncFolder(target.parent);
+    if (target.parent !== source.parent) await this.syncFolder(source.parent);
+  }
+
+  async setMode(space: FileSpace, path: string, mode: number): Promise<void> {
+    const at = await this.resolve(space, path);
+    const st = await this.existing(at);
+    const bits = effectiveMode(st.isDirectory() ? 'directory' : 'file', mode);
+    await this.withHandle(at, (handle) => handle.chmod(bits));
+  }
+
+  async setModified(space: FileSpace, path: string, modified: Date): Promise<void> {
+    if (Number.isNaN(modified.getTime())) throw new StoreError('invalid', 'not a time');
+    const at = await this.resolve(space, path);
+    const st = await this.existing(at);
+    await this.withHandle(at, (handle) => handle.utimes(st.atime, modified));
+  }
+
+  async openRead(space: FileSpace, path: string): Promise<FileReader> {
+    const at = await this.resolve(space, path);
+    if (at.path === '/') throw new StoreError('conflict', 'the root is a folder');
+    return openLocalReader(at);
+  }
+
+  async createUpload(space: FileSpace, path: string, options: UploadOptions): Promise<FileUpload> {
+    const at = await this.resolve(space, path);
+    if (at.path === '/') throw new StoreError('invalid', 'the root is a folder');
+    await assertParentFolders(at);
+    const parent = await lstatOrNull(at.parent);
+    if (parent === null || !parent.isDirectory()) throw new StoreError('not-found', 'no such folder');
+    const existing = await lstatOrNull(at.full);
+    if (existing !== null && !existing.isFile()) {
+      throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
+    }
+    if (existing !== null && options.exclusive) throw new StoreError('conflict', 'the file exists');
+    const keptBytes = keptBytesOf(options, existing);
+    const tempPath = join(this.uploadsDir, tempName());
+    activeUploads.add(tempPath);
+    try {
+      if (keptBytes > 0) {
+        // The kept bytes are copied (a reflink where the file system has them): the visible file
+        // must stay as it is until commit, and a crash must not leave it half appended.
+        await fsStep(() => copyFile(at.full, tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE));
+      }
+      const handle = await open(tempPath, keptBytes > 0 ? constants.O_RDWR : 'wx', 0o600);
+      try {
+        if (keptBytes > 0) {
+          const copied = await handle.stat();
+          if (copied.size < keptBytes) throw new StoreError('conflict', 'the file changed meanwhile');
+          await handle.truncate(keptBytes);
+        }
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      const host: UploadHost = {
+        adjustUsage: (delta) => this.adjustUsage(at.root, delta),
+        released: (temp) => activeUploads.delete(temp),
+        syncFolder: (folder) => this.syncFolder(folder),
+      };
+      return new LocalUpload(host, {
+        target: at,
+        tempPath,
+        handle,
+        keptBytes,
+        replacedBytes: existing?.size ?? 0,
+        mode: existing ? existing.mode & 0o7777 : NEW_FILE_MODE,
+        exclusive: options.exclusive === true,
+        maxBytes: options.maxBytes,
+      });
+    } catch (err) {
+      activeUploads.delete(tempPath);
+      await unlink(tempPath).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async usage(space: FileSpace): Promise<number> {
+    const { root } = spaceFolder(this.dataDir, space);
+    let entry = this.usageBySpace.get(root);
+    if (entry?.value != null) return entry.value;
+    if (entry?.pending) return entry.pending;
+    entry = { value: null, pending: null, stale: false };
+    this.usageBySpace.set(root, entry);
+    const walking = entry;
+    walking.pending = scanUsage(root).then(
+      (bytes) => {
+        walking.pending = null;
+        if (walking.stale) this.usageBySpace.delete(root);
+        else walking.value = bytes;
+        return bytes;
+      },
+      (err: unknown) => {
+        this.usageBySpace.delete(root);
+        throw err;
+      },
+    );
+    return walking.pending;
+  }
+
+  async capacity(_space: FileSpace): Promise<{ totalBytes: number; freeBytes: number }> {
+    const fs = await statfs(this.dataDir);
+    // bavail, not bfree: what an unprivileged process (this server) can still write.
+    return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };
+  }
+
+  async removeSpace(space: FileSpace): Promise<void> {
+    const { root } = spaceFolder(this.dataDir, space);
+    // rm removes links themselves, never what they point at.
+    await rm(root, { recursive: true, force: true });
+    this.usageBySpace.delete(root);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.usageBySpace.clear();
+  }
+
+  private async resolve(space: FileSpace, path: string): Promise<Resolved> {
+    if (this.closed) throw new Error('the file store is closed');
+    assertNormalizedFilePath(path);
+    return resolvePath(this.dataDir, space, path);
+  }
+
+  /** What is at `at`, which must be a served file or folder ('not-found' otherwise). */
+  private async existing(at: Resolved): Promise<Stats> {
+    await assertParentFolders(at);
+    const st = await lstatOrNull(at.full);
+    if (!isServed(st)) throw new StoreError('not-found', 'no such file or folder');
+    return st;
+  }
+
+  /** Runs `step` on the file or folder opened without following a link (fchmod, futimes). */
+  private async withHandle(at: Resolved, step: (handle: import('node:fs/promises').FileHandle) => Promise<void>): Promise<void> {
+    const handle = await fsStep(() => open(at.full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+    try {
+      await step(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private adjustUsage(root: string, delta: number): void {
+    const entry = this.usageBySpace.get(root);
+    if (!entry) return;
+    if (entry.value !== null) entry.value = Math.max(0, entry.value + delta);
+    else entry.stale = true;
+  }
+
+  /** fsync of a folder: makes the names created, renamed or removed in it durable. */
+  private async syncFolder(folder: string): Promise<void> {
+    const handle = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Bytes of the existing file an upload starts from ('invalid' for a resume past its end). */
+function keptBytesOf(options: UploadOptions, existing: Stats | null): number {
+  const size = existing?.size ?? 0;
+  switch (options.mode) {
+    case 'replace':
+      return 0;
+    case 'append':
+      return size;
+    case 'resume': {
+      const offset = options.offset ?? 0;
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+        throw new StoreError('invalid', 'the resume offset is past the end of the file');
+      }
+      return offset;
+    }
+    default:
+      throw new StoreError('invalid', 'unknown upload mode');
+  }
+}
