@@ -14,6 +14,7 @@ import { loadTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
 import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
+import { createSftpHandler, loadHostKeys, type HostKey } from './sftp/index.js';
 import { createSmtpHandler } from './smtp/index.js';
 import { createSmtpTransport } from './queue/smtp-transport.js';
 import type { Transport } from './queue/transport.js';
@@ -65,14 +66,15 @@ interface ServiceSpec {
   implicitTls?: TlsMaterial;
 }
 
-/** The mail services of this release and their ports (HTTP starts on its own). FTP and SFTP are not served yet. */
-function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
+/** The services of this release and their ports (HTTP starts on its own). FTP is not served yet. */
+function serviceSpecs(ctx: ServiceContext, files: FileStore, hostKeys: HostKey[]): ServiceSpec[] {
   const { ports } = ctx.config;
   const mx = createSmtpHandler(ctx, 'mx');
   // One handler for both submission ports: STARTTLS on 587-style, TLS from the start on 465-style.
   const submission = createSmtpHandler(ctx, 'submission');
   const pop3 = createPop3Handler(ctx);
   const imap = createImapHandler(ctx);
+  const sftp = createSftpHandler(ctx, files, hostKeys);
   return [
     { name: 'smtp', port: ports.smtp, handler: mx },
     { name: 'submission', port: ports.submission, handler: submission },
@@ -81,6 +83,7 @@ function serviceSpecs(ctx: ServiceContext): ServiceSpec[] {
     { name: 'pop3s', port: ports.pop3s, handler: pop3, implicitTls: ctx.tls },
     { name: 'imap', port: ports.imap, handler: imap },
     { name: 'imaps', port: ports.imaps, handler: imap, implicitTls: ctx.tls },
+    { name: 'sftp', port: ports.sftp, handler: sftp },
   ];
 }
 
@@ -149,7 +152,9 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     // Shared by every listener: the connection cap over all services, and the rate per address.
     const allConnections = new ConnectionCount();
     const admit = connectionRateAdmission(store, config.limits.maxConnectionRatePerAddress);
-    for (const spec of serviceSpecs(ctx)) {
+    const hostKeys = await loadHostKeys(config.dataDir, log);
+    for (const key of hostKeys) log.info('sftp host key', { algorithm: key.algorithm, fingerprint: key.fingerprint });
+    for (const spec of serviceSpecs(ctx, files, hostKeys)) {
       try {
         listeners.push(
           await listen(spec.handler, {

@@ -19,7 +19,8 @@ export interface HostKey {
   /** As `ssh-keygen -lf` prints it: "SHA256:" and unpadded base64. */
   fingerprint: string;
   file: string;
-  key: ParsedKey;
+  /** The private key file's text (ssh2 takes host keys as text, not parsed). */
+  privateKey: string;
 }
 
 /** The OpenSSH fingerprint of a public key blob (RFC 4253 6.6 wire form). */
@@ -60,7 +61,7 @@ export async function loadHostKeys(dataDir: string, log: Logger): Promise<HostKe
       log.info('generated ssh host key', { file });
     }
     const key = parsePrivate(text, file);
-    keys.push({ algorithm: key.type, fingerprint: sshFingerprint(key.getPublicSSH()), file, key });
+    keys.push({ algorithm: key.type, fingerprint: sshFingerprint(key.getPublicSSH()), file, privateKey: text });
   }
   return keys;
 }
