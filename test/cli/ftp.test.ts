@@ -10,8 +10,11 @@ import assert from 'node:assert/strict';
 import { stat, truncate, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WHARF_MAIN } from '../helpers/cli.js';
 import { runProgram } from '../helpers/process.js';
 import { assertNoPassword, PASSWORD, sha256, startFtpTestServer, USER, type FtpTestServer } from './ftp-harness.js';
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 describe('wharf ftp over FTP and FTPS', () => {
   let server: FtpTestServer;
@@ -49,8 +52,24 @@ describe('wharf ftp over FTP and FTPS', () => {
       assert.equal(get.code, 0, get.stderr);
       assert.equal(await sha256(local), await sha256(big));
       for (const r of [put, ls, get]) assertNoPassword(r);
+      // Standard error is a pipe here, not a terminal: no progress bar.
+      assert.equal(put.stderr + get.stderr, '');
     });
   }
+
+  it('draws a progress bar on standard error when it is a terminal', async () => {
+    const put = await server.ftp(['put', big, server.url('ftp', 'bar.bin'), '--password-stdin', '-k']);
+    assert.equal(put.code, 0, put.stderr);
+    const passwordFile = path.join(server.dir, 'password');
+    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    const local = path.join(server.dir, 'bar-back.bin');
+    // script(1) runs the command on a pseudo-terminal and copies what it printed.
+    const command = [process.execPath, WHARF_MAIN, 'ftp', 'get', server.url('ftp', 'bar.bin'), local, '--password-stdin', '-k'].map(shellQuote).join(' ');
+    const r = await runProgram('script', ['-qec', `${command} < ${shellQuote(passwordFile)}`, '/dev/null'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /\rbar\.bin \[#+\] 100% 3\.0 MiB\/3\.0 MiB /, JSON.stringify(r.stdout.slice(-300)));
+    assert.equal(await sha256(local), await sha256(big));
+  });
 
   it('--verbose shows the dialogue: AUTH TLS, PASS masked, PBSZ/PROT P, EPSV, data TLS resuming the session', async () => {
     const r = await server.ftp(['put', big, server.url('ftp', 'verbose.bin'), '--password-stdin', '-k', '--verbose']);
