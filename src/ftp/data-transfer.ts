@@ -112,10 +112,28 @@ export function dropData(socket: DataSocket | null): void {
 }
 
 /**
- * Lets the event loop look at the control connection: a client killed in the middle of an
- * upload closes the data connection as if the file were complete, but its control connection
- * closes at the same moment; seeing that, the upload is given up instead of committed.
+ * How long an upload whose data connection ended waits to see whether the control connection
+ * ends too. A client killed in the middle of an upload closes the data connection as if the
+ * file were complete (stream mode has no other end marker), and its control connection in the
+ * same instant; but the two FINs are not always seen in that order, and on a loaded machine
+ * several milliseconds apart. A client that finished normally keeps its control connection
+ * open for the 226, so this costs it this much latency per upload, and nothing else.
  */
-export async function letControlCatchUp(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+export const CONTROL_GRACE_MS = 100;
+
+/**
+ * Waits up to CONTROL_GRACE_MS for the control connection to end (the session then aborts
+ * `transfer`), so a dead client's upload is given up instead of committed.
+ */
+export async function letControlCatchUp(transfer: Transfer): Promise<void> {
+  if (transfer.aborted) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      transfer.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, CONTROL_GRACE_MS);
+    transfer.signal.addEventListener('abort', done, { once: true });
+  });
 }

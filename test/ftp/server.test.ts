@@ -48,7 +48,6 @@ describe('FTP server under load and attack', () => {
   before(async () => {
     server = await startFtpWharf({
       settings: {
-        files: { anonymous: true },
         authThrottle: { freeFailures: 2, baseDelayMs: 10, maxDelayMs: 80 },
         ftp: { dataConnectTimeoutMs: 2_000 },
       },
@@ -194,29 +193,6 @@ f.storbinary('STOR killed.bin', Dying(), blocksize=8192)
     const ok = await loggedIn();
     ok.close();
   });
-
-  it('serves the anonymous area read-only', async () => {
-    const area = path.join(server.wharf.dataDir, 'files-anonymous');
-    await mkdir(area, { recursive: true });
-    await writeFile(path.join(area, 'welcome.txt'), 'public\n');
-    const c = await FtpTestClient.connect(server.ftp);
-    await c.expect('USER anonymous', 331);
-    await c.expect('PASS guest@example.org', 230);
-    await c.expect('TYPE I', 200);
-    assert.equal((await retrieve(c, 'welcome.txt')).toString(), 'public\n');
-    const mlst = await c.cmd('MLST welcome.txt');
-    assert.match(mlst.lines[1], /perm=r;/);
-    assert.equal((await c.cmd('MKD new')).code, 550);
-    assert.equal((await c.cmd('DELE welcome.txt')).code, 550);
-    assert.equal((await c.cmd('RNFR welcome.txt')).code, 550);
-    assert.equal((await c.cmd('SITE CHMOD 777 welcome.txt')).code, 550);
-    await c.pasv();
-    assert.equal((await c.cmd('STOR upload.txt')).code, 550);
-    assert.equal((await c.cmd('APPE welcome.txt')).code, 550);
-    assert.equal((await c.cmd('CWD /../..')).code, 250);
-    assert.equal((await c.cmd('SIZE /welcome.txt')).text, '7');
-    c.close();
-  });
 });
 
 async function retrieveList(c: FtpTestClient): Promise<string> {
@@ -259,6 +235,41 @@ describe('FTP quota', () => {
     await writeAndEnd(small, randomBytes(10_000));
     assert.equal((await c.reply()).code, 226);
     assert.equal((await c.cmd('SIZE small.bin')).text, '10000');
+    c.close();
+  });
+});
+
+describe('FTP anonymous area', () => {
+  let anonymous: FtpWharf;
+  before(async () => {
+    // The public files are put where an administrator puts them: data/files-anonymous, a
+    // folder of the local file store (so this suite uses it on both test backends).
+    anonymous = await startFtpWharf({ settings: { files: { anonymous: true, kind: 'local' } } });
+  });
+  after(async () => {
+    await anonymous.close();
+  });
+
+  it('serves the anonymous area read-only', async () => {
+    const area = path.join(anonymous.wharf.dataDir, 'files-anonymous');
+    await mkdir(area, { recursive: true });
+    await writeFile(path.join(area, 'welcome.txt'), 'public\n');
+    const c = await FtpTestClient.connect(anonymous.ftp);
+    await c.expect('USER anonymous', 331);
+    await c.expect('PASS guest@example.org', 230);
+    await c.expect('TYPE I', 200);
+    assert.equal((await retrieve(c, 'welcome.txt')).toString(), 'public\n');
+    const mlst = await c.cmd('MLST welcome.txt');
+    assert.match(mlst.lines[1], /perm=r;/);
+    assert.equal((await c.cmd('MKD new')).code, 550);
+    assert.equal((await c.cmd('DELE welcome.txt')).code, 550);
+    assert.equal((await c.cmd('RNFR welcome.txt')).code, 550);
+    assert.equal((await c.cmd('SITE CHMOD 777 welcome.txt')).code, 550);
+    await c.pasv();
+    assert.equal((await c.cmd('STOR upload.txt')).code, 550);
+    assert.equal((await c.cmd('APPE welcome.txt')).code, 550);
+    assert.equal((await c.cmd('CWD /../..')).code, 250);
+    assert.equal((await c.cmd('SIZE /welcome.txt')).text, '7');
     c.close();
   });
 });

@@ -172,7 +172,7 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
     }
     const tail = ascii?.end();
     if (tail && tail.length > 0) await upload.write(tail);
-    await letControlCatchUp();
+    await letControlCatchUp(transfer);
     if (transfer.aborted) throw new DataInterruptedError('426 Connection closed; transfer aborted');
     await upload.commit();
   } catch (err) {
