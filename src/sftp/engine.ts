@@ -102,6 +102,7 @@ export class SftpSession {
   private busy = false;
   private stopping = false;
   private released: Promise<void> | null = null;
+  private stopRequested: () => void = () => {};
   /** Resolves when the session has ended and every handle is released. */
   readonly finished: Promise<void>;
 
@@ -198,22 +199,26 @@ export class SftpSession {
    */
   stop(): Promise<void> {
     this.stopping = true;
-    if (!this.busy) this.channel.destroy();
+    this.stopRequested();
     return this.finished;
   }
 
   private async run(): Promise<void> {
+    const packets = readPackets(this.channel);
+    // stop() must end the wait for the next request even when the client sends nothing.
+    const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
     try {
-      for await (const packet of readPackets(this.channel)) {
+      while (!this.stopping) {
+        const next = await Promise.race([packets.next(), stopped]);
+        if (next === 'stopped' || next.done) break;
         this.onActivity();
         this.busy = true;
         try {
-          await this.serve(packet);
+          await this.serve(next.value);
         } finally {
           this.busy = false;
         }
         this.onActivity();
-        if (this.stopping) break;
       }
     } catch (err) {
       if (err instanceof FatalPacketError) this.log.warn('sftp protocol error', { error: err.message });

@@ -109,6 +109,9 @@ export class SshSession implements Session {
       this.log.info('exec refused', { command: info.command.slice(0, 100) });
       refuseCommand(accept());
     });
+    // Accepted so that the shell request after it gets to say why it is refused (a client
+    // such as ssh2's gives up at a refused pty); no terminal is ever attached to anything.
+    channel.on('pty', (accept) => accept?.());
     channel.on('shell', (accept) => {
       this.log.info('shell refused');
       refuseCommand(accept());
