@@ -59,7 +59,7 @@ export async function lstatOrNull(path: string): Promise<Stats | null> {
     return await lstat(path);
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
-    throw err;
+    throw storeErrorOf(err);
   }
 }
 

@@ -138,9 +138,9 @@ export class PostgresFileStore implements FileStore {
       if (source.type === 'directory') {
         // Everything below: the key range from + '/' .. from + '0' ('0' follows '/' bytewise).
         await tx.count(
-          `UPDATE file_nodes SET path = $3 || substr(path, $4), parent = $3 || substr(parent, $4)
+          `UPDATE file_nodes SET path = $3 || substr(path, char_length($2) + 1), parent = $3 || substr(parent, char_length($2) + 1)
            WHERE space = $1 AND path >= $2 || '/' AND path < $2 || '0'`,
-          [key, from, to, from.length + 1],
+          [key, from, to],
         );
       }
     });
