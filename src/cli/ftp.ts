@@ -107,6 +107,8 @@ async function connect(url: RemoteUrl, options: FtpCommandOptions): Promise<Remo
       hostKey: options.hostKey ?? null,
       insecure: Boolean(options.insecure),
       timeoutMs,
+      // ssh2's limit runs until the login is done, so a prompt must not eat it up.
+      loginTimeoutMs: options.passwordStdin ? timeoutMs : Math.max(timeoutMs, 5 * 60_000),
       note: trace ? (text) => trace('*', text) : undefined,
     });
   }

@@ -31,6 +31,8 @@ export interface SftpConnectOptions {
   hostKey: string | null;
   insecure: boolean;
   timeoutMs: number;
+  /** Time until logged in; longer than `timeoutMs` when a person types the password. */
+  loginTimeoutMs?: number;
   note?: (text: string) => void;
 }
 
@@ -58,7 +60,7 @@ export async function connectSftp(opts: SftpConnectOptions): Promise<RemoteFiles
       } else if (err.level === 'client-authentication') {
         reject(new CliError(`login refused: the server did not accept the password for ${opts.user}`));
       } else if (err.level === 'client-timeout') {
-        reject(new CliError(`no SSH connection to ${opts.host} port ${opts.port} within ${Math.round(opts.timeoutMs / 1000)} s`));
+        reject(new CliError(`no SSH login to ${opts.host} port ${opts.port} within ${Math.round((opts.loginTimeoutMs ?? opts.timeoutMs) / 1000)} s`));
       } else {
         reject(new CliError(`SSH connection to ${opts.host} port ${opts.port} failed: ${err.message}`));
       }
@@ -67,7 +69,7 @@ export async function connectSftp(opts: SftpConnectOptions): Promise<RemoteFiles
       host: opts.host,
       port: opts.port,
       username: opts.user,
-      readyTimeout: opts.timeoutMs,
+      readyTimeout: opts.loginTimeoutMs ?? opts.timeoutMs,
       hostVerifier: (key: Buffer) => {
         fingerprint = hostKeyFingerprint(key);
         const accepted = opts.insecure || (opts.hostKey !== null && opts.hostKey.replace(/=+$/, '') === fingerprint);
