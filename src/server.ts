@@ -15,6 +15,7 @@ import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/
 import { createFtpHandler } from './ftp/index.js';
 import { createImapHandler } from './imap/index.js';
 import { createPop3Handler } from './pop3/index.js';
+import { createSftpHandler, loadHostKeys, type HostKey } from './sftp/index.js';
 import { createSmtpHandler } from './smtp/index.js';
 import { createSmtpTransport } from './queue/smtp-transport.js';
 import type { Transport } from './queue/transport.js';
@@ -66,8 +67,8 @@ interface ServiceSpec {
   implicitTls?: TlsMaterial;
 }
 
-/** The services of this release and their ports (HTTP starts on its own). SFTP is not served yet. */
-function serviceSpecs(ctx: ServiceContext, files: FileStore): ServiceSpec[] {
+/** The services of this release and their ports (HTTP starts on its own). */
+function serviceSpecs(ctx: ServiceContext, files: FileStore, hostKeys: HostKey[]): ServiceSpec[] {
   const { ports } = ctx.config;
   const mx = createSmtpHandler(ctx, 'mx');
   // One handler for both submission ports: STARTTLS on 587-style, TLS from the start on 465-style.
@@ -76,6 +77,7 @@ function serviceSpecs(ctx: ServiceContext, files: FileStore): ServiceSpec[] {
   const imap = createImapHandler(ctx);
   // One handler for both FTP ports: AUTH TLS on the plain one, TLS from the start on FTPS.
   const ftp = createFtpHandler(ctx, files);
+  const sftp = createSftpHandler(ctx, files, hostKeys);
   return [
     { name: 'smtp', port: ports.smtp, handler: mx },
     { name: 'submission', port: ports.submission, handler: submission },
@@ -86,6 +88,7 @@ function serviceSpecs(ctx: ServiceContext, files: FileStore): ServiceSpec[] {
     { name: 'imaps', port: ports.imaps, handler: imap, implicitTls: ctx.tls },
     { name: 'ftp', port: ports.ftp, handler: ftp },
     { name: 'ftps', port: ports.ftps, handler: ftp, implicitTls: ctx.tls },
+    { name: 'sftp', port: ports.sftp, handler: sftp },
   ];
 }
 
@@ -154,7 +157,9 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     // Shared by every listener: the connection cap over all services, and the rate per address.
     const allConnections = new ConnectionCount();
     const admit = connectionRateAdmission(store, config.limits.maxConnectionRatePerAddress);
-    for (const spec of serviceSpecs(ctx, files)) {
+    const hostKeys = await loadHostKeys(config.dataDir, log);
+    for (const key of hostKeys) log.info('sftp host key', { algorithm: key.algorithm, fingerprint: key.fingerprint });
+    for (const spec of serviceSpecs(ctx, files, hostKeys)) {
       try {
         listeners.push(
           await listen(spec.handler, {

@@ -9,6 +9,7 @@ import { registerAliasCommands } from './alias.js';
 import { registerDomainCommands } from './domain.js';
 import { registerQueueCommands } from './queue.js';
 import { describeError, EXIT_OK } from './errors.js';
+import { registerFtpCommands } from './ftp.js';
 import { registerSendCommand } from './send.js';
 import { registerServeCommand } from './serve.js';
 import { registerStoreCommands } from './store.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerStoreCommands(program);
   registerQueueCommands(program);
   registerSendCommand(program);
+  registerFtpCommands(program);
   return program;
 }
 

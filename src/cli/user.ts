@@ -7,6 +7,7 @@ import { normalizeDomain, parseAddress } from '../store/normalize.js';
 import { addConfigOptions, formatByteSize, parseByteSize, printLines, withStore } from './common.js';
 import { CliError } from './errors.js';
 import { readNewPassword } from './password-input.js';
+import { registerUserKeyCommands } from './user-key.js';
 
 interface PasswordOptions extends ConfigOptions {
   passwordStdin?: boolean;
@@ -108,4 +109,6 @@ export function registerUserCommands(program: Command): void {
       }
       process.stdout.write(`removed user ${parsed.address}\n`);
     });
+
+  registerUserKeyCommands(user);
 }

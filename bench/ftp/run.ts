@@ -1,0 +1,262 @@
+/**
+ * File-transfer benchmark: Wharf's FTP against vsftpd and Wharf's SFTP against OpenSSH's
+ * internal-sftp, on the same machine, with the same client (curl) on every side:
+ *
+ *   1. one large file up (STOR / SFTP write), then the same file down (RETR / SFTP read,
+ *      into /dev/null so the client's disk does not count);
+ *   2. N files of 4 KiB up in one session (curl reuses the connection for every URL in its
+ *      config file).
+ *
+ * Prints MB/s and files/s per server and the ratios wharf/peer, and Wharf's peak resident
+ * memory during the large transfers (VmRSS polled every 50 ms, and VmHWM). Targets: ≥ 0.9×
+ * vsftpd on the large download, ≥ 0.8× on the large upload (Wharf fsyncs before 226, vsftpd
+ * does not), ≥ 1.0× on the small files, ≥ 1.0× OpenSSH for SFTP, < 100 MB peak RSS.
+ *
+ *   node dist/bench/ftp/run.js [--size MiB (1024)] [--files N (1000)]
+ *        [--only wharf|vsftpd|openssh (comma-separated)] [--keep]
+ *
+ * Runs as root: vsftpd and sshd are started privately (high ports, configuration in the work
+ * directory) and log in a throwaway system account `wharfbench` (created when missing, given
+ * a random password per run, locked afterwards). See peers.ts for why. The large file lives
+ * in the work directory (bench/.work, the repository's disk; BENCH_WORKDIR moves it) and is
+ * deleted at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { canConnect, fmt, freePort, intOption, log, makeWorkDir, removeDir, requireRoot, run, runMain, runSide, settle, waitFor } from '../lib/common.js';
+import { startWharf } from '../lib/wharf.js';
+import { prepareAccount, startSshd, startVsftpd } from './peers.js';
+
+const DOMAIN = 'bench.test';
+const WHARF_USER = { address: `files@${DOMAIN}`, password: 'bench-files-pass-1' };
+const SMALL_SIZE = 4096;
+
+interface Measurement {
+  server: string;
+  protocol: 'ftp' | 'sftp';
+  uploadMBps: number;
+  downloadMBps: number;
+  filesPerS: number;
+  /** Wharf only: VmRSS just before the large upload, peak VmRSS seen during the large transfers, and VmHWM, in MiB. */
+  baseRssMiB?: number;
+  peakRssMiB?: number;
+  hwmMiB?: number;
+}
+
+interface Target {
+  server: string;
+  protocol: 'ftp' | 'sftp';
+  /** URL prefix of the directory uploads go to, ending in "/". */
+  base: string;
+  user: string;
+  password: string;
+  /** Wharf's pid, to watch its memory. */
+  pid?: number;
+}
+
+runMain(async () => {
+  const { values } = parseArgs({
+    options: { size: { type: 'string' }, files: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const sizeMiB = intOption(values.size, 'BENCH_FTP_SIZE_MIB', 1024, 1, 65536);
+  const fileCount = intOption(values.files, 'BENCH_FTP_FILES', 1000, 1, 100_000);
+  const only = new Set((values.only ?? 'wharf,vsftpd,openssh').split(',').map((s) => s.trim()));
+  for (const name of only) if (!['wharf', 'vsftpd', 'openssh'].includes(name)) throw new Error('--only takes wharf, vsftpd or openssh (comma-separated)');
+  if (only.has('vsftpd') || only.has('openssh')) requireRoot('the vsftpd and OpenSSH sides of this benchmark');
+
+  const work = await makeWorkDir('ftp');
+  log(`work directory ${work}`);
+  const big = join(work, 'big.bin');
+  await makeBigFile(big, sizeMiB);
+  const smallDir = join(work, 'small');
+  await mkdir(smallDir);
+  for (let i = 0; i < fileCount; i++) await writeFile(join(smallDir, smallName(i)), randomBytes(SMALL_SIZE));
+  log(`made a ${sizeMiB} MiB file and ${fileCount} files of ${SMALL_SIZE} bytes`);
+
+  const results: Measurement[] = [];
+  const failures: string[] = [];
+  const bench = { work, big, bigBytes: sizeMiB * 1024 * 1024, smallDir, fileCount };
+
+  if (only.has('wharf')) await runSide(failures, 'wharf', async () => {
+    const dir = join(work, 'wharf');
+    await mkdir(dir);
+    const ftpPort = await freePort();
+    const sftpPort = await freePort();
+    const wharf = await startWharf({
+      dir,
+      domain: DOMAIN,
+      users: [WHARF_USER],
+      // Plain FTP from loopback, like the vsftpd side (Wharf's default allows it there too).
+      env: { WHARF_FTP_PORT: String(ftpPort), WHARF_SFTP_PORT: String(sftpPort) },
+    });
+    for (const [what, port] of [['FTP', ftpPort], ['SFTP', sftpPort]] as const) {
+      await waitFor(`Wharf ${what} on 127.0.0.1:${port}`, 30_000, () => canConnect(port, 500));
+    }
+    const user = WHARF_USER.address;
+    results.push(await measure(bench, { server: 'wharf', protocol: 'ftp', base: `ftp://127.0.0.1:${ftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
+    results.push(await measure(bench, { server: 'wharf', protocol: 'sftp', base: `sftp://127.0.0.1:${sftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
+    await wharf.stop();
+  });
+
+  const account = only.has('vsftpd') || only.has('openssh') ? await prepareAccount(join(work, 'home')) : null;
+  if (account && only.has('vsftpd')) await runSide(failures, 'vsftpd', async () => {
+    const port = await freePort();
+    const passiveMin = 40000 + Math.floor(Math.random() * 20000);
+    const vsftpd = await startVsftpd({ dir: work, port, account, passiveMin, passiveMax: passiveMin + 100 });
+    // local_root is where the login lands: URLs relative to it, as with Wharf.
+    results.push(await measure(bench, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password }));
+    await vsftpd.stop();
+  });
+  if (account && only.has('openssh')) await runSide(failures, 'openssh', async () => {
+    const port = await freePort();
+    const sshd = await startSshd({ dir: work, port, account });
+    // curl's sftp:// paths are absolute: the account's directory.
+    results.push(await measure(bench, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password }));
+    await sshd.stop();
+  });
+
+  printReport(results, { sizeMiB, fileCount });
+  for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
+  if (values.keep || failures.length > 0) {
+    await removeDir(big);
+    log(`kept work directory ${work} (without the large file)`);
+  } else {
+    await removeDir(work);
+  }
+  if (failures.length > 0) process.exitCode = 1;
+});
+
+function smallName(i: number): string {
+  return `f${String(i).padStart(6, '0')}.bin`;
+}
+
+async function makeBigFile(file: string, mib: number): Promise<void> {
+  const out = createWriteStream(file);
+  // Random bytes, so neither side gains from compression anywhere; 16 MiB reused with a
+  // varying first byte keeps generation fast.
+  const block = randomBytes(16 * 1024 * 1024);
+  for (let done = 0; done < mib; ) {
+    const n = Math.min(16, mib - done);
+    block[0] = done & 0xff;
+    if (!out.write(Buffer.from(block.subarray(0, n * 1024 * 1024)))) await once(out, 'drain');
+    done += n;
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+/** A curl config file holding the login, so the password is not on curl's command line. */
+async function curlConfig(work: string, t: Target, lines: string[] = []): Promise<string> {
+  const file = join(work, `curl-${t.server}-${t.protocol}.conf`);
+  const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  await writeFile(file, [`user = ${q(`${t.user}:${t.password}`)}`, 'silent', 'show-error', 'insecure', ...lines].join('\n') + '\n', { mode: 0o600 });
+  return file;
+}
+
+/** Runs curl and returns the wall-clock seconds. */
+async function timedCurl(config: string, args: string[]): Promise<{ seconds: number; stdout: string }> {
+  const t0 = performance.now();
+  const { stdout } = await run('curl', ['-K', config, ...args], { timeoutMs: 3_600_000 });
+  return { seconds: (performance.now() - t0) / 1000, stdout };
+}
+
+/** Polls a process's VmRSS every 50 ms while `body` runs; returns the peak in KiB. */
+async function watchRss<T>(pid: number | undefined, body: () => Promise<T>): Promise<{ result: T; peakKiB: number }> {
+  let peakKiB = 0;
+  const sample = async () => {
+    if (pid === undefined) return;
+    try {
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+    } catch {
+      // exited
+    }
+  };
+  const timer = setInterval(() => void sample(), 50);
+  try {
+    await sample();
+    const result = await body();
+    await sample();
+    return { result, peakKiB };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function measure(b: { work: string; big: string; bigBytes: number; smallDir: string; fileCount: number }, t: Target): Promise<Measurement> {
+  const name = `${t.server} ${t.protocol.toUpperCase()}`;
+  const config = await curlConfig(b.work, t);
+  await settle();
+  const baseKiB = t.pid !== undefined ? await statusKiB(t.pid, 'VmRSS') : NaN;
+  log(`${name}: uploading ${fmt(b.bigBytes / 1048576, 0)} MiB`);
+  const up = await watchRss(t.pid, () => timedCurl(config, ['-T', b.big, '-w', '%{size_upload}', `${t.base}big.bin`]));
+  if (Number(up.result.stdout) !== b.bigBytes) throw new Error(`${name}: curl uploaded ${up.result.stdout} bytes, expected ${b.bigBytes}`);
+  await settle();
+  log(`${name}: downloading it`);
+  const down = await watchRss(t.pid, () => timedCurl(config, ['-o', '/dev/null', '-w', '%{size_download}', `${t.base}big.bin`]));
+  if (Number(down.result.stdout) !== b.bigBytes) throw new Error(`${name}: curl downloaded ${down.result.stdout} bytes, expected ${b.bigBytes}`);
+  await settle();
+
+  log(`${name}: uploading ${b.fileCount} files of ${SMALL_SIZE} bytes in one session`);
+  const pairs: string[] = ['ftp-create-dirs'];
+  for (let i = 0; i < b.fileCount; i++) pairs.push(`upload-file = "${join(b.smallDir, smallName(i))}"`, `url = "${t.base}small/${smallName(i)}"`);
+  const smallConfig = await curlConfig(b.work, { ...t, server: `${t.server}-small` }, pairs);
+  const small = await timedCurl(smallConfig, []);
+  // The server's own listing is the check that every file arrived.
+  const listing = await timedCurl(config, ['-l', `${t.base}small/`]);
+  const listed = listing.stdout.split('\n').filter((l) => /^f\d+\.bin$/.test(l.trim())).length;
+  if (listed !== b.fileCount) throw new Error(`${name}: ${listed} files listed after the upload, expected ${b.fileCount}`);
+
+  const m: Measurement = {
+    server: t.server,
+    protocol: t.protocol,
+    uploadMBps: b.bigBytes / 1e6 / up.result.seconds,
+    downloadMBps: b.bigBytes / 1e6 / down.result.seconds,
+    filesPerS: b.fileCount / small.seconds,
+  };
+  if (t.pid !== undefined) {
+    m.baseRssMiB = baseKiB / 1024;
+    m.peakRssMiB = Math.max(up.peakKiB, down.peakKiB) / 1024;
+    m.hwmMiB = (await statusKiB(t.pid, 'VmHWM')) / 1024;
+  }
+  log(`${name}: up ${fmt(m.uploadMBps)} MB/s, down ${fmt(m.downloadMBps)} MB/s, ${fmt(m.filesPerS)} small files/s${m.peakRssMiB !== undefined ? `, peak RSS ${fmt(m.peakRssMiB)} MiB` : ''}`);
+  return m;
+}
+
+function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: number }): void {
+  const lines: string[] = [''];
+  lines.push(`File transfer, one curl client: a ${p.sizeMiB} MiB file up then down (to /dev/null), ${p.fileCount} files of ${SMALL_SIZE} B up in one session`);
+  lines.push(`${'server'.padEnd(14)}${'up MB/s'.padStart(10)}${'down MB/s'.padStart(11)}${'files/s'.padStart(10)}  RSS MiB: before, peak during the large transfers (VmHWM)`);
+  for (const r of results) {
+    const rss = r.peakRssMiB !== undefined ? `${fmt(r.baseRssMiB ?? NaN)}, ${fmt(r.peakRssMiB)} (${fmt(r.hwmMiB ?? NaN)})` : '';
+    lines.push(`${`${r.server} ${r.protocol}`.padEnd(14)}${fmt(r.uploadMBps).padStart(10)}${fmt(r.downloadMBps).padStart(11)}${fmt(r.filesPerS).padStart(10)}  ${rss}`);
+  }
+  const ratio = (protocol: 'ftp' | 'sftp', peer: string, target: { up: number; down: number; files: number }) => {
+    const w = results.find((r) => r.server === 'wharf' && r.protocol === protocol);
+    const o = results.find((r) => r.server === peer && r.protocol === protocol);
+    if (!w || !o) return;
+    const cell = (x: number, goal: number) => `${x.toFixed(2)} (target ≥ ${goal.toFixed(1)}${x >= goal ? ', met' : ', MISSED'})`;
+    lines.push(
+      `wharf/${peer} ${protocol.toUpperCase()}: upload ${cell(w.uploadMBps / o.uploadMBps, target.up)}, download ${cell(w.downloadMBps / o.downloadMBps, target.down)}, small files ${cell(w.filesPerS / o.filesPerS, target.files)}`,
+    );
+  };
+  ratio('ftp', 'vsftpd', { up: 0.8, down: 0.9, files: 1.0 });
+  ratio('sftp', 'openssh', { up: 1.0, down: 1.0, files: 1.0 });
+  const wharf = results.filter((r) => r.peakRssMiB !== undefined);
+  const peak = Math.max(...wharf.map((r) => r.peakRssMiB!));
+  const growth = Math.max(...wharf.map((r) => r.peakRssMiB! - r.baseRssMiB!));
+  if (Number.isFinite(peak)) {
+    lines.push(`Wharf peak RSS during the large transfers: ${fmt(peak)} MiB, ${fmt(growth)} MiB above its RSS before them (target < 100 MB: ${peak * 1.048576 < 100 ? 'met' : growth * 1.048576 < 100 ? 'met by the growth, not by the whole process' : 'MISSED'})`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

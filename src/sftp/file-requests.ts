@@ -1,0 +1,250 @@
+/**
+ * Requests on open files: OPEN, READ, WRITE, CLOSE, FSTAT, FSETSTAT. Reading is positional on
+ * the store's FileReader; writing goes to a FileUpload, which shows the file under its name
+ * only when CLOSE commits it, so STATUS OK to CLOSE means the bytes are durable and a client
+ * that vanishes mid-upload leaves no half file.
+ */
+import { normalizeFilePath } from '../store/files/path.js';
+import { StoreError } from '../store/types.js';
+import { replyAttrs } from './attributes.js';
+import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
+import { SftpError, statusForError } from './errors.js';
+import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
+import type { FieldReader, RequestAttrs } from './wire.js';
+
+/** The path of a request, resolved inside the space (relative names start at its root). */
+export function requestPath(req: FieldReader): string {
+  return normalizeFilePath('/', req.text());
+}
+
+/** The permission bits and time a request's attributes set (size, owners are not kept). */
+export function settableAttrs(attrs: RequestAttrs): { mode: number | null; modified: Date | null } {
+  return {
+    mode: attrs.permissions === undefined ? null : attrs.permissions & 0o7777,
+    modified: attrs.mtime === undefined ? null : new Date(attrs.mtime * 1000),
+  };
+}
+
+/**
+ * SETSTAT/FSETSTAT on a file or folder that exists: permission bits and modification time.
+ * Owners do not exist in a space and sizes change only by uploading, so asking to change
+ * them alone is refused rather than answered OK for nothing (`chown` says it failed);
+ * alongside permissions or times, as `put -p` sends them, they are left out.
+ */
+export async function setAttributes(session: SftpSession, path: string, attrs: RequestAttrs): Promise<void> {
+  const { files, space } = session.ctx;
+  const { mode, modified } = settableAttrs(attrs);
+  const info = await files.stat(space, path);
+  if (!info) throw new SftpError(Status.NO_SUCH_FILE, 'no such file or directory');
+  if (attrs.size !== undefined && attrs.size !== info.size) {
+    throw new SftpError(Status.OP_UNSUPPORTED, 'changing the size of a file is not supported');
+  }
+  if (mode === null && modified === null && attrs.uid !== undefined) {
+    throw new SftpError(Status.OP_UNSUPPORTED, 'files have no Unix owner here');
+  }
+  if (mode !== null) await files.setMode(space, path, mode);
+  if (modified !== null) await files.setModified(space, path, modified);
+}
+
+const open: RequestHandler = async (session, id, req) => {
+  const path = requestPath(req);
+  const flags = req.uint32();
+  const attrs = req.attrs();
+  const reading = (flags & OpenFlag.READ) !== 0;
+  const writing = (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) !== 0;
+  if (reading && writing) {
+    // An upload becomes the file only when closed, so there is nothing to read back meanwhile.
+    throw new SftpError(Status.OP_UNSUPPORTED, 'a file is opened for reading or for writing, not both');
+  }
+  if (!writing) {
+    const reader = await session.ctx.files.openRead(session.ctx.space, path).catch(folderIsNoFile);
+    await session.sendHandle(id, session.addHandle({ kind: 'read', path, reader }));
+    return;
+  }
+  await session.sendHandle(id, session.addHandle(await openForWriting(session, path, flags, attrs)));
+};
+
+/** Opening a folder as a file: say so rather than the store's generic conflict. */
+function folderIsNoFile(err: unknown): never {
+  if (err instanceof StoreError && err.code === 'conflict') throw new SftpError(Status.FAILURE, 'is a directory');
+  throw err;
+}
+
+/**
+ * Maps the open flags onto an upload: TRUNC (or CREAT of a missing file) writes a new file,
+ * APPEND adds to the end, and WRITE alone on an existing file rewrites it from the first
+ * WRITE's offset on (a resumed upload). EXCL makes an existing file a failure.
+ */
+async function openForWriting(session: SftpSession, path: string, flags: number, attrs: RequestAttrs): Promise<WriteHandle> {
+  const { files, space } = session.ctx;
+  const existing = await files.stat(space, path);
+  if (existing?.type === 'directory') throw new SftpError(Status.FAILURE, 'is a directory');
+  const exclusive = (flags & OpenFlag.EXCL) !== 0;
+  if (exclusive && existing) throw new SftpError(Status.FAILURE, 'file exists');
+  if (!existing && (flags & OpenFlag.CREAT) === 0) throw new SftpError(Status.NO_SUCH_FILE, 'no such file');
+  const { mode } = settableAttrs(attrs);
+  const handle: WriteHandle = {
+    kind: 'write',
+    path,
+    upload: null,
+    keptBytes: 0,
+    nextOffset: 0,
+    append: false,
+    failure: null,
+    mode,
+    modified: null,
+  };
+  const maxBytes = await session.ctx.uploadAllowance();
+  if (flags & OpenFlag.APPEND) {
+    handle.upload = await files.createUpload(space, path, { mode: 'append', maxBytes });
+    handle.keptBytes = existing?.size ?? 0;
+    handle.append = true;
+    handle.nextOffset = null;
+  } else if (flags & OpenFlag.TRUNC || !existing) {
+    handle.upload = await files.createUpload(space, path, { mode: 'replace', exclusive, maxBytes });
+  } else {
+    handle.nextOffset = null;
+  }
+  return handle;
+}
+
+const close: RequestHandler = async (session, id, req) => {
+  const handleId = req.bytes();
+  const handle = session.handle(handleId);
+  session.removeHandle(handleId);
+  if (handle.kind === 'read') {
+    await handle.reader.close();
+    await session.ok(id);
+    return;
+  }
+  if (handle.kind === 'directory') {
+    await session.ok(id);
+    return;
+  }
+  if (handle.failure) {
+    // The upload was given up when a WRITE failed: CLOSE must not look like success.
+    await session.status(id, handle.failure.status, handle.failure.message);
+    return;
+  }
+  if (!handle.upload) {
+    // Opened for rewriting but nothing written: the file stays as it was.
+    await session.ok(id);
+    return;
+  }
+  try {
+    await handle.upload.commit();
+  } catch (err) {
+    await handle.upload.abort({ keepPartial: false }).catch(() => {});
+    throw err;
+  }
+  session.log.info('file uploaded', { path: handle.path, bytes: handle.keptBytes + handle.upload.bytesWritten });
+  await applyAttrs(session, handle);
+  await session.ok(id);
+};
+
+/**
+ * Permissions and time asked for at OPEN or by FSETSTAT (`put -p`) are set once the file
+ * exists under its name. The data is committed by then, so a failure here is logged, not
+ * reported as a failed upload.
+ */
+async function applyAttrs(session: SftpSession, handle: WriteHandle): Promise<void> {
+  const { files, space } = session.ctx;
+  try {
+    if (handle.mode !== null) await files.setMode(space, handle.path, handle.mode);
+    if (handle.modified !== null) await files.setModified(space, handle.path, handle.modified);
+  } catch (err) {
+    session.log.warn('setting attributes after upload failed', { path: handle.path, error: (err as Error).message });
+  }
+}
+
+const read: RequestHandler = async (session, id, req) => {
+  const handle = session.handle(req.bytes());
+  const offset = req.uint64();
+  const length = req.uint32();
+  if (handle.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle is not open for reading');
+  const data = await handle.reader.read(offset, Math.min(length, MAX_READ_BYTES));
+  if (data.length === 0) await session.status(id, Status.EOF, 'end of file');
+  else await session.sendData(id, data);
+};
+
+const write: RequestHandler = async (session, id, req) => {
+  const handle = session.handle(req.bytes());
+  const offset = req.uint64();
+  const data = req.bytes();
+  if (handle.kind !== 'write') throw new SftpError(Status.FAILURE, 'the handle is not open for writing');
+  if (handle.failure) {
+    await session.status(id, handle.failure.status, handle.failure.message);
+    return;
+  }
+  if (!handle.upload) {
+    // The first WRITE of a rewrite: the old bytes before its offset stay.
+    const maxBytes = await session.ctx.uploadAllowance();
+    handle.upload = await session.ctx.files.createUpload(session.ctx.space, handle.path, { mode: 'resume', offset, maxBytes });
+    handle.keptBytes = offset;
+    handle.nextOffset = offset;
+  }
+  if (handle.nextOffset !== null && offset !== handle.nextOffset) {
+    // The store writes at the end only, which is what every client's pipelined upload does.
+    throw new SftpError(Status.OP_UNSUPPORTED, `writes must be sequential: expected offset ${handle.nextOffset}, got ${offset}`);
+  }
+  try {
+    await handle.upload.write(data);
+  } catch (err) {
+    const { status, message } = statusForError(err);
+    handle.failure = { status, message };
+    await handle.upload.abort({ keepPartial: session.ctx.keepPartial }).catch(() => {});
+    session.log.info('upload failed', { path: handle.path, reason: message, kept: session.ctx.keepPartial });
+    throw err;
+  }
+  if (handle.nextOffset !== null) handle.nextOffset += data.length;
+  await session.ok(id);
+};
+
+const fstat: RequestHandler = async (session, id, req) => {
+  const handle = session.handle(req.bytes());
+  if (handle.kind === 'read') {
+    await session.sendAttrs(id, replyAttrs(handle.reader.info));
+    return;
+  }
+  if (handle.kind === 'directory') {
+    const info = await session.ctx.files.stat(session.ctx.space, handle.path);
+    if (!info) throw new SftpError(Status.NO_SUCH_FILE, 'no such directory');
+    await session.sendAttrs(id, replyAttrs(info));
+    return;
+  }
+  // An upload in progress: what the file will be when closed.
+  const seconds = Math.floor(Date.now() / 1000);
+  await session.sendAttrs(id, {
+    size: handle.keptBytes + (handle.upload?.bytesWritten ?? 0),
+    permissions: S_IFREG | (handle.mode ?? 0o644),
+    atime: seconds,
+    mtime: seconds,
+  });
+};
+
+const fsetstat: RequestHandler = async (session, id, req) => {
+  const handle = session.handle(req.bytes());
+  const attrs = req.attrs();
+  const { mode, modified } = settableAttrs(attrs);
+  if (handle.kind === 'write') {
+    const size = handle.keptBytes + (handle.upload?.bytesWritten ?? 0);
+    if (attrs.size !== undefined && attrs.size !== size) {
+      throw new SftpError(Status.OP_UNSUPPORTED, 'changing the size of an open file is not supported');
+    }
+    if (mode !== null) handle.mode = mode;
+    if (modified !== null) handle.modified = modified;
+    await session.ok(id);
+    return;
+  }
+  await setAttributes(session, handle.path, attrs);
+  await session.ok(id);
+};
+
+export const fileRequests: Array<[PacketType, RequestHandler]> = [
+  [PacketType.OPEN, open],
+  [PacketType.CLOSE, close],
+  [PacketType.READ, read],
+  [PacketType.WRITE, write],
+  [PacketType.FSTAT, fstat],
+  [PacketType.FSETSTAT, fsetstat],
+];
