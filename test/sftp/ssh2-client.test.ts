@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Stats } from 'ssh2';
+import type { ClientChannel, Stats } from 'ssh2';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
 import { addUser, call, connectSsh, failure, openSftp, PASSWORD, STATUS, USER, type Ssh2Sftp } from './sftp-harness.js';
 
@@ -18,6 +18,26 @@ async function upload(s: Ssh2Sftp, path: string, data: Buffer): Promise<void> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < data.length; i += 32_768) chunks.push(data.subarray(i, i + 32_768));
   await pipeline(Readable.from(chunks), s.sftp.createWriteStream(path));
+}
+
+type ChannelCallback = (err: Error | undefined, channel: ClientChannel) => void;
+
+/**
+ * Runs a shell or exec request to its end. The listeners are added in the callback itself:
+ * the server's reply, stderr, exit status and close can all arrive in one read.
+ */
+function refusedCommand(open: (cb: ChannelCallback) => void): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    open((err, stream) => {
+      if (err) return reject(err);
+      let stderr = '';
+      let code = -1;
+      stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      stream.on('data', () => {});
+      stream.on('exit', (c: number) => (code = c));
+      stream.on('close', () => resolve({ code, stderr }));
+    });
+  });
 }
 
 describe('SFTP with the ssh2 client', () => {
@@ -160,14 +180,9 @@ describe('SFTP with the ssh2 client', () => {
 
   it('refuses shell and exec with a message and exit status 1, and every kind of forwarding', async () => {
     const client = s.client;
-    for (const open of [(cb: never) => client.exec('cat /etc/passwd', cb), (cb: never) => client.shell(cb)]) {
-      const stream = await call<import('ssh2').ClientChannel>((cb) => open(cb as never));
-      let stderr = '';
-      stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      stream.on('data', () => {});
-      const [code] = (await once(stream, 'exit')) as [number];
+    for (const open of [(cb: ChannelCallback) => client.exec('cat /etc/passwd', cb), (cb: ChannelCallback) => client.shell(cb)]) {
+      const { code, stderr } = await refusedCommand(open);
       assert.equal(code, 1);
-      await once(stream, 'close');
       assert.match(stderr, /only SFTP/);
     }
     await assert.rejects(call((cb) => client.forwardOut('127.0.0.1', 5000, '127.0.0.1', wharf.ports.smtp, cb)));
