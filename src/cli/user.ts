@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { hashPassword } from '../auth/password.js';
-import type { ConfigOptions } from '../config/load.js';
+import { loadConfig, type ConfigOptions } from '../config/load.js';
+import { openFileStore } from '../store/files/index.js';
+import { openStore, storeOptions } from '../store/index.js';
 import { normalizeDomain, parseAddress } from '../store/normalize.js';
 import { addConfigOptions, formatByteSize, parseByteSize, printLines, withStore } from './common.js';
 import { CliError } from './errors.js';
@@ -85,10 +87,26 @@ export function registerUserCommands(program: Command): void {
     });
 
   addConfigOptions(user.command('remove').argument('<address>', 'the user\'s address'))
-    .description('remove a user with all of its mail')
+    .description('remove a user with all of its mail and files')
     .action(async (address: string, options: ConfigOptions) => {
       const parsed = parseAddress(address);
-      await withStore(options, (store) => store.removeUser(parsed.address));
+      const config = await loadConfig({ options });
+      const store = await openStore(storeOptions(config));
+      try {
+        const found = await store.getUser(parsed.address);
+        await store.removeUser(parsed.address);
+        // The user first: should removing the files fail, nobody can log in to a half-removed account.
+        if (found) {
+          const files = await openFileStore(config, store);
+          try {
+            await files.removeSpace({ kind: 'user', userId: found.id, address: found.address });
+          } finally {
+            await files.close();
+          }
+        }
+      } finally {
+        await store.close();
+      }
       process.stdout.write(`removed user ${parsed.address}\n`);
     });
 

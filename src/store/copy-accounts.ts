@@ -1,6 +1,7 @@
 /**
- * The account part of a store copy: domains (with their DKIM keys), users (password hash and
- * quota) and aliases of the source made present in the target, as they are now in the source.
+ * The account part of a store copy: domains (with their DKIM keys), users (password hash,
+ * quota and SSH keys) and aliases of the source made present in the target, as they are now
+ * in the source.
  */
 import type { CopyCounts } from './copy.js';
 import type { DkimKey, Store } from './types.js';
@@ -39,8 +40,10 @@ export async function copyAccounts(
     if (!existing) {
       await target.addUser({ address: user.address, passwordHash, quotaBytes: user.quotaBytes });
       counts.usersAdded++;
+      await copySshKeys(source, target, user.address, counts);
       continue;
     }
+    await copySshKeys(source, target, user.address, counts);
     let updated = false;
     if ((await target.getPasswordHash(user.address)) !== passwordHash) {
       await target.setPasswordHash(user.address, passwordHash);
@@ -74,6 +77,23 @@ export async function copyAccounts(
     if (wanted.has(alias) || !served.has(alias.slice(alias.lastIndexOf('@') + 1))) continue;
     await target.removeAlias(alias);
     counts.aliasTargetsRemoved += targets.size;
+  }
+}
+
+/**
+ * Makes the target user's SSH keys exactly the source user's: a key revoked in the source
+ * since an earlier run must not keep opening the account on the target.
+ */
+async function copySshKeys(source: Store, target: Store, address: string, counts: CopyCounts): Promise<void> {
+  const wanted = await source.listSshKeys(address);
+  const present = new Set((await target.listSshKeys(address)).map((k) => k.fingerprint));
+  for (const key of wanted) {
+    if (present.delete(key.fingerprint)) continue;
+    await target.addSshKey(address, { algorithm: key.algorithm, publicKey: key.publicKey, comment: key.comment });
+    counts.sshKeysCopied++;
+  }
+  for (const fingerprint of present) {
+    if (await target.removeSshKey(address, fingerprint)) counts.sshKeysRemoved++;
   }
 }
 

@@ -30,6 +30,9 @@ export interface CopyCounts extends QueueCopyCounts {
   usersAdded: number;
   /** Users whose password hash or quota was updated. */
   usersUpdated: number;
+  /** SSH keys added to the target's users, and removed from them (no longer the source's). */
+  sshKeysCopied: number;
+  sshKeysRemoved: number;
   aliasTargetsAdded: number;
   aliasTargetsRemoved: number;
   mailboxes: number;
@@ -109,6 +112,8 @@ class CopyRun {
     dkimKeysCopied: 0,
     usersAdded: 0,
     usersUpdated: 0,
+    sshKeysCopied: 0,
+    sshKeysRemoved: 0,
     aliasTargetsAdded: 0,
     aliasTargetsRemoved: 0,
     mailboxes: 0,

@@ -679,6 +679,7 @@ export interface RestoreStore {
  */
 export interface Store
   extends AccountStore,
+    SshKeyStore,
     MailStore,
     BlobStore,
     SearchStore,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { it } from 'node:test';
 import { alice, fileStoreSuite, getFile, namesOf, putFile, type OpenFileStore } from './contract-files.js';
+import { peakMemoryGrowth } from '../helpers/memory.js';
 import { pseudoRandomBytes, rejectsWith } from './helpers.js';
 
 export function runFileTransferContract(name: string, open: OpenFileStore): void {
@@ -28,6 +29,19 @@ export function runFileTransferContract(name: string, open: OpenFileStore): void
       assert.equal((await reader.read(0, 100)).toString(), 'old content', 'the open reader still sees its version');
       await reader.close();
       await assert.rejects(upload.write(Buffer.from('x')));
+    });
+
+    it('two uploads to one new name both commit: the last one wins, counted once', async () => {
+      assert.equal(await ctx.files.usage(alice), 0);
+      const first = await ctx.files.createUpload(alice, '/same', { mode: 'replace', maxBytes: null });
+      const second = await ctx.files.createUpload(alice, '/same', { mode: 'replace', maxBytes: null });
+      await first.write(Buffer.from('first!'));
+      await second.write(Buffer.from('second'));
+      const infos = await Promise.all([first.commit(), second.commit()]);
+      assert.deepEqual(infos.map((i) => i.size), [6, 6]);
+      assert.match((await getFile(ctx.files, alice, '/same')).toString(), /^(first!|second)$/);
+      assert.equal(await ctx.files.usage(alice), 6);
+      assert.deepEqual(namesOf(await ctx.files.list(alice, '/')), ['same']);
     });
 
     it('append adds after the existing bytes and creates a missing file', async () => {
@@ -196,6 +210,23 @@ export function runFileTransferContract(name: string, open: OpenFileStore): void
       assert.ok(largest <= 64 * 1024, `a chunk of ${largest} bytes`);
       assert.equal(read.digest('hex'), written.digest('hex'));
       assert.equal(await ctx.files.usage(alice), size);
+    });
+
+    it('memory stays flat: 40 MB go in and out while far less is ever held', async () => {
+      const size = 40 * 1024 * 1024;
+      const piece = pseudoRandomBytes(64 * 1024, 7);
+      const { peak } = await peakMemoryGrowth(async () => {
+        const upload = await ctx.files.createUpload(alice, '/flat.bin', { mode: 'replace', maxBytes: null });
+        for (let off = 0; off < size; off += piece.length) await upload.write(piece);
+        await upload.commit();
+        const reader = await ctx.files.openRead(alice, '/flat.bin');
+        let total = 0;
+        for await (const chunk of reader.stream()) total += chunk.length;
+        await reader.close();
+        assert.equal(total, size);
+      });
+      // Well below the file's 40 MB: holding it whole anywhere (either way) fails.
+      assert.ok(peak < 16 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB`);
     });
   });
 }

@@ -173,6 +173,18 @@ export function runFileStoreContract(name: string, open: OpenFileStore): void {
       assert.equal(await ctx.files.usage(alice), 4 + 3 + 11);
     });
 
+    it('renames folders whose names are outside the Basic Multilingual Plane', async () => {
+      await ctx.files.makeDirectory(alice, '/😀 photos');
+      await ctx.files.makeDirectory(alice, '/😀 photos/𝄞');
+      await putFile(ctx.files, alice, '/😀 photos/𝄞/score.txt', 'music');
+      await ctx.files.rename(alice, '/😀 photos', '/ü');
+      assert.equal((await getFile(ctx.files, alice, '/ü/𝄞/score.txt')).toString(), 'music');
+      assert.deepEqual(namesOf(await ctx.files.list(alice, '/ü')), ['𝄞']);
+      await ctx.files.rename(alice, '/ü', '/🎵🎵');
+      assert.deepEqual(namesOf(await ctx.files.list(alice, '/🎵🎵/𝄞')), ['score.txt']);
+      assert.equal(await ctx.files.stat(alice, '/ü/𝄞'), null);
+    });
+
     it('refuses to move a folder into itself, or over a folder, or a folder over a file', async () => {
       await ctx.files.makeDirectory(alice, '/a');
       await ctx.files.makeDirectory(alice, '/a/b');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -108,6 +108,22 @@ describe('LocalFileStore on disk', () => {
     });
   });
 
+  it("a path the file system cannot hold is 'invalid', not an unexpected error", async () => {
+    await withStore(async (files) => {
+      // Store paths may have 4096 bytes; under the data folder that passes Linux's PATH_MAX.
+      let path = '';
+      for (let i = 0; i < 16; i++) {
+        path += '/' + String(i).padEnd(250, 'd');
+        await files.makeDirectory(alice, path);
+      }
+      const tooDeep = path + '/' + 'f'.repeat(4096 - path.length - 1);
+      await rejectsWith(files.makeDirectory(alice, tooDeep), 'invalid');
+      await rejectsWith(files.createUpload(alice, tooDeep, { mode: 'replace', maxBytes: null }), 'invalid');
+      await rejectsWith(files.stat(alice, tooDeep), 'invalid');
+      await rejectsWith(files.list(alice, tooDeep), 'invalid');
+    });
+  });
+
   it('refuses a user folder that is itself a link', async () => {
     await withStore(async (files, dir) => {
       const outside = join(dir, 'outside');
@@ -153,6 +169,30 @@ describe('LocalFileStore on disk', () => {
       assert.equal(await files.usage(alice), 320);
       await putFile(files, alice, '/a/z', Buffer.alloc(5));
       assert.equal(await files.usage(alice), 325);
+    });
+  });
+
+  it('commit syncs the data before the rename and the folder after it', async () => {
+    await withStore(async (files, dir) => {
+      const target = join(dir, 'files', 'example.com', 'alice', 'durable.txt');
+      const upload = await files.createUpload(alice, '/durable.txt', { mode: 'replace', maxBytes: null });
+      await upload.write(Buffer.from('durable'));
+      // Every FileHandle shares one prototype: spy on its sync() for the commit.
+      const probe = await open(join(dir, 'probe'), 'w');
+      const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+      await probe.close();
+      const original = proto.sync;
+      const seen: boolean[] = [];
+      proto.sync = async function (this: unknown) {
+        seen.push(await stat(target).then(() => true, () => false));
+        return original.call(this);
+      };
+      try {
+        await upload.commit();
+      } finally {
+        proto.sync = original;
+      }
+      assert.deepEqual(seen, [false, true], 'fsync of the file while its name is not there yet, then of the folder holding the name');
     });
   });
 

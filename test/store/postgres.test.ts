@@ -16,6 +16,7 @@ import { runMailContract } from './contract-mail.js';
 import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
+import { runSshKeyContract } from './contract-ssh-keys.js';
 import type { OpenStore } from './contract.js';
 
 /** A migrated database every test's database is copied from (faster than migrating each). */
@@ -46,6 +47,7 @@ const openPostgres: OpenStore = async () => {
   };
 };
 runAccountContract('postgres', openPostgres);
+runSshKeyContract('postgres', openPostgres);
 runMailContract('postgres', openPostgres);
 runBlobContract('postgres', openPostgres);
 runSearchContract('postgres', openPostgres);

@@ -18,6 +18,7 @@ import { runMailContract } from './contract-mail.js';
 import { runQueueContract } from './contract-queue.js';
 import { runRestoreContract } from './contract-restore.js';
 import { runSearchContract } from './contract-search.js';
+import { runSshKeyContract } from './contract-ssh-keys.js';
 import type { OpenStore, StoreFixture } from './contract.js';
 import { bodyOf, deliverBody, deliverText, pseudoRandomBytes, readAll, sleep, waitFor } from './helpers.js';
 
@@ -45,6 +46,7 @@ const openSqlite = async (): Promise<StoreFixture & { dir: string }> => {
   };
 };
 runAccountContract('sqlite', openSqlite);
+runSshKeyContract('sqlite', openSqlite);
 runMailContract('sqlite', openSqlite);
 runBlobContract('sqlite', openSqlite);
 runSearchContract('sqlite', openSqlite);

@@ -2,9 +2,12 @@
 import type { WharfConfig } from '../../config/types.js';
 import type { FileStore } from '../file-store.js';
 import type { Store } from '../types.js';
+import { PostgresFileStore } from '../postgres/files.js';
+import { PostgresStore } from '../postgres/store.js';
 import { LocalFileStore } from './local.js';
 
 export { LocalFileStore } from './local.js';
+export { PostgresFileStore } from '../postgres/files.js';
 export { uploadAllowance } from './quota.js';
 
 /** Which implementation `files.kind` means with this store: 'auto' follows the store's kind. */
@@ -19,8 +22,6 @@ export function fileStoreKind(config: WharfConfig): 'local' | 'database' {
  */
 export async function openFileStore(config: WharfConfig, store: Store): Promise<FileStore> {
   if (fileStoreKind(config) === 'local') return LocalFileStore.open(config.dataDir);
-  void store;
-  // Until the database implementation lands, 'auto' on PostgreSQL serves local files.
-  if (config.files.kind === 'auto') return LocalFileStore.open(config.dataDir);
-  throw new Error('files.kind "database" is not available yet');
+  if (!(store instanceof PostgresStore)) throw new Error('files.kind "database" needs the PostgreSQL store (store.kind "postgres")');
+  return PostgresFileStore.open(store.database);
 }

@@ -77,6 +77,8 @@ export interface UploadHost {
   released(tempPath: string): void;
   /** fsync of a folder, so a rename in it is durable. */
   syncFolder(path: string): Promise<void>;
+  /** Runs `step` while no other change to the space's names runs (so usage stays exact). */
+  serialize<T>(step: () => Promise<T>): Promise<T>;
 }
 
 export interface LocalUploadSetup {
@@ -156,7 +158,7 @@ export class LocalUpload implements FileUpload {
 
   /** fsync the data, then rename into place, then fsync the folder: only then is it durable. */
   private async place(): Promise<FileInfo> {
-    const { target, tempPath, handle, mode, exclusive } = this.setup;
+    const { handle, mode } = this.setup;
     if (this.handleOpen) {
       // A write that failed half way may have left bytes past what was counted: drop them.
       await handle.truncate(this.setup.keptBytes + this.bytesWritten);
@@ -164,6 +166,11 @@ export class LocalUpload implements FileUpload {
       await handle.sync();
       await this.closeHandle();
     }
+    return this.host.serialize(() => this.rename());
+  }
+
+  private async rename(): Promise<FileInfo> {
+    const { target, tempPath, exclusive } = this.setup;
     await assertParentFolders(target);
     const existing = await lstatOrNull(target.full);
     if (existing !== null && !existing.isFile()) {

@@ -19,20 +19,6 @@ export const USERS_FOLDER = 'files';
 export const ANONYMOUS_FOLDER = 'files-anonymous';
 export const UPLOADS_FOLDER = 'files-uploads';
 
-/** Default permission bits of what the protocols create (as a umask of 022 would leave them). */
-export const NEW_FILE_MODE = 0o644;
-export const NEW_FOLDER_MODE = 0o755;
-
-/**
- * The permission bits a client may set. The owner (the server itself) always keeps read and
- * write (and search on folders): chmod 000 on a folder would otherwise lock the server out of
- * it for good, since changing it back needs the folder opened first. Set-user-ID and
- * set-group-ID are dropped: nothing uploaded should ever run with someone else's rights.
- */
-export function effectiveMode(type: FileInfo['type'], mode: number): number {
-  return (mode & 0o1777) | (type === 'directory' ? 0o700 : 0o600);
-}
-
 /** One address part as a folder name: refused when it could name anything but one folder. */
 function folderName(part: string, what: string): string {
   if (
@@ -73,7 +59,7 @@ export async function lstatOrNull(path: string): Promise<Stats | null> {
     return await lstat(path);
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
-    throw err;
+    throw storeErrorOf(err);
   }
 }
 

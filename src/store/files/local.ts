@@ -10,32 +10,16 @@
  * operations; changes made behind its back (an admin copying files in) show after a restart.
  */
 import { constants, type Stats } from 'node:fs';
-import {
-  copyFile,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rm,
-  rmdir,
-  statfs,
-  unlink,
-  link,
-} from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileInfo, FileReader, FileSpace, FileStore, FileUpload, UploadOptions } from '../file-store.js';
 import { StoreError } from '../types.js';
 import { LocalUpload, openLocalReader, type UploadHost } from './local-io.js';
 import {
-  NEW_FILE_MODE,
-  NEW_FOLDER_MODE,
   UPLOADS_FOLDER,
   assertParentFolders,
-  effectiveMode,
   fsStep,
   infoOf,
-  isErrno,
   isServed,
   lstatOrNull,
   parentFoldersExist,
@@ -43,8 +27,9 @@ import {
   spaceFolder,
   type Resolved,
 } from './local-paths.js';
+import { NEW_FILE_MODE, NEW_FOLDER_MODE, effectiveMode, keptBytesFor } from './modes.js';
 import { assertNormalizedFilePath, isNormalizedFilePath } from './path.js';
-import { scanUsage, removeStaleUploads, tempName, activeUploads } from './local-usage.js';
+import { activeUploads, removeStaleUploads, scanUsage, tempName } from './local-usage.js';
 
 /** How many entries of a folder are looked at (lstat) at once while listing it. */
 const LIST_BATCH = 64;
@@ -59,6 +44,7 @@ interface UsageEntry {
 
 export class LocalFileStore implements FileStore {
   private readonly usageBySpace = new Map<string, UsageEntry>();
+  private readonly spaceLocks = new Map<string, Promise<void>>();
   private closed = false;
 
   private constructor(
@@ -124,17 +110,23 @@ export class LocalFileStore implements FileStore {
   async removeFile(space: FileSpace, path: string): Promise<void> {
     const at = await this.resolve(space, path);
     if (at.path === '/') throw new StoreError('invalid', 'the root is a folder');
-    const st = await this.existing(at);
-    if (st.isDirectory()) throw new StoreError('conflict', 'a folder is not removed as a file');
-    await fsStep(() => unlink(at.full));
-    this.adjustUsage(at.root, -st.size);
-    await this.syncFolder(at.parent);
+    await this.serialize(at.root, async () => {
+      const st = await this.existing(at);
+      if (st.isDirectory()) throw new StoreError('conflict', 'a folder is not removed as a file');
+      await fsStep(() => unlink(at.full));
+      this.adjustUsage(at.root, -st.size);
+      await this.syncFolder(at.parent);
+    });
   }
 
   async rename(space: FileSpace, from: string, to: string, options?: { overwrite?: boolean }): Promise<void> {
     const source = await this.resolve(space, from);
     const target = await this.resolve(space, to);
     if (source.path === '/' || target.path === '/') throw new StoreError('invalid', 'the root cannot be renamed');
+    await this.serialize(source.root, () => this.renameResolved(source, target, options?.overwrite === true));
+  }
+
+  private async renameResolved(source: Resolved, target: Resolved, overwrite: boolean): Promise<void> {
     const st = await this.existing(source);
     if (source.path === target.path) return;
     if (target.path.startsWith(source.path + '/')) throw new StoreError('invalid', 'a folder cannot move into itself');
@@ -143,7 +135,7 @@ export class LocalFileStore implements FileStore {
     if (parent === null || !parent.isDirectory()) throw new StoreError('not-found', 'no such folder');
     const existing = await lstatOrNull(target.full);
     if (existing !== null) {
-      if (!options?.overwrite || !existing.isFile() || !st.isFile()) {
+      if (!overwrite || !existing.isFile() || !st.isFile()) {
         throw new StoreError('conflict', 'the new name is taken');
       }
       await fsStep(() => rename(source.full, target.full));
@@ -190,7 +182,7 @@ export class LocalFileStore implements FileStore {
       throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
     }
     if (existing !== null && options.exclusive) throw new StoreError('conflict', 'the file exists');
-    const keptBytes = keptBytesOf(options, existing);
+    const keptBytes = keptBytesFor(options, existing?.size ?? 0);
     const tempPath = join(this.uploadsDir, tempName());
     activeUploads.add(tempPath);
     try {
@@ -199,7 +191,8 @@ export class LocalFileStore implements FileStore {
         // must stay as it is until commit, and a crash must not leave it half appended.
         await fsStep(() => copyFile(at.full, tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE));
       }
-      const handle = await open(tempPath, keptBytes > 0 ? constants.O_RDWR : 'wx', 0o600);
+      const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+      const handle = await open(tempPath, keptBytes > 0 ? O_RDWR | O_NOFOLLOW : O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       try {
         if (keptBytes > 0) {
           const copied = await handle.stat();
@@ -214,6 +207,7 @@ export class LocalFileStore implements FileStore {
         adjustUsage: (delta) => this.adjustUsage(at.root, delta),
         released: (temp) => activeUploads.delete(temp),
         syncFolder: (folder) => this.syncFolder(folder),
+        serialize: (step) => this.serialize(at.root, step),
       };
       return new LocalUpload(host, {
         target: at,
@@ -263,9 +257,11 @@ export class LocalFileStore implements FileStore {
 
   async removeSpace(space: FileSpace): Promise<void> {
     const { root } = spaceFolder(this.dataDir, space);
-    // rm removes links themselves, never what they point at.
-    await rm(root, { recursive: true, force: true });
-    this.usageBySpace.delete(root);
+    await this.serialize(root, async () => {
+      // rm removes links themselves, never what they point at.
+      await rm(root, { recursive: true, force: true });
+      this.usageBySpace.delete(root);
+    });
   }
 
   async close(): Promise<void> {
@@ -288,13 +284,32 @@ export class LocalFileStore implements FileStore {
   }
 
   /** Runs `step` on the file or folder opened without following a link (fchmod, futimes). */
-  private async withHandle(at: Resolved, step: (handle: import('node:fs/promises').FileHandle) => Promise<void>): Promise<void> {
+  private async withHandle(at: Resolved, step: (handle: FileHandle) => Promise<void>): Promise<void> {
     const handle = await fsStep(() => open(at.full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
     try {
       await step(handle);
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Runs `step` after every earlier change to the space's names (this process's): a usage
+   * adjustment reads a size and then changes the name, and two of them interleaved (two
+   * uploads to one new name) would count a file twice.
+   */
+  private serialize<T>(root: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.spaceLocks.get(root) ?? Promise.resolve();
+    const run = previous.then(step);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.spaceLocks.set(root, tail);
+    void tail.then(() => {
+      if (this.spaceLocks.get(root) === tail) this.spaceLocks.delete(root);
+    });
+    return run;
   }
 
   private adjustUsage(root: string, delta: number): void {
@@ -312,25 +327,5 @@ export class LocalFileStore implements FileStore {
     } finally {
       await handle.close();
     }
-  }
-}
-
-/** Bytes of the existing file an upload starts from ('invalid' for a resume past its end). */
-function keptBytesOf(options: UploadOptions, existing: Stats | null): number {
-  const size = existing?.size ?? 0;
-  switch (options.mode) {
-    case 'replace':
-      return 0;
-    case 'append':
-      return size;
-    case 'resume': {
-      const offset = options.offset ?? 0;
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
-        throw new StoreError('invalid', 'the resume offset is past the end of the file');
-      }
-      return offset;
-    }
-    default:
-      throw new StoreError('invalid', 'unknown upload mode');
   }
 }

@@ -248,6 +248,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at, queue_id) WHERE status = 'pending';
     `,
   },
+  {
+    version: 5,
+    description: 'SSH public keys; the file store',
+    sql: `
+      -- A user's public keys (RFC 4253 wire form); they go with the user. The fingerprint
+      -- (OpenSSH's SHA256:...) names a key to remove and keeps a user from adding one twice.
+      CREATE TABLE ssh_keys (
+        id          bigserial PRIMARY KEY,
+        user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        algorithm   text NOT NULL,
+        public_key  bytea NOT NULL,
+        comment     text NOT NULL,
+        fingerprint text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (user_id, fingerprint)
+      );
+
+      -- The bytes of one version of a file, in fixed-size chunks as message bodies are.
+      -- 'pending' while an upload writes it (its writer refreshes touched_at), 'committed'
+      -- while a file points at it, 'released' once replaced or removed: kept a while for
+      -- readers that opened it before, then swept with the pending ones nobody finished.
+      CREATE TABLE file_contents (
+        id          bigserial PRIMARY KEY,
+        state       text NOT NULL CHECK (state IN ('pending', 'committed', 'released')),
+        size        bigint NOT NULL DEFAULT 0,
+        chunk_size  integer NOT NULL,
+        owner_token text,
+        touched_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX file_contents_unreferenced ON file_contents(touched_at) WHERE state <> 'committed';
+
+      CREATE TABLE file_chunks (
+        content_id bigint NOT NULL REFERENCES file_contents(id) ON DELETE CASCADE,
+        seq        integer NOT NULL,
+        data       bytea NOT NULL,
+        PRIMARY KEY (content_id, seq)
+      );
+      -- Files are mostly compressed already: no second compression attempt, and substring
+      -- reads of a chunk touch only that slice.
+      ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+      -- Files and folders, one row each; a space is 'u:<user id>' or 'anonymous', the root
+      -- folder of a space has no row. Paths compare bytewise (COLLATE "C"), so the folder
+      -- '/a' and everything under it is the range '/a/' .. '/a0' of the primary key.
+      CREATE TABLE file_nodes (
+        space      text NOT NULL,
+        path       text COLLATE "C" NOT NULL,
+        parent     text COLLATE "C" NOT NULL,
+        name       text COLLATE "C" NOT NULL,
+        type       text NOT NULL CHECK (type IN ('file', 'directory')),
+        size       bigint NOT NULL DEFAULT 0,
+        mode       integer NOT NULL,
+        modified   timestamptz NOT NULL DEFAULT now(),
+        content_id bigint REFERENCES file_contents(id),
+        PRIMARY KEY (space, path)
+      );
+      CREATE INDEX file_nodes_parent ON file_nodes(space, parent);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -41,6 +41,7 @@ import type {
   TextField,
   User,
   DkimKey,
+  SshKey,
   QueueAttemptResult,
   QueuedMessage,
   QueuedRestore,
@@ -52,6 +53,7 @@ import { Database, createPool } from './db.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
 import { DkimKeys } from './dkim-keys.js';
+import { SshKeys } from './ssh-keys.js';
 import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
@@ -84,6 +86,7 @@ export class PostgresStore implements Store {
   private readonly accounts: Accounts;
   private readonly leases: Leases;
   private readonly dkimKeys: DkimKeys;
+  private readonly sshKeys: SshKeys;
   private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
@@ -126,9 +129,15 @@ export class PostgresStore implements Store {
     this.accounts = new Accounts(this.db, this.mailboxes, this.messages);
     this.leases = new Leases(this.db);
     this.dkimKeys = new DkimKeys(this.db);
+    this.sshKeys = new SshKeys(this.db);
     this.counters = new Counters(this.db);
     this.restores = new Restores(this.db, this.bodies, this.mailboxes, this.messages);
     this.queueRestores = new PostgresQueueRestore(this.db, this.bodies, this.messages, this.outbound);
+  }
+
+  /** The connection pool, for the file store kept in the same database (PostgresFileStore). */
+  get database(): Database {
+    return this.db;
   }
 
   /**
@@ -227,6 +236,15 @@ export class PostgresStore implements Store {
   }
   getDkimKey(domain: string): Promise<DkimKey | null> {
     return this.dkimKeys.get(domain);
+  }
+  addSshKey(address: string, key: { algorithm: string; publicKey: Buffer; comment: string }): Promise<SshKey> {
+    return this.sshKeys.add(address, key);
+  }
+  listSshKeys(address: string): Promise<SshKey[]> {
+    return this.sshKeys.list(address);
+  }
+  removeSshKey(address: string, fingerprint: string): Promise<boolean> {
+    return this.sshKeys.remove(address, fingerprint);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------

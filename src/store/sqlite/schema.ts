@@ -281,6 +281,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at, queue_id) WHERE status = 'pending';
     `,
   },
+  {
+    version: 10,
+    description: 'SSH public keys for SFTP login',
+    sql: `
+      -- A user's public keys (RFC 4253 wire form); they go with the user. The fingerprint
+      -- (OpenSSH's SHA256:...) names a key to remove and keeps a user from adding one twice.
+      CREATE TABLE ssh_keys (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        algorithm   TEXT NOT NULL,
+        public_key  BLOB NOT NULL,
+        comment     TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (user_id, fingerprint)
+      );
+    `,
+  },
 ];
 
 /** Opens the database file, sets the pragmas and brings the schema up to date. */

@@ -36,6 +36,7 @@ import type {
   StoredMessage,
   User,
   DkimKey,
+  SshKey,
   QueueAttemptResult,
   QueuedMessage,
   QueuedRestore,
@@ -46,6 +47,7 @@ import { BodyStore } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
 import { DkimKeys } from './dkim-keys.js';
+import { SshKeys } from './ssh-keys.js';
 import { Counters } from './counters.js';
 import { MailboxTree } from './mailbox-tree.js';
 import { Mailboxes } from './mailboxes.js';
@@ -77,6 +79,7 @@ export class SqliteStore implements Store {
   private readonly accounts: Accounts;
   private readonly leases: Leases;
   private readonly dkimKeys: DkimKeys;
+  private readonly sshKeys: SshKeys;
   private readonly counters: Counters;
   private readonly restores: Restores;
   private readonly watchers: Watchers;
@@ -139,6 +142,7 @@ export class SqliteStore implements Store {
     this.accounts = new Accounts(db, this.queue, this.mailboxes, this.messages, this.subscriptions);
     this.leases = new Leases(db, this.queue);
     this.dkimKeys = new DkimKeys(db, this.queue);
+    this.sshKeys = new SshKeys(db, this.queue);
     this.counters = new Counters(db, this.queue);
     this.restores = new Restores(db, this.queue, this.bodies, this.mailboxes, this.messages, this.subscriptions);
     this.queueRestores = new SqliteQueueRestore(db, this.queue, this.bodies, this.messages, this.outbound);
@@ -247,6 +251,15 @@ export class SqliteStore implements Store {
   }
   getDkimKey(domain: string): Promise<DkimKey | null> {
     return this.dkimKeys.get(domain);
+  }
+  addSshKey(address: string, key: { algorithm: string; publicKey: Buffer; comment: string }): Promise<SshKey> {
+    return this.sshKeys.add(address, key);
+  }
+  listSshKeys(address: string): Promise<SshKey[]> {
+    return this.sshKeys.list(address);
+  }
+  removeSshKey(address: string, fingerprint: string): Promise<boolean> {
+    return this.sshKeys.remove(address, fingerprint);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
