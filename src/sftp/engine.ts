@@ -205,10 +205,12 @@ export class SftpSession {
 
   private async run(): Promise<void> {
     const packets = readPackets(this.channel);
-    // stop() must end the wait for the next request even when the client sends nothing.
-    const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
     try {
       while (!this.stopping) {
+        // stop() must end the wait for the next request even when the client sends nothing.
+        // A fresh promise each time: racing one long-lived promise would keep a reaction, and
+        // with it every packet ever received, alive until the session ends.
+        const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
         const next = await Promise.race([packets.next(), stopped]);
         if (next === 'stopped' || next.done) break;
         this.onActivity();
