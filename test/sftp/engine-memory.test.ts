@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/net/log.js';
 import { SftpSession } from '../../src/sftp/engine.js';
@@ -15,29 +14,7 @@ import { LocalFileStore } from '../../src/store/files/local.js';
 import type { FileSpace } from '../../src/store/file-store.js';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { peakMemoryGrowth } from '../helpers/memory.js';
-
-/** The client's end of a channel: sends packets, and resolves each reply by request id. */
-class FakeChannel extends Duplex {
-  private readonly waiting = new Map<number, (reply: Buffer) => void>();
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    // The engine writes one whole packet per write.
-    const type = chunk[4];
-    const id = type === PacketType.VERSION ? 0 : chunk.readUInt32BE(5);
-    const resolve = this.waiting.get(id);
-    this.waiting.delete(id);
-    resolve?.(chunk);
-    done();
-  }
-
-  request(id: number, packet: Buffer): Promise<Buffer> {
-    const reply = new Promise<Buffer>((resolve) => this.waiting.set(id, resolve));
-    this.push(packet);
-    return reply;
-  }
-}
+import { FakeChannel } from './fake-channel.js';
 
 const CHUNK = 32 * 1024;
 const TOTAL = 20 * 1024 * 1024;
