@@ -66,6 +66,9 @@ export interface WriteHandle {
   append: boolean;
   /** Set once a WRITE failed: the upload is given up, later WRITEs and CLOSE report this. */
   failure: { status: Status; message: string } | null;
+  /** WRITEs that arrived before the bytes in front of them, by offset (see MAX_EARLY_BYTES). */
+  early: Map<number, Buffer>;
+  earlyBytes: number;
   /** Attributes given at OPEN or by FSETSTAT, applied once the file is committed. */
   mode: number | null;
   modified: Date | null;
