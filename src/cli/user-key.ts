@@ -9,7 +9,6 @@ import ssh2 from 'ssh2';
 import type { ConfigOptions } from '../config/load.js';
 import { sshFingerprint } from '../sftp/host-keys.js';
 import { parseAddress } from '../store/normalize.js';
-import type { SshKeyStore, Store } from '../store/types.js';
 import { addConfigOptions, printLines, withStore } from './common.js';
 import { CliError, UsageError } from './errors.js';
 
@@ -69,10 +68,6 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function keyStore(store: Store): SshKeyStore {
-  return store as Store & SshKeyStore;
-}
-
 export function registerUserKeyCommands(user: Command): void {
   const key = user.command('key').description('manage a user\'s SSH public keys for SFTP login');
 
@@ -83,14 +78,14 @@ export function registerUserKeyCommands(user: Command): void {
       const keys = parsePublicKeyLines(await readStdin());
       const added = await withStore(options, async (store) => {
         if (!(await store.getUser(parsed.address))) throw new CliError(`no such user: ${parsed.address}`);
-        const existing = new Set((await keyStore(store).listSshKeys(parsed.address)).map((k) => k.fingerprint));
+        const existing = new Set((await store.listSshKeys(parsed.address)).map((k) => k.fingerprint));
         const out: string[] = [];
         for (const k of keys) {
           if (existing.has(k.fingerprint)) {
             out.push(`already there: ${k.fingerprint} (${k.algorithm}${k.comment ? ' ' + k.comment : ''})`);
             continue;
           }
-          const saved = await keyStore(store).addSshKey(parsed.address, { algorithm: k.algorithm, publicKey: k.publicKey, comment: k.comment });
+          const saved = await store.addSshKey(parsed.address, { algorithm: k.algorithm, publicKey: k.publicKey, comment: k.comment });
           existing.add(saved.fingerprint);
           out.push(`added key ${saved.fingerprint} (${saved.algorithm}${saved.comment ? ' ' + saved.comment : ''}) for ${parsed.address}`);
         }
@@ -105,7 +100,7 @@ export function registerUserKeyCommands(user: Command): void {
       const parsed = parseAddress(address);
       const keys = await withStore(options, async (store) => {
         if (!(await store.getUser(parsed.address))) throw new CliError(`no such user: ${parsed.address}`);
-        return keyStore(store).listSshKeys(parsed.address);
+        return store.listSshKeys(parsed.address);
       });
       printLines(keys.map((k) => `${k.fingerprint} ${k.algorithm} ${k.comment || '-'} ${k.createdAt.toISOString()}`));
     });
@@ -120,7 +115,7 @@ export function registerUserKeyCommands(user: Command): void {
     .action(async (address: string, fingerprint: string, options: ConfigOptions) => {
       const parsed = parseAddress(address);
       const wanted = fingerprint.startsWith('SHA256:') ? fingerprint : `SHA256:${fingerprint}`;
-      const removed = await withStore(options, (store) => keyStore(store).removeSshKey(parsed.address, wanted));
+      const removed = await withStore(options, (store) => store.removeSshKey(parsed.address, wanted));
       if (!removed) throw new CliError(`${parsed.address} has no key ${wanted}`);
       process.stdout.write(`removed key ${wanted} of ${parsed.address}\n`);
     });

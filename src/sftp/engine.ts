@@ -66,6 +66,9 @@ export interface WriteHandle {
   append: boolean;
   /** Set once a WRITE failed: the upload is given up, later WRITEs and CLOSE report this. */
   failure: { status: Status; message: string } | null;
+  /** WRITEs that arrived before the bytes in front of them, by offset (see MAX_EARLY_BYTES). */
+  early: Map<number, Buffer>;
+  earlyBytes: number;
   /** Attributes given at OPEN or by FSETSTAT, applied once the file is committed. */
   mode: number | null;
   modified: Date | null;
@@ -205,10 +208,12 @@ export class SftpSession {
 
   private async run(): Promise<void> {
     const packets = readPackets(this.channel);
-    // stop() must end the wait for the next request even when the client sends nothing.
-    const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
     try {
       while (!this.stopping) {
+        // stop() must end the wait for the next request even when the client sends nothing.
+        // A fresh promise each time: racing one long-lived promise would keep a reaction, and
+        // with it every packet ever received, alive until the session ends.
+        const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
         const next = await Promise.race([packets.next(), stopped]);
         if (next === 'stopped' || next.done) break;
         this.onActivity();

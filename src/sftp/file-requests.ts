@@ -91,6 +91,8 @@ async function openForWriting(session: SftpSession, path: string, flags: number,
     nextOffset: 0,
     append: false,
     failure: null,
+    early: new Map(),
+    earlyBytes: 0,
     mode,
     modified: null,
   };
@@ -131,6 +133,12 @@ const close: RequestHandler = async (session, id, req) => {
     await session.ok(id);
     return;
   }
+  if (handle.early.size > 0) {
+    // Bytes after a hole cannot be stored, and keeping those before it would pass for the file.
+    await handle.upload.abort({ keepPartial: false }).catch(() => {});
+    const gapAt = handle.nextOffset;
+    throw new SftpError(Status.FAILURE, `the data written has a gap at offset ${gapAt}; nothing was stored`);
+  }
   try {
     await handle.upload.commit();
   } catch (err) {
@@ -167,6 +175,14 @@ const read: RequestHandler = async (session, id, req) => {
   else await session.sendData(id, data);
 };
 
+/**
+ * WRITEs ahead of the next expected offset held back per upload, waiting for the bytes before
+ * them. A client with several WRITEs in flight may send a later block before the rest of an
+ * earlier one (ssh2's fastPut splits blocks to fit the server's packet size); more than this
+ * is no longer a reordering but a file with holes, which the store cannot write.
+ */
+export const MAX_EARLY_BYTES = 4 * 1024 * 1024;
+
 const write: RequestHandler = async (session, id, req) => {
   const handle = session.handle(req.bytes());
   const offset = req.uint64();
@@ -184,21 +200,43 @@ const write: RequestHandler = async (session, id, req) => {
     handle.nextOffset = offset;
   }
   if (handle.nextOffset !== null && offset !== handle.nextOffset) {
-    // The store writes at the end only, which is what every client's pipelined upload does.
-    throw new SftpError(Status.OP_UNSUPPORTED, `writes must be sequential: expected offset ${handle.nextOffset}, got ${offset}`);
+    const early = offset > handle.nextOffset && !handle.early.has(offset) && handle.earlyBytes + data.length <= MAX_EARLY_BYTES;
+    if (!early) {
+      // The store writes at the end only, which is what every client's pipelined upload does.
+      throw new SftpError(Status.OP_UNSUPPORTED, `writes must be sequential: expected offset ${handle.nextOffset}, got ${offset}`);
+    }
+    // Accepted now, written once the gap before it is filled; CLOSE fails if it never is.
+    handle.early.set(offset, data);
+    handle.earlyBytes += data.length;
+    await session.ok(id);
+    return;
   }
+  await appendToUpload(session, handle, data);
+  while (handle.nextOffset !== null && handle.early.has(handle.nextOffset)) {
+    const next = handle.early.get(handle.nextOffset)!;
+    handle.early.delete(handle.nextOffset);
+    handle.earlyBytes -= next.length;
+    await appendToUpload(session, handle, next);
+  }
+  await session.ok(id);
+};
+
+/** Writes a chunk at the end of the upload; a failure gives the whole upload up. */
+async function appendToUpload(session: SftpSession, handle: WriteHandle, data: Buffer): Promise<void> {
+  const upload = handle.upload!;
   try {
-    await handle.upload.write(data);
+    await upload.write(data);
   } catch (err) {
     const { status, message } = statusForError(err);
     handle.failure = { status, message };
-    await handle.upload.abort({ keepPartial: session.ctx.keepPartial }).catch(() => {});
+    handle.early.clear();
+    handle.earlyBytes = 0;
+    await upload.abort({ keepPartial: session.ctx.keepPartial }).catch(() => {});
     session.log.info('upload failed', { path: handle.path, reason: message, kept: session.ctx.keepPartial });
     throw err;
   }
   if (handle.nextOffset !== null) handle.nextOffset += data.length;
-  await session.ok(id);
-};
+}
 
 const fstat: RequestHandler = async (session, id, req) => {
   const handle = session.handle(req.bytes());

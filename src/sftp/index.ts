@@ -2,19 +2,17 @@
 import type { ServiceContext, SessionHandler } from '../net/types.js';
 import type { FileStore } from '../store/file-store.js';
 import { uploadAllowance } from '../store/files/quota.js';
-import type { SshKeyStore } from '../store/types.js';
 import type { HostKey } from './host-keys.js';
 import { SshSession } from './ssh-session.js';
 
 export { loadHostKeys, sshFingerprint, type HostKey } from './host-keys.js';
 
 export function createSftpHandler(ctx: ServiceContext, files: FileStore, hostKeys: HostKey[]): SessionHandler {
-  const keyStore = ctx.store as Partial<SshKeyStore>;
   const deps = {
     ctx,
     files,
     hostKeys,
-    sshKeys: (address: string) => (keyStore.listSshKeys ? keyStore.listSshKeys(address) : Promise.resolve([])),
+    sshKeys: (address: string) => ctx.store.listSshKeys(address),
     uploadAllowance: (space: { kind: 'user'; userId: number; address: string }) => uploadAllowance(ctx.config.files, ctx.store, files, space),
   };
   return {
