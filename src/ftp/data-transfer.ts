@@ -125,7 +125,7 @@ export function dropData(socket: DataSocket | null): void {
  * open for the 226. The wait runs while the file's bytes are synced to disk, which the 226
  * waits for anyway, so a finished upload pays only what the sync does not already take.
  */
-export const CONTROL_GRACE_MS = 40;
+export const CONTROL_GRACE_MS = 25;
 
 /** Bytes of an upload gathered into one store write (fewer, larger writes to the disk). */
 const UPLOAD_BATCH_BYTES = 1024 * 1024;

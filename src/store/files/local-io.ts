@@ -96,10 +96,20 @@ export interface LocalUploadSetup {
 
 type UploadState = 'open' | 'committing' | 'done';
 
+/**
+ * While a large upload streams in, its bytes are flushed to disk every this many bytes in the
+ * background, so the disk writes while the network reads, and the fsync before "accepted" has
+ * only the last stretch left instead of the whole file.
+ */
+const BACKGROUND_FLUSH_BYTES = 64 * 1024 * 1024;
+
 export class LocalUpload implements FileUpload {
   bytesWritten = 0;
   private state: UploadState = 'open';
   private handleOpen = true;
+  private unflushedBytes = 0;
+  /** The background flush in progress, if any (its failure is seen by the final sync). */
+  private flushing: Promise<void> | null = null;
 
   constructor(
     private readonly host: UploadHost,
@@ -123,6 +133,20 @@ export class LocalUpload implements FileUpload {
       offset += bytesWritten;
     }
     this.bytesWritten += chunk.length;
+    this.unflushedBytes += chunk.length;
+    if (this.unflushedBytes >= BACKGROUND_FLUSH_BYTES && this.flushing === null) {
+      this.unflushedBytes = 0;
+      const handle = this.setup.handle;
+      this.flushing = handle.datasync().then(
+        () => {
+          this.flushing = null;
+        },
+        () => {
+          // The final sync reports what went wrong.
+          this.flushing = null;
+        },
+      );
+    }
   }
 
   async sync(): Promise<void> {
@@ -171,6 +195,7 @@ export class LocalUpload implements FileUpload {
   private async syncData(): Promise<void> {
     const { handle, mode } = this.setup;
     if (!this.handleOpen) return;
+    await this.flushing;
     // A write that failed half way may have left bytes past what was counted: drop them.
     await handle.truncate(this.setup.keptBytes + this.bytesWritten);
     await handle.chmod(mode);
@@ -202,6 +227,8 @@ export class LocalUpload implements FileUpload {
   private async closeHandle(): Promise<void> {
     if (!this.handleOpen) return;
     this.handleOpen = false;
+    // Never close the descriptor under a flush still running on it.
+    await this.flushing;
     await this.setup.handle.close();
   }
 }
