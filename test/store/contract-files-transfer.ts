@@ -212,8 +212,8 @@ export function runFileTransferContract(name: string, open: OpenFileStore): void
       assert.equal(await ctx.files.usage(alice), size);
     });
 
-    it('memory stays flat: 40 MB go in and out while far less is ever held', async () => {
-      const size = 40 * 1024 * 1024;
+    it('memory stays flat: 96 MB go in and out while far less is ever held', async () => {
+      const size = 96 * 1024 * 1024;
       const piece = pseudoRandomBytes(64 * 1024, 7);
       const { peak } = await peakMemoryGrowth(async () => {
         const upload = await ctx.files.createUpload(alice, '/flat.bin', { mode: 'replace', maxBytes: null });
@@ -225,8 +225,9 @@ export function runFileTransferContract(name: string, open: OpenFileStore): void
         await reader.close();
         assert.equal(total, size);
       });
-      // Well below the file's 40 MB: holding it whole anywhere (either way) fails.
-      assert.ok(peak < 16 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB`);
+      // Well below the file's 96 MB: holding it whole anywhere (either way) fails. What is
+      // measured includes 256 KiB chunks not yet collected, so the bound is not tighter.
+      assert.ok(peak < 32 * 1024 * 1024, `memory grew by ${Math.round(peak / 1048576)} MB`);
     });
   });
 }
