@@ -10,7 +10,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { FtpClientError, type FtpTlsMode } from '../ftp/client/index.js';
@@ -21,7 +21,7 @@ import { formatBytes, ProgressBar } from './ftp/progress.js';
 import type { RemoteEntry, RemoteFiles } from './ftp/remote.js';
 import { connectSftp } from './ftp/sftp-client.js';
 import { baseName, parseRemoteUrl, type RemoteUrl } from './ftp/url.js';
-import { promptHidden, readFirstLine } from './password-input.js';
+import { readLoginPassword } from './password-input.js';
 
 interface FtpCommandOptions {
   user?: string;
@@ -74,19 +74,6 @@ function timeoutOf(options: FtpCommandOptions): number {
   return ms;
 }
 
-async function readPassword(user: string, fromStdin: boolean): Promise<string> {
-  const input = process.stdin as Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
-  let password: string;
-  if (fromStdin) {
-    password = await readFirstLine(input);
-  } else {
-    if (!input.isTTY) throw new UsageError('no terminal to ask for the password on; pipe it in with --password-stdin');
-    password = await promptHidden(`Password for ${user}: `, input, process.stderr);
-  }
-  if (password.length === 0) throw new UsageError('the password must not be empty');
-  return password;
-}
-
 /** Checks the options, asks for the password (SFTP: after the host key is accepted) and connects. */
 async function connect(url: RemoteUrl, options: FtpCommandOptions): Promise<RemoteFiles> {
   const timeoutMs = timeoutOf(options);
@@ -103,7 +90,7 @@ async function connect(url: RemoteUrl, options: FtpCommandOptions): Promise<Remo
       host: url.host,
       port: url.port,
       user,
-      password: () => readPassword(`${user}@${url.host}`, Boolean(options.passwordStdin)),
+      password: () => readLoginPassword(`${user}@${url.host}`, Boolean(options.passwordStdin)),
       hostKey: options.hostKey ?? null,
       insecure: Boolean(options.insecure),
       timeoutMs,
@@ -122,7 +109,7 @@ async function connect(url: RemoteUrl, options: FtpCommandOptions): Promise<Remo
   }
   const mode: FtpTlsMode = url.scheme === 'ftps' ? 'implicit' : options.tls === false ? 'off' : 'if-offered';
   if (url.scheme === 'ftps' && options.tls === false) throw new UsageError('--no-tls contradicts ftps:// (use ftp://)');
-  const password = anonymous ? 'anonymous@' : await readPassword(`${user}@${url.host}`, Boolean(options.passwordStdin));
+  const password = anonymous ? 'anonymous@' : await readLoginPassword(`${user}@${url.host}`, Boolean(options.passwordStdin));
   try {
     return await connectFtp({
       host: url.host,

@@ -103,3 +103,21 @@ export async function readNewPassword(source: PasswordSource): Promise<string> {
   }
   return password;
 }
+
+/**
+ * A login password for a client command (`wharf send`, `wharf ftp`): the first line of
+ * standard input with `--password-stdin`, else a prompt on the terminal without echo. Never
+ * from the command line, where other users of the machine could read it.
+ */
+export async function readLoginPassword(user: string, fromStdin: boolean): Promise<string> {
+  const input = process.stdin as Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+  let password: string;
+  if (fromStdin) {
+    password = await readFirstLine(input);
+  } else {
+    if (!input.isTTY) throw new UsageError('no terminal to ask for the password on; pipe it in with --password-stdin');
+    password = await promptHidden(`Password for ${user}: `, input, process.stderr);
+  }
+  if (password.length === 0) throw new UsageError('the password must not be empty');
+  return password;
+}

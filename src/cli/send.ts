@@ -8,7 +8,6 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { ComposeError, composeMessage, parseMailbox, type Mailbox } from '../mime/compose.js';
 import { SmtpClientError, failureReply } from '../queue/smtp-client/errors.js';
@@ -16,7 +15,7 @@ import { SmtpClientSession } from '../queue/smtp-client/session.js';
 import { sendMessage } from '../queue/smtp-client/transaction.js';
 import { tlsOptions } from '../queue/tls-policy.js';
 import { CliError, UsageError } from './errors.js';
-import { promptHidden, readFirstLine } from './password-input.js';
+import { readLoginPassword } from './password-input.js';
 
 interface SendOptions {
   server: string;
@@ -59,19 +58,6 @@ function mailboxes(values: string[], option: string): Mailbox[] {
   });
 }
 
-/** The password: the first line of standard input, or a prompt on the terminal without echo. */
-async function readPassword(user: string, fromStdin: boolean): Promise<string> {
-  const input = process.stdin as Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
-  let password: string;
-  if (fromStdin) {
-    password = await readFirstLine(input);
-  } else {
-    if (!input.isTTY) throw new UsageError('no terminal to ask for the password on; pipe it in with --password-stdin');
-    password = await promptHidden(`Password for ${user}: `, input, process.stderr);
-  }
-  if (password.length === 0) throw new UsageError('the password must not be empty');
-  return password;
-}
 
 export function registerSendCommand(program: Command): void {
   program
@@ -136,7 +122,7 @@ async function runSend(options: SendOptions): Promise<void> {
     if (err instanceof ComposeError) throw new UsageError(err.message);
     throw err;
   }
-  const password = options.user ? await readPassword(options.user, Boolean(options.passwordStdin)) : null;
+  const password = options.user ? await readLoginPassword(options.user, Boolean(options.passwordStdin)) : null;
 
   const trace = options.verbose ? (direction: string, line: string) => process.stderr.write(`${direction}: ${line}\n`) : undefined;
   const verify = !options.insecure;
