@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { openStore, storeOptions } from '../store/index.js';
@@ -51,4 +52,14 @@ export function formatByteSize(bytes: number | null): string {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
+}
+
+/** The PEM certificates of a client command's `--ca FILE` (extra trusted CAs); none without it. */
+export async function readCaOption(file: string | undefined): Promise<string[]> {
+  if (!file) return [];
+  try {
+    return [await readFile(file, 'utf8')];
+  } catch {
+    throw new UsageError(`cannot read --ca ${file}`);
+  }
 }

@@ -8,13 +8,14 @@
  * the server failed (with the server's message), 2 usage.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { FtpClientError, type FtpTlsMode } from '../ftp/client/index.js';
 import { tlsOptions } from '../queue/tls-policy.js';
+import { readCaOption } from './common.js';
 import { CliError, UsageError } from './errors.js';
 import { connectFtp, ftpFailure } from './ftp/ftp-remote.js';
 import { formatBytes, ProgressBar } from './ftp/progress.js';
@@ -99,14 +100,7 @@ async function connect(url: RemoteUrl, options: FtpCommandOptions): Promise<Remo
       note: trace ? (text) => trace('*', text) : undefined,
     });
   }
-  let ca: string[] = [];
-  if (options.ca) {
-    try {
-      ca = [await readFile(options.ca, 'utf8')];
-    } catch {
-      throw new UsageError(`cannot read --ca ${options.ca}`);
-    }
-  }
+  const ca = await readCaOption(options.ca);
   const mode: FtpTlsMode = url.scheme === 'ftps' ? 'implicit' : options.tls === false ? 'off' : 'if-offered';
   if (url.scheme === 'ftps' && options.tls === false) throw new UsageError('--no-tls contradicts ftps:// (use ftp://)');
   const password = anonymous ? 'anonymous@' : await readLoginPassword(`${user}@${url.host}`, Boolean(options.passwordStdin));

@@ -14,6 +14,7 @@ import { SmtpClientError, failureReply } from '../queue/smtp-client/errors.js';
 import { SmtpClientSession } from '../queue/smtp-client/session.js';
 import { sendMessage } from '../queue/smtp-client/transaction.js';
 import { tlsOptions } from '../queue/tls-policy.js';
+import { readCaOption } from './common.js';
 import { CliError, UsageError } from './errors.js';
 import { readLoginPassword } from './password-input.js';
 
@@ -107,14 +108,7 @@ async function runSend(options: SendOptions): Promise<void> {
       throw new UsageError(`cannot read --body-file ${options.bodyFile}`);
     }
   }
-  let ca: string[] = [];
-  if (options.ca) {
-    try {
-      ca = [await readFile(options.ca, 'utf8')];
-    } catch {
-      throw new UsageError(`cannot read --ca ${options.ca}`);
-    }
-  }
+  const ca = await readCaOption(options.ca);
   let message;
   try {
     message = await composeMessage({ from, to, cc, subject: options.subject ?? '', text, attachments: (options.attach ?? []).map((p) => ({ path: p })) });

@@ -8,6 +8,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
 import { describeSocketError, FtpClientError } from './errors.js';
 import { FtpReplyParser, MalformedReplyError, type FtpReply } from './reply.js';
@@ -17,9 +18,7 @@ const MAX_REPLY_LINE_BYTES = 16 * 1024;
 /** How long to wait for a TLS 1.3 session ticket before a data connection goes without it. */
 const SESSION_TICKET_WAIT_MS = 2000;
 
-/** What `trace` sees: a line sent ('C'), a reply line received ('S') or a note ('*'). */
-export type TraceDirection = 'C' | 'S' | '*';
-export type Trace = (direction: TraceDirection, text: string) => void;
+export type { Trace, TraceDirection } from '../../net/client-trace.js';
 
 export interface ControlOptions {
   host: string;

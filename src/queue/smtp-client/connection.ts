@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
 import { SmtpClientError } from './errors.js';
 import { MalformedReplyError, ReplyParser, type SmtpReply } from './reply.js';
@@ -14,9 +15,7 @@ import { MalformedReplyError, ReplyParser, type SmtpReply } from './reply.js';
 /** Longest reply line read (RFC 5321 4.5.3.1.5 says 512; servers send longer ones). */
 const MAX_REPLY_LINE_BYTES = 8192;
 
-/** What `trace` sees: a line sent ('C'), a reply received ('S') or a note about the connection ('*'). */
-export type TraceDirection = 'C' | 'S' | '*';
-export type Trace = (direction: TraceDirection, text: string) => void;
+export type { Trace, TraceDirection } from '../../net/client-trace.js';
 
 export interface ConnectOptions {
   /** Address (or name) to connect to. */
