@@ -188,6 +188,7 @@ describe('PostgresStore: bodies', () => {
     await deliverText(store, [alice.id], 'Subject: nul\u0000inside\r\n\r\nbody with a \u0000 in it and more\r\n');
     await deliverText(store, [alice.id], 'Subject: plain\r\n\r\nnothing special\r\n');
     // PostgreSQL text cannot hold NUL: that message's text is not indexed, search reads its body.
+    await store.flushSearchIndex();
     const states = await queryDatabase<{ text_state: string }>(db.url, 'SELECT text_state FROM messages ORDER BY id');
     assert.deepEqual(
       states.map((r) => r.text_state),
@@ -197,6 +198,64 @@ describe('PostgresStore: bodies', () => {
     assert.deepEqual(await store.searchText(inbox.id, 'body', 'a \u0000 in'), [1]);
     assert.deepEqual(await store.searchText(inbox.id, 'body', 'special'), [2]);
     assert.deepEqual(await store.searchText(inbox.id, 'body', 'more'), [1]);
+  });
+
+  it('finds a message from its acknowledgement on, before and after its text is indexed', async () => {
+    const db = await freshDatabase();
+    const store = await node(db.url);
+    const { alice, inbox } = await seed(store);
+    // Hold the indexer off the rows: a transaction on another connection locks them, which
+    // the indexer's SKIP LOCKED passes over, as it would rows another node is moving.
+    const { default: pg } = await import('pg');
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await deliverText(store, [alice.id], 'Subject: Pending Words\r\n\r\nquartz body text\r\n');
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT * FROM message_text_pending FOR UPDATE');
+      await store.flushSearchIndex();
+      assert.equal(await count(db.url, 'SELECT COUNT(*) FROM message_text_pending'), 1, 'still pending while locked');
+      assert.equal(await count(db.url, `SELECT COUNT(*) FROM messages WHERE text_state = 'pending'`), 1);
+      assert.deepEqual(await store.searchText(inbox.id, 'subject', 'pending words'), [1]);
+      assert.deepEqual(await store.searchText(inbox.id, 'body', 'QUARTZ'), [1]);
+      assert.deepEqual(await store.searchText(inbox.id, 'body', 'qu'), [1], 'a short needle scans both tables');
+      assert.deepEqual(await store.searchText(inbox.id, 'body', 'granite'), []);
+      await blocker.query('COMMIT');
+    } finally {
+      await blocker.end();
+    }
+    await store.flushSearchIndex();
+    assert.equal(await count(db.url, 'SELECT COUNT(*) FROM message_text_pending'), 0);
+    assert.equal(await count(db.url, 'SELECT COUNT(*) FROM message_text'), 1);
+    assert.equal(await count(db.url, `SELECT COUNT(*) FROM messages WHERE text_state = 'complete'`), 1);
+    assert.deepEqual(await store.searchText(inbox.id, 'body', 'QUARTZ'), [1]);
+    assert.deepEqual(await store.searchText(inbox.id, 'body', 'qu'), [1]);
+  });
+
+  it('indexes the text another node left pending when it stopped', async () => {
+    const db = await freshDatabase();
+    const first = await node(db.url);
+    const { alice, inbox } = await seed(first);
+    // Pending rows as a node leaves them when it dies between a delivery and its indexing.
+    await deliverText(first, [alice.id], 'Subject: left behind\r\n\r\nbasalt\r\n');
+    await first.close();
+    await queryDatabase(db.url, `UPDATE messages SET text_state = 'pending'`);
+    // Whether or not the first node got to index it before it closed.
+    await queryDatabase(db.url, `DELETE FROM message_text`);
+    await queryDatabase(db.url, `DELETE FROM message_text_pending`);
+    await queryDatabase(
+      db.url,
+      `INSERT INTO message_text_pending (message_id, state, subject, body) SELECT id, 'complete', 'left behind', 'basalt' FROM messages`,
+    );
+    const second = await node(db.url);
+    // Its first poll runs when it opens.
+    const deadline = Date.now() + 10_000;
+    while ((await count(db.url, 'SELECT COUNT(*) FROM message_text_pending')) > 0) {
+      assert.ok(Date.now() < deadline, 'the pending text was never indexed');
+      await sleep(20);
+    }
+    assert.equal(await count(db.url, `SELECT COUNT(*) FROM messages WHERE text_state = 'complete'`), 1);
+    assert.deepEqual(await second.searchText(inbox.id, 'body', 'basalt'), [1]);
   });
 });
 

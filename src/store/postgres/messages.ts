@@ -77,6 +77,8 @@ export class Messages {
     private readonly mailboxes: Mailboxes,
     private readonly search: SearchIndex,
     private readonly outbound: PostgresQueue,
+    /** Told after a commit that left search text for the indexer (text-indexer.ts). */
+    private readonly onTextPending: () => void = () => {},
   ) {}
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
@@ -312,11 +314,15 @@ export class Messages {
         headersJson(headers),
         envelope ? JSON.stringify({ mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo }) : null,
         structure,
-        text.state,
+        text.columns ? 'pending' : text.state,
       ],
     );
-    // Indexed in the same transaction: searchable the moment the delivery is acknowledged.
-    if (text.columns) await this.search.insertInTx(tx, bodyId, text.columns);
+    // The text goes in the same transaction, searchable the moment the delivery is
+    // acknowledged; the trigram indexing of it happens after, in batches (text-indexer.ts).
+    if (text.columns && text.state !== 'missing') {
+      await this.search.insertPendingInTx(tx, bodyId, text.state, text.columns);
+      tx.afterCommit(() => this.onTextPending());
+    }
     tx.afterCommit(() => writer.markCommitted());
     return bodyId;
   }

@@ -307,6 +307,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX file_nodes_parent ON file_nodes(space, parent);
     `,
   },
+  {
+    version: 6,
+    description: 'search text indexed beside delivery, not in it',
+    sql: `
+      -- Trigram indexing of a message's text cost more database time than the rest of a
+      -- delivery together. A delivery now writes the text here, to a table with no text
+      -- index, and marks the message 'pending'; an indexer moves the rows into message_text
+      -- in batches (text-indexer.ts). Search reads both tables in one statement, so a message
+      -- is found the moment its delivery is acknowledged, as before.
+      ALTER TABLE messages DROP CONSTRAINT messages_text_state_check;
+      ALTER TABLE messages ADD CONSTRAINT messages_text_state_check
+        CHECK (text_state IN ('missing', 'pending', 'complete', 'truncated'));
+      CREATE TABLE message_text_pending (
+        message_id bigint PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        -- The state the message takes once its text is in message_text.
+        state      text NOT NULL CHECK (state IN ('complete', 'truncated')),
+        subject    text,
+        from_addr  text,
+        to_addr    text,
+        cc_addr    text,
+        bcc_addr   text,
+        headers    text,
+        body       text
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,7 +1,9 @@
 /**
  * The full-text index: the decoded text of each message (the same columns the SQLite store
- * keeps, text-columns.ts), lower-cased by foldCase and written in the delivery's own
- * transaction, with pg_trgm GIN indexes over each column.
+ * keeps, text-columns.ts), lower-cased by foldCase. A delivery writes it to
+ * message_text_pending in its own transaction; the indexer (text-indexer.ts) moves it into
+ * message_text, which has pg_trgm GIN indexes over each column. Every search reads both
+ * tables in one statement, so a message is found from the moment it is acknowledged.
  *
  * A search is exact case-insensitive substring matching, with the same folding on both
  * sides: the stored text was folded when it was written, the needle is folded here. For a
@@ -25,8 +27,11 @@ import type { BodyStore } from './bodies.js';
 import type { Database, Tx } from './db.js';
 import { isId } from './mailboxes.js';
 
-/** What message_text holds for a message (messages.text_state). */
-export type TextState = 'missing' | 'complete' | 'truncated';
+/**
+ * What message_text holds for a message (messages.text_state); 'pending' while the text waits
+ * in message_text_pending, whose own state column says which of the others it will become.
+ */
+export type TextState = 'missing' | 'pending' | 'complete' | 'truncated';
 
 /** pg_trgm extracts nothing from a needle shorter than this. */
 const TRIGRAM = 3;
@@ -49,7 +54,7 @@ export class SearchIndex {
    * with a NUL character (PostgreSQL text cannot hold one) is not indexed at all: 'missing'
    * makes search confirm the message from its body, exactly.
    */
-  textOf(analysis: MessageAnalysis | null): { state: TextState; columns: TextColumns | null } {
+  textOf(analysis: MessageAnalysis | null): { state: Exclude<TextState, 'pending'>; columns: TextColumns | null } {
     if (!analysis) return { state: 'missing', columns: null };
     const raw = columnsOf(analysis);
     const columns = {} as TextColumns;
@@ -61,10 +66,11 @@ export class SearchIndex {
     return { state: analysis.text.truncated ? 'truncated' : 'complete', columns };
   }
 
-  async insertInTx(tx: Tx, messageId: number, columns: TextColumns): Promise<void> {
+  /** Queues a message's text for the indexer; `state` is what the message becomes once indexed. */
+  async insertPendingInTx(tx: Tx, messageId: number, state: 'complete' | 'truncated', columns: TextColumns): Promise<void> {
     await tx.rows(
-      `INSERT INTO message_text (message_id, ${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [messageId, ...COLUMNS.map((c) => columns[c])],
+      `INSERT INTO message_text_pending (message_id, state, ${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [messageId, state, ...COLUMNS.map((c) => columns[c])],
     );
   }
 
@@ -77,24 +83,29 @@ export class SearchIndex {
     const found = new Set<number>();
     // A needle with a NUL cannot be in any stored text (none holds one), only in 'missing' ones.
     if (!folded.includes('\u0000')) {
-      const rows =
-        [...needle].length >= TRIGRAM
-          ? await this.db.rows<{ uid: number }>(
-              `SELECT e.uid FROM message_text t JOIN mailbox_entries e ON e.message_id = t.message_id
-               WHERE e.mailbox_id = $1 AND (${columns.map((c) => `t.${c} LIKE $2`).join(' OR ')})`,
-              [mailboxId, containsPattern(folded)],
-            )
-          : await this.db.rows<{ uid: number }>(
-              `SELECT e.uid FROM mailbox_entries e JOIN message_text t ON t.message_id = e.message_id
-               WHERE e.mailbox_id = $1 AND (${columns.map((c) => `strpos(t.${c}, $2) > 0`).join(' OR ')})`,
-              [mailboxId, folded],
-            );
+      // Indexed text and text still pending, in one statement: one snapshot, so a message the
+      // indexer moves meanwhile is seen in exactly one of the two. The pending rows are few
+      // (the indexer's backlog) and are scanned; the indexed ones go through the trigram index.
+      const trigram = [...needle].length >= TRIGRAM;
+      const match = (t: string) =>
+        columns.map((c) => (trigram ? `${t}.${c} LIKE $2` : `strpos(${t}.${c}, $2) > 0`)).join(' OR ');
+      const rows = await this.db.rows<{ uid: number }>(
+        `SELECT e.uid FROM message_text t JOIN mailbox_entries e ON e.message_id = t.message_id
+           WHERE e.mailbox_id = $1 AND (${match('t')})
+         UNION ALL
+         SELECT e.uid FROM message_text_pending p JOIN mailbox_entries e ON e.message_id = p.message_id
+           WHERE e.mailbox_id = $1 AND (${match('p')})`,
+        [mailboxId, trigram ? containsPattern(folded) : folded],
+      );
       for (const row of rows) found.add(row.uid);
     }
     const bodyField = columns.includes('body');
+    // A pending message counts as the state it will have: its text is whole unless truncated.
     const slow = await this.db.rows<{ uid: number; message_id: number; text_state: TextState }>(
-      `SELECT e.uid, e.message_id, m.text_state FROM messages m JOIN mailbox_entries e ON e.message_id = m.id
-       WHERE m.text_state <> 'complete' AND e.mailbox_id = $1`,
+      `SELECT e.uid, e.message_id, COALESCE(p.state, m.text_state) AS text_state
+         FROM messages m JOIN mailbox_entries e ON e.message_id = m.id
+         LEFT JOIN message_text_pending p ON p.message_id = m.id
+       WHERE m.text_state <> 'complete' AND e.mailbox_id = $1 AND COALESCE(p.state, m.text_state) <> 'complete'`,
       [mailboxId],
     );
     for (const row of slow) {

@@ -64,6 +64,7 @@ import { QUEUE_WATCH_ID } from '../queue-normalize.js';
 import { Restores } from './restore.js';
 import { LATEST_VERSION, migrate } from './schema.js';
 import { SearchIndex } from './search.js';
+import { TextIndexer } from './text-indexer.js';
 import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
 
@@ -79,6 +80,7 @@ export class PostgresStore implements Store {
   private readonly bodies: BodyStore;
   private readonly mailboxes: Mailboxes;
   private readonly search: SearchIndex;
+  private readonly indexer: TextIndexer;
   private readonly messages: Messages;
   private readonly entries: Entries;
   private readonly transfers: Transfers;
@@ -106,6 +108,7 @@ export class PostgresStore implements Store {
       await store.watchers.start();
       await store.bodies.sweepStale();
       store.bodies.startMaintenance();
+      store.indexer.start();
       return store;
     } catch (err) {
       await store.close().catch(() => undefined);
@@ -121,8 +124,9 @@ export class PostgresStore implements Store {
     this.bodies = new BodyStore(this.db, token);
     this.mailboxes = new Mailboxes(this.db);
     this.search = new SearchIndex(this.db, this.bodies);
+    this.indexer = new TextIndexer(this.db);
     this.outbound = new PostgresQueue(this.db, (tx, ids) => this.messages.deleteUnusedInTx(tx, ids));
-    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search, this.outbound);
+    this.messages = new Messages(this.db, this.bodies, this.mailboxes, this.search, this.outbound, () => this.indexer.wake());
     this.entries = new Entries(this.db, this.mailboxes, this.messages);
     this.transfers = new Transfers(this.db, this.mailboxes, this.messages, this.entries);
     this.tree = new MailboxTree(this.db, this.mailboxes, this.messages, this.entries, this.transfers);
@@ -162,6 +166,7 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
+        await this.indexer.stop();
         await this.db.drain();
         await this.bodies.close();
         await this.db.drain();
@@ -171,6 +176,11 @@ export class PostgresStore implements Store {
       }
     })();
     return this.closing;
+  }
+
+  /** Resolves once the search text of every acknowledged message is in the trigram index (not part of Store; tests). */
+  flushSearchIndex(): Promise<void> {
+    return this.indexer.flush();
   }
 
   /** Times the listening connection was re-established (not part of Store). */
