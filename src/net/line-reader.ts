@@ -4,7 +4,10 @@ import type { Duplex } from 'node:stream';
 export interface Line {
   /** The line's bytes (CR LF or bare LF stripped). Empty when `tooLong`. */
   bytes: Buffer;
-  /** The line exceeded the limit; its bytes were discarded up to the next LF. */
+  /**
+   * The line exceeded the limit; its bytes are discarded up to the next LF. Reported as soon
+   * as more than the limit arrived without a line end, without waiting for that end.
+   */
   tooLong: boolean;
 }
 
@@ -24,6 +27,8 @@ export class LineReader {
   private interrupted = false;
   /** True while skipping the rest of an over-long line. */
   private discarding = false;
+  /** Over-long lines reported so far (sessions close the connection after one). */
+  overlongLines = 0;
   private readonly onData = (chunk: Buffer) => {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -138,21 +143,33 @@ export class LineReader {
   private takeLine(): Line | null {
     for (;;) {
       const lf = this.indexOfLf();
+      if (this.discarding) {
+        // The rest of a line already reported as too long: skip it up to its end.
+        if (lf < 0) {
+          if (this.buffered > 0) this.take(this.buffered);
+          return null;
+        }
+        this.take(lf + 1);
+        this.discarding = false;
+        continue;
+      }
       if (lf < 0) {
-        // No line end buffered yet. If the partial line is already too long, drop it now so
-        // a 10 MB "line" never sits in memory, and remember to skip up to its end.
+        // No line end buffered yet. A partial line already over the limit is reported now,
+        // not when (if ever) its end arrives, so the session can answer and close instead of
+        // waiting in silence; its bytes are dropped so a 10 MB "line" never sits in memory.
         if (this.buffered > this.maxLineBytes) {
           this.take(this.buffered);
           this.discarding = true;
+          this.overlongLines++;
+          return { bytes: Buffer.alloc(0), tooLong: true };
         }
         return null;
       }
       const raw = this.take(lf + 1);
-      if (this.discarding) {
-        this.discarding = false;
+      if (raw.length > this.maxLineBytes) {
+        this.overlongLines++;
         return { bytes: Buffer.alloc(0), tooLong: true };
       }
-      if (raw.length > this.maxLineBytes) return { bytes: Buffer.alloc(0), tooLong: true };
       let end = raw.length - 1;
       if (end > 0 && raw[end - 1] === 0x0d) end--;
       return { bytes: raw.subarray(0, end), tooLong: false };

@@ -12,6 +12,14 @@ import { LineReader, type Line } from './line-reader.js';
 export const TIMED_OUT = Symbol('timed out');
 export type TimedOut = typeof TIMED_OUT;
 
+/**
+ * Stages with a deadline of their own, on top of each read's own (idle) time limit:
+ * 'login', from connecting until authenticated (`limits.loginTimeoutMs`); 'command', from a
+ * command line until the last byte of what it brings along (an IMAP literal, an SMTP DATA
+ * body) arrived (`limits.commandTimeoutMs`).
+ */
+export type DeadlineStage = 'login' | 'command';
+
 /** The connection went away (or is closing) while a reply was being written. */
 export class ConnectionClosedError extends Error {
   constructor() {
@@ -69,6 +77,8 @@ export class WireTransport {
   /** One timer per connection, re-armed with refresh() (cheaper than a new timer per read). */
   private readTimer: NodeJS.Timeout | null = null;
   private readTimerMs = 0;
+  /** Absolute times (Date.now()) past which every read returns TIMED_OUT, per stage. */
+  private readonly deadlines = new Map<DeadlineStage, number>();
   /** Ends the wait for the client to read our replies (back-pressure) early. */
   private drainWaiter: (() => void) | null = null;
   private readonly closedPromise: Promise<void>;
@@ -113,6 +123,11 @@ export class WireTransport {
   /** True while a read is waiting for the client. */
   get waitingForClient(): boolean {
     return this.reading;
+  }
+
+  /** Over-long lines the reader reported (the sessions close the connection after one). */
+  get overlongLines(): number {
+    return this.reader.overlongLines;
   }
 
   /** Bytes the client sent that were not read yet (pipelined commands). */
@@ -162,6 +177,33 @@ export class WireTransport {
   }
 
   // ---- reading -----------------------------------------------------------------------------
+
+  /**
+   * Gives a stage a total time limit: from now on, every read ends with TIMED_OUT at the
+   * latest `ms` from now, however it trickles in. A read's own time limit (the idle timer)
+   * runs from the start of that read, so a client sending one byte every few seconds would
+   * never hit it while a literal or a message body is streamed chunk by chunk; this one it
+   * hits. Replaces the stage's earlier deadline.
+   */
+  setDeadline(stage: DeadlineStage, ms: number): void {
+    this.deadlines.set(stage, Date.now() + ms);
+  }
+
+  hasDeadline(stage: DeadlineStage): boolean {
+    return this.deadlines.has(stage);
+  }
+
+  /** Removes a stage's deadline (logged in; the command's data all arrived). */
+  clearDeadline(stage: DeadlineStage): void {
+    this.deadlines.delete(stage);
+  }
+
+  /** The stage whose deadline has passed, if any (why the last read timed out). */
+  expiredDeadline(now = Date.now()): DeadlineStage | null {
+    let expired: DeadlineStage | null = null;
+    for (const [stage, at] of this.deadlines) if (at <= now && (expired === null || at < this.deadlines.get(expired)!)) expired = stage;
+    return expired;
+  }
 
   /**
    * The next line; null at end of stream or when cancelled, TIMED_OUT when `timeoutMs` passed
@@ -309,6 +351,8 @@ export class WireTransport {
    */
   private async guard<T>(read: () => Promise<T | null>, timeoutMs: number | undefined): Promise<T | null | TimedOut> {
     if (this.isClosing) return null;
+    timeoutMs = this.withinDeadlines(timeoutMs);
+    if (timeoutMs !== undefined && timeoutMs <= 0) return TIMED_OUT;
     this.reading = true;
     this.interruption = null;
     this.timedRead = timeoutMs !== undefined;
@@ -330,6 +374,15 @@ export class WireTransport {
       this.reading = false;
       this.timedRead = false;
     }
+  }
+
+  /** A read's time limit shortened to the earliest stage deadline (undefined: none at all). */
+  private withinDeadlines(timeoutMs: number | undefined): number | undefined {
+    if (this.deadlines.size === 0) return timeoutMs;
+    const now = Date.now();
+    let limit = timeoutMs ?? Infinity;
+    for (const at of this.deadlines.values()) limit = Math.min(limit, at - now);
+    return limit;
   }
 
   private armReadTimer(ms: number): void {
