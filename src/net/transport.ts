@@ -79,6 +79,10 @@ export class WireTransport {
   private readTimerMs = 0;
   /** Absolute times (Date.now()) past which every read returns TIMED_OUT, per stage. */
   private readonly deadlines = new Map<DeadlineStage, number>();
+  /** The stage deadline bounding the read in progress (null: its own time limit, if any). */
+  private readBoundBy: DeadlineStage | null = null;
+  /** See expiredDeadline(). */
+  private timedOutBy: DeadlineStage | null = null;
   /** Ends the wait for the client to read our replies (back-pressure) early. */
   private drainWaiter: (() => void) | null = null;
   private readonly closedPromise: Promise<void>;
@@ -198,11 +202,12 @@ export class WireTransport {
     this.deadlines.delete(stage);
   }
 
-  /** The stage whose deadline has passed, if any (why the last read timed out). */
-  expiredDeadline(now = Date.now()): DeadlineStage | null {
-    let expired: DeadlineStage | null = null;
-    for (const [stage, at] of this.deadlines) if (at <= now && (expired === null || at < this.deadlines.get(expired)!)) expired = stage;
-    return expired;
+  /**
+   * Why the last read that returned TIMED_OUT did: the stage whose deadline it hit, or null
+   * for the read's own time limit (idle).
+   */
+  expiredDeadline(): DeadlineStage | null {
+    return this.timedOutBy;
   }
 
   /**
@@ -352,7 +357,7 @@ export class WireTransport {
   private async guard<T>(read: () => Promise<T | null>, timeoutMs: number | undefined): Promise<T | null | TimedOut> {
     if (this.isClosing) return null;
     timeoutMs = this.withinDeadlines(timeoutMs);
-    if (timeoutMs !== undefined && timeoutMs <= 0) return TIMED_OUT;
+    if (timeoutMs !== undefined && timeoutMs <= 0) return this.timedOut();
     this.reading = true;
     this.interruption = null;
     this.timedRead = timeoutMs !== undefined;
@@ -364,11 +369,11 @@ export class WireTransport {
       if (socket.writableNeedDrain && socket.writableLength > this.maxUnreadReplyBytes) {
         this.flush();
         await this.clientCaughtUp();
-        if (this.interruption) return this.interruption === 'timeout' ? TIMED_OUT : null;
+        if (this.interruption) return this.interruption === 'timeout' ? this.timedOut() : null;
         if (this.isClosing) return null;
       }
       const value = await read();
-      if (value === null && this.interruption === 'timeout') return TIMED_OUT;
+      if (value === null && this.interruption === 'timeout') return this.timedOut();
       return value;
     } finally {
       this.reading = false;
@@ -376,13 +381,27 @@ export class WireTransport {
     }
   }
 
-  /** A read's time limit shortened to the earliest stage deadline (undefined: none at all). */
+  /**
+   * A read's time limit shortened to the earliest stage deadline (undefined: none at all);
+   * notes which limit that is, for expiredDeadline().
+   */
   private withinDeadlines(timeoutMs: number | undefined): number | undefined {
+    this.readBoundBy = null;
     if (this.deadlines.size === 0) return timeoutMs;
     const now = Date.now();
     let limit = timeoutMs ?? Infinity;
-    for (const at of this.deadlines.values()) limit = Math.min(limit, at - now);
-    return limit;
+    for (const [stage, at] of this.deadlines) {
+      if (at - now < limit) {
+        limit = at - now;
+        this.readBoundBy = stage;
+      }
+    }
+    return limit === Infinity ? undefined : limit;
+  }
+
+  private timedOut(): TimedOut {
+    this.timedOutBy = this.readBoundBy;
+    return TIMED_OUT;
   }
 
   private armReadTimer(ms: number): void {
