@@ -188,7 +188,10 @@ export interface FtpConfig {
 export interface SftpConfig {
   /** Idle time on an SSH connection with no request before it is closed. */
   idleTimeoutMs: number;
-  /** Time to authenticate after connecting (OpenSSH's LoginGraceTime is 120 s). */
+  /**
+   * Time to authenticate after connecting (OpenSSH's LoginGraceTime is 120 s); capped by
+   * limits.loginTimeoutMs, the login deadline of every service.
+   */
   loginTimeoutMs: number;
 }
 
@@ -203,8 +206,8 @@ export interface LimitsConfig {
   maxConnectionRatePerAddress: number;
   /**
    * Time from connecting to a successful login, on every service with one (submission, POP3,
-   * IMAP, FTP); past it the connection gets the protocol's goodbye. The MX port has no login
-   * and keeps RFC 5321's timeouts; SFTP has `sftp.loginTimeoutMs`.
+   * IMAP, FTP, SFTP); past it the connection gets the protocol's goodbye. The MX port has no
+   * login and keeps RFC 5321's timeouts.
    */
   loginTimeoutMs: number;
   /**

@@ -11,6 +11,7 @@ import { trickle, WireClient } from '../helpers/wire-client.js';
 
 const LOGIN_TIMEOUT_MS = 800;
 const COMMAND_TIMEOUT_MS = 800;
+const AUTOLOGOUT_MS = 2500;
 const PER_USER_ADDRESS = 3;
 const MIB = 'a'.repeat(1024 * 1024);
 
@@ -34,7 +35,7 @@ describe('IMAP limits and timeouts', () => {
 
   before(async () => {
     server = await startFullServer({
-      imap: { idleTimeoutMs: 10_000, maxConnectionsPerUserAddress: PER_USER_ADDRESS },
+      imap: { idleTimeoutMs: AUTOLOGOUT_MS, maxConnectionsPerUserAddress: PER_USER_ADDRESS },
       limits: { loginTimeoutMs: LOGIN_TIMEOUT_MS, commandTimeoutMs: COMMAND_TIMEOUT_MS },
     });
   });
@@ -108,6 +109,14 @@ describe('IMAP limits and timeouts', () => {
     assert.match(await c.until(/^n .*\r\n/m), /^n OK /m);
     c.send('z LOGOUT\r\n');
     await c.closed();
+  });
+
+  it('logs out an authenticated session idle for imap.idleTimeoutMs with * BYE', async () => {
+    const c = await connect();
+    assert.match(await login(c), /^l OK /);
+    const idleFrom = Date.now();
+    assert.match(await c.closed(AUTOLOGOUT_MS + 5000), /^\* BYE Autologout/);
+    assert.ok(Date.now() - idleFrom >= AUTOLOGOUT_MS - 100);
   });
 
   it(`allows ${PER_USER_ADDRESS} sessions per user and client address; the next login gets NO [LIMIT]`, async () => {
