@@ -126,4 +126,16 @@ describe('SMTP limits and timeouts', () => {
     assert.ok(took >= COMMAND_TIMEOUT_MS - 100 && took < IDLE_TIMEOUT_MS + 1000, `closed after ${took} ms`);
     assert.ok(!server.logLines.some((l) => l.includes('"delivered"')), 'nothing delivered');
   });
+
+  it('takes a long line inside DATA as message content: no line limit there, and no wait', async () => {
+    const c = await connect('smtp');
+    await ehlo(c);
+    c.send(`MAIL FROM:<alice@example.net>\r\nRCPT TO:<${FULL_USER}>\r\nDATA\r\n`);
+    await c.until(/^354 /m);
+    c.send('Subject: long line\r\n\r\n' + 'c'.repeat(200_000) + '\r\n.\r\n');
+    assert.match(await c.until(/\r\n/, 10_000), /^250 /);
+    c.send('QUIT\r\n');
+    await c.closed();
+  });
 });
+
