@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FULL_PASSWORD, FULL_USER, startFullServer, type FullServer } from '../helpers/full-server.js';
+import { runProgram } from '../helpers/process.js';
 import { trickle, WireClient } from '../helpers/wire-client.js';
 
 const LOGIN_TIMEOUT_MS = 800;
@@ -136,6 +137,23 @@ describe('SMTP limits and timeouts', () => {
     assert.match(await c.until(/\r\n/, 10_000), /^250 /);
     c.send('QUIT\r\n');
     await c.closed();
+  });
+
+  it('answers python smtplib sending a 1 MiB command, after STARTTLS, with 500 5.5.2, then hangs up', async () => {
+    const script = [
+      'import smtplib, ssl, sys',
+      'ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE',
+      's = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20)',
+      's.ehlo("client.example"); s.starttls(context=ctx); s.ehlo("client.example")',
+      'print(s.docmd("NOOP", "a" * (1 << 20)))',
+      'try:',
+      '    print(s.noop())',
+      'except smtplib.SMTPServerDisconnected:',
+      '    print("disconnected")',
+    ].join('\n');
+    const r = await runProgram('python3', ['-c', script, String(server.ports.submission)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "(500, b'5.5.2 Line too long')\ndisconnected\n");
   });
 });
 
