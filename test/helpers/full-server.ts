@@ -1,6 +1,7 @@
 /**
  * The whole server in this process (every service on a free port, as `wharf serve` runs
- * them), on a temporary data folder with one domain and one user, for tests of what the
+ * them), on a temporary data folder (and the test backend's store) with one domain and one
+ * user, for tests of what the
  * services share: connection limits, timeouts, line limits.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { createLogger } from '../../src/net/log.js';
 import { startServer } from '../../src/server.js';
 import { openStore, storeOptions } from '../../src/store/index.js';
 import { testConfig, type DeepPartial } from './service.js';
+import { dropProcessStore, processStoreEnv } from './test-store.js';
 
 export const FULL_DOMAIN = 'example.org';
 export const FULL_USER = `bob@${FULL_DOMAIN}`;
@@ -31,6 +33,9 @@ export async function startFullServer(overrides: DeepPartial<WharfConfig> = {}):
   // Other services' sections are taken whole from the base; merge the few tests set here.
   config.ftp = { ...testConfig(dataDir).ftp, ...overrides.ftp };
   config.sftp = { ...testConfig(dataDir).sftp, ...overrides.sftp };
+  // The test backend: the data folder's SQLite file, or a throwaway PostgreSQL database.
+  const databaseUrl = (await processStoreEnv(dataDir)).WHARF_DATABASE_URL;
+  if (databaseUrl) config.store = { kind: 'postgres', url: databaseUrl };
   const store = await openStore(storeOptions(config));
   await store.addDomain(FULL_DOMAIN);
   // Cheap scrypt parameters: the logins of these tests are not what they measure.
@@ -44,6 +49,7 @@ export async function startFullServer(overrides: DeepPartial<WharfConfig> = {}):
     logLines,
     async stop() {
       await server.stop();
+      await dropProcessStore(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
