@@ -9,6 +9,19 @@ export interface Line {
    * as more than the limit arrived without a line end, without waiting for that end.
    */
   tooLong: boolean;
+  /**
+   * When `tooLong`: the line's first bytes (at most HEAD_BYTES), so the reply can name what
+   * it refuses (an IMAP tag); the rest is never kept.
+   */
+  head?: Buffer;
+}
+
+/** How much of an over-long line is kept for the reply (see Line.head). */
+const HEAD_BYTES = 128;
+
+function overlong(dropped: Buffer): Line {
+  // A copy: a slice would keep the whole dropped buffer alive.
+  return { bytes: Buffer.alloc(0), tooLong: true, head: Buffer.from(dropped.subarray(0, HEAD_BYTES)) };
 }
 
 /**
@@ -158,17 +171,17 @@ export class LineReader {
         // not when (if ever) its end arrives, so the session can answer and close instead of
         // waiting in silence; its bytes are dropped so a 10 MB "line" never sits in memory.
         if (this.buffered > this.maxLineBytes) {
-          this.take(this.buffered);
+          const dropped = this.take(this.buffered);
           this.discarding = true;
           this.overlongLines++;
-          return { bytes: Buffer.alloc(0), tooLong: true };
+          return overlong(dropped);
         }
         return null;
       }
       const raw = this.take(lf + 1);
       if (raw.length > this.maxLineBytes) {
         this.overlongLines++;
-        return { bytes: Buffer.alloc(0), tooLong: true };
+        return overlong(raw);
       }
       let end = raw.length - 1;
       if (end > 0 && raw[end - 1] === 0x0d) end--;

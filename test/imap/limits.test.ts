@@ -65,6 +65,12 @@ describe('IMAP limits and timeouts', () => {
     // The session ended: its count for the user and address is released (see below).
   });
 
+  it('answers an over-long line whose tag came first with a tagged BAD, then BYE', async () => {
+    const c = await connect();
+    c.send('t1 SEARCH SUBJECT ' + MIB);
+    assert.match(await c.closed(5000), /^t1 BAD [^\r]*too long\r\n\* BYE [^\r]*\r\n$/);
+  });
+
   it('answers an over-long line after a literal with a tagged BAD, then BYE', async () => {
     const c = await connect();
     assert.match(await login(c), /^l OK /);
