@@ -121,7 +121,7 @@ export class FtpSession implements Session {
       stallTimeoutMs: ctx.config.ftp.idleTimeoutMs,
     });
     // Until USER/PASS succeed, every read ends at the login deadline (however slowly it trickles).
-    this.transport.setDeadline('login', ctx.config.limits.loginTimeoutMs);
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -250,7 +250,7 @@ export class FtpSession implements Session {
   }
 
   login(user: FtpUser): void {
-    this.transport.clearDeadline('login');
+    this.transport.deadlines.clear('login');
     this.user = user;
     this.pendingUser = null;
     this.cwd = '/';

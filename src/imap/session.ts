@@ -82,7 +82,7 @@ export class ImapSession implements Session {
         const line = timed(await this.transport.readLine(config.idleTimeoutMs));
         // From a command's first line on, the rest of it (literals, APPEND's message) must
         // arrive within the command deadline, however slowly it trickles; see run().
-        if (line && !this.transport.hasDeadline('command')) this.transport.setDeadline('command', commandTimeoutMs);
+        if (line && !this.transport.deadlines.has('command')) this.transport.deadlines.set('command', commandTimeoutMs);
         return line;
       },
       nextBytes: async (max: number) => timed(await this.transport.readBytes(max, config.idleTimeoutMs)),
@@ -95,7 +95,7 @@ export class ImapSession implements Session {
       limits: { maxCommandBytes: config.maxLineBytes, maxLiteralBytes: config.maxLineBytes },
     });
     // Not authenticated: shorter than the autologout, and not restarted by each command.
-    this.transport.setDeadline('login', ctx.config.limits.loginTimeoutMs);
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -155,7 +155,7 @@ export class ImapSession implements Session {
       throw new ImapNo('Too many connections for this user from this address', 'LIMIT');
     }
     this.releaseUserSession = release;
-    this.transport.clearDeadline('login');
+    this.transport.deadlines.clear('login');
     this.user = { id: user.userId, address: user.address };
     this.state = 'authenticated';
     this.log.info('login', { user: user.address });
@@ -261,12 +261,12 @@ export class ImapSession implements Session {
       this.out.status(null, 'OK', 'Wharf IMAP4rev2 server ready', `CAPABILITY ${this.capabilityList().join(' ')}`);
       while (!this.closing) {
         if (this.transport.pendingInput === 0) this.transport.flush();
-        this.transport.clearDeadline('command');
+        this.transport.deadlines.clear('command');
         const command = await this.reader.next();
         if (!command || this.closing) break;
         // Read in full, except APPEND's messages, which arrive while it runs (still under the
         // deadline); waits of a running command for the client (IDLE) are not command time.
-        if (command.kind !== 'append') this.transport.clearDeadline('command');
+        if (command.kind !== 'append') this.transport.deadlines.clear('command');
         this.busy = true;
         try {
           await this.throttle();

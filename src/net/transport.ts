@@ -6,19 +6,12 @@
  */
 import type { Socket } from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { StageDeadlines, type DeadlineStage } from './deadlines.js';
 import { LineReader, type Line } from './line-reader.js';
 
 /** A read that hit its time limit. */
 export const TIMED_OUT = Symbol('timed out');
 export type TimedOut = typeof TIMED_OUT;
-
-/**
- * Stages with a deadline of their own, on top of each read's own (idle) time limit:
- * 'login', from connecting until authenticated (`limits.loginTimeoutMs`); 'command', from a
- * command line until the last byte of what it brings along (an IMAP literal, an SMTP DATA
- * body) arrived (`limits.commandTimeoutMs`).
- */
-export type DeadlineStage = 'login' | 'command';
 
 /** The connection went away (or is closing) while a reply was being written. */
 export class ConnectionClosedError extends Error {
@@ -77,8 +70,11 @@ export class WireTransport {
   /** One timer per connection, re-armed with refresh() (cheaper than a new timer per read). */
   private readTimer: NodeJS.Timeout | null = null;
   private readTimerMs = 0;
-  /** Absolute times (Date.now()) past which every read returns TIMED_OUT, per stage. */
-  private readonly deadlines = new Map<DeadlineStage, number>();
+  /**
+   * Stage deadlines (see deadlines.ts): every read ends with TIMED_OUT at the earliest of
+   * them, whatever its own time limit.
+   */
+  readonly deadlines = new StageDeadlines();
   /** The stage deadline bounding the read in progress (null: its own time limit, if any). */
   private readBoundBy: DeadlineStage | null = null;
   /** See expiredDeadline(). */
@@ -181,26 +177,6 @@ export class WireTransport {
   }
 
   // ---- reading -----------------------------------------------------------------------------
-
-  /**
-   * Gives a stage a total time limit: from now on, every read ends with TIMED_OUT at the
-   * latest `ms` from now, however it trickles in. A read's own time limit (the idle timer)
-   * runs from the start of that read, so a client sending one byte every few seconds would
-   * never hit it while a literal or a message body is streamed chunk by chunk; this one it
-   * hits. Replaces the stage's earlier deadline.
-   */
-  setDeadline(stage: DeadlineStage, ms: number): void {
-    this.deadlines.set(stage, Date.now() + ms);
-  }
-
-  hasDeadline(stage: DeadlineStage): boolean {
-    return this.deadlines.has(stage);
-  }
-
-  /** Removes a stage's deadline (logged in; the command's data all arrived). */
-  clearDeadline(stage: DeadlineStage): void {
-    this.deadlines.delete(stage);
-  }
 
   /**
    * Why the last read that returned TIMED_OUT did: the stage whose deadline it hit, or null
@@ -356,7 +332,9 @@ export class WireTransport {
    */
   private async guard<T>(read: () => Promise<T | null>, timeoutMs: number | undefined): Promise<T | null | TimedOut> {
     if (this.isClosing) return null;
-    timeoutMs = this.withinDeadlines(timeoutMs);
+    const limit = this.deadlines.limit(timeoutMs);
+    timeoutMs = limit.ms;
+    this.readBoundBy = limit.stage;
     if (timeoutMs !== undefined && timeoutMs <= 0) return this.timedOut();
     this.reading = true;
     this.interruption = null;
@@ -379,24 +357,6 @@ export class WireTransport {
       this.reading = false;
       this.timedRead = false;
     }
-  }
-
-  /**
-   * A read's time limit shortened to the earliest stage deadline (undefined: none at all);
-   * notes which limit that is, for expiredDeadline().
-   */
-  private withinDeadlines(timeoutMs: number | undefined): number | undefined {
-    this.readBoundBy = null;
-    if (this.deadlines.size === 0) return timeoutMs;
-    const now = Date.now();
-    let limit = timeoutMs ?? Infinity;
-    for (const [stage, at] of this.deadlines) {
-      if (at - now < limit) {
-        limit = at - now;
-        this.readBoundBy = stage;
-      }
-    }
-    return limit === Infinity ? undefined : limit;
   }
 
   private timedOut(): TimedOut {

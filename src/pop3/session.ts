@@ -66,7 +66,7 @@ export class Pop3Session implements Session {
       stallTimeoutMs: ctx.config.pop3.idleTimeoutMs,
     });
     // Until TRANSACTION, every read ends at the login deadline (however slowly it trickles).
-    this.transport.setDeadline('login', ctx.config.limits.loginTimeoutMs);
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -153,7 +153,7 @@ export class Pop3Session implements Session {
     this.userAddress = address;
     this.pendingUser = null;
     this.state = 'transaction';
-    this.transport.clearDeadline('login');
+    this.transport.deadlines.clear('login');
   }
 
   /**

@@ -59,7 +59,7 @@ export class SmtpSession implements Session {
     // Submission: log in within limits.loginTimeoutMs. The MX port has no login; there RFC
     // 5321 4.5.3.2.7's server timeout (smtp.idleTimeoutMs, 5 minutes) applies to each command,
     // and the transaction and command deadlines to a message (see readBytes).
-    if (mode === 'submission') this.transport.setDeadline('login', ctx.config.limits.loginTimeoutMs);
+    if (mode === 'submission') this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     this.ended = this.run().catch((err: unknown) => {
       this.conn.log.error('session failed', { error: err instanceof Error ? err : String(err) });
       this.transport.destroy();
@@ -126,9 +126,9 @@ export class SmtpSession implements Session {
 
   /** Next command line (or AUTH response line); null when the session is over. */
   async readLine(): Promise<Line | null> {
-    if (this.auth) this.transport.clearDeadline('login');
+    if (this.auth) this.transport.deadlines.clear('login');
     // A message body read before this line is complete: its deadline is over.
-    this.transport.clearDeadline('command');
+    this.transport.deadlines.clear('command');
     const timeout = this.readTimeout();
     if (timeout <= 0) return this.timedOut();
     const line = await this.transport.readLine(timeout);
@@ -141,7 +141,7 @@ export class SmtpSession implements Session {
    * (limits.commandTimeoutMs): the idle limit restarts with every chunk, this one does not.
    */
   async readBytes(max = READ_CHUNK_BYTES): Promise<Buffer | null> {
-    if (!this.transport.hasDeadline('command')) this.transport.setDeadline('command', this.config.limits.commandTimeoutMs);
+    if (!this.transport.deadlines.has('command')) this.transport.deadlines.set('command', this.config.limits.commandTimeoutMs);
     const timeout = this.readTimeout();
     if (timeout <= 0) return this.timedOut();
     const bytes = await this.transport.readBytes(max, timeout);

@@ -287,7 +287,7 @@ describe('WireTransport', () => {
     let result: { bytes: number; outcome: unknown; stage: unknown; ms: number } | null = null;
     const server = await serveOnce(async (t) => {
       const started = Date.now();
-      t.setDeadline('command', 400);
+      t.deadlines.set('command', 400);
       let bytes = 0;
       for (;;) {
         // Each read may wait 300 ms: the client's bytes come every 30 ms, so this alone never ends.
@@ -314,15 +314,15 @@ describe('WireTransport', () => {
   it('tells an idle timeout from a deadline, and reads freely once the deadline is cleared', async () => {
     const stages: unknown[] = [];
     const server = await serveOnce(async (t) => {
-      t.setDeadline('login', 10_000);
+      t.deadlines.set('login', 10_000);
       assert.equal(await t.readLine(50), TIMED_OUT);
       stages.push(t.expiredDeadline());
-      t.setDeadline('login', 50);
+      t.deadlines.set('login', 50);
       assert.equal(await t.readLine(5000), TIMED_OUT);
       stages.push(t.expiredDeadline());
       // Past its deadline every read ends at once, even with a line waiting.
       assert.equal(await t.readLine(5000), TIMED_OUT);
-      t.clearDeadline('login');
+      t.deadlines.clear('login');
       stages.push(text(await t.readLine(5000)));
     });
     const client = await connect(server.port);
