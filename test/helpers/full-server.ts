@@ -42,7 +42,14 @@ export async function startFullServer(overrides: DeepPartial<WharfConfig> = {}):
   await store.addUser({ address: FULL_USER, passwordHash: await hashPassword(FULL_PASSWORD, { ln: 4, r: 8, p: 1 }), quotaBytes: null });
   await store.close();
   const logLines: string[] = [];
-  const server = await startServer(config, createLogger({ level: 'info', write: (line) => logLines.push(line) }));
+  let server;
+  try {
+    server = await startServer(config, createLogger({ level: 'info', write: (line) => logLines.push(line) }));
+  } catch (err) {
+    await dropProcessStore(dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     ports: server.ports,
     config,
