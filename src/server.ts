@@ -154,7 +154,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
     const ctx: ServiceContext = { config, store, log, tls, auth, dns: createDnsResolver(config.dns) };
-    // Shared by every listener: the connection cap over all services, and the rate per address.
+    // Shared by every listener: the connection cap over all services, the count per client
+    // address over all services (as Postfix's anvil), and the rate per address.
     const allConnections = new ConnectionCount();
     const admit = connectionRateAdmission(store, config.limits.maxConnectionRatePerAddress);
     const hostKeys = await loadHostKeys(config.dataDir, log);

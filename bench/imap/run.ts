@@ -110,6 +110,8 @@ runMain(async () => {
             maxConnectionsTotal: maxConnections,
             maxConnectionRatePerAddress: maxConnections * 2,
           },
+          // Every bench session is one user from one address.
+          imap: { maxConnectionsPerUserAddress: maxConnections },
         },
       });
       return { port: wharf.imapPort, pid: wharf.pid, populate: (n) => populateWharf(wharf, USER.address, n), stop: () => wharf.stop() };

@@ -104,6 +104,8 @@ export function defaultConfig(): WharfConfig {
       maxLineBytes: 64 * 1024,
       maxCommandsPerSecond: 1000,
       maxErrors: 30,
+      // As Dovecot's mail_max_userip_connections.
+      maxConnectionsPerUserAddress: 10,
     },
     files: {
       kind: 'auto',
@@ -133,6 +135,10 @@ export function defaultConfig(): WharfConfig {
       maxConnections: 1000,
       maxConnectionsTotal: 5000,
       maxConnectionRatePerAddress: 600,
+      // A client or a person typing has logged in well within a minute.
+      loginTimeoutMs: MINUTE,
+      // As long as a whole SMTP transaction may take: a 50 MB APPEND needs 28 KB/s.
+      commandTimeoutMs: 30 * MINUTE,
     },
     auth: {
       allowInsecure: false,

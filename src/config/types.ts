@@ -129,6 +129,11 @@ export interface ImapConfig {
   maxCommandsPerSecond: number;
   /** Protocol errors (BAD) tolerated in one session before it is closed. */
   maxErrors: number;
+  /**
+   * Logged-in sessions of one user from one client address (as Dovecot's
+   * mail_max_userip_connections); the next login gets NO [LIMIT]. Counted per process.
+   */
+  maxConnectionsPerUserAddress: number;
 }
 
 export interface FilesConfig {
@@ -183,12 +188,15 @@ export interface FtpConfig {
 export interface SftpConfig {
   /** Idle time on an SSH connection with no request before it is closed. */
   idleTimeoutMs: number;
-  /** Time to authenticate after connecting (OpenSSH's LoginGraceTime is 120 s). */
+  /**
+   * Time to authenticate after connecting (OpenSSH's LoginGraceTime is 120 s); capped by
+   * limits.loginTimeoutMs, the login deadline of every service.
+   */
   loginTimeoutMs: number;
 }
 
 export interface LimitsConfig {
-  /** Concurrent connections allowed from one client address, per service. */
+  /** Concurrent connections allowed from one client address, over every service together. */
   maxConnectionsPerAddress: number;
   /** Concurrent connections per service. */
   maxConnections: number;
@@ -196,6 +204,18 @@ export interface LimitsConfig {
   maxConnectionsTotal: number;
   /** New connections one client address may open per minute (all services, all nodes). */
   maxConnectionRatePerAddress: number;
+  /**
+   * Time from connecting to a successful login, on every service with one (submission, POP3,
+   * IMAP, FTP, SFTP); past it the connection gets the protocol's goodbye. The MX port has no
+   * login and keeps RFC 5321's timeouts.
+   */
+  loginTimeoutMs: number;
+  /**
+   * Longest time one command may take to arrive in full once its line is in: an IMAP
+   * literal (APPEND), an SMTP DATA or BDAT body. A client trickling a byte every few seconds
+   * resets no timer and is dropped past it.
+   */
+  commandTimeoutMs: number;
 }
 
 export interface AuthThrottleConfig {

@@ -98,6 +98,7 @@ const SCHEMA = obj({
     maxLineBytes: positive,
     maxCommandsPerSecond: positive,
     maxErrors: positive,
+    maxConnectionsPerUserAddress: positive,
   }),
   files: obj({
     kind: { kind: 'enum', values: ['auto', 'local', 'database'] },
@@ -123,6 +124,8 @@ const SCHEMA = obj({
     maxConnections: positive,
     maxConnectionsTotal: positive,
     maxConnectionRatePerAddress: positive,
+    loginTimeoutMs: positive,
+    commandTimeoutMs: positive,
   }),
   auth: obj({ allowInsecure: { kind: 'boolean' }, defaultDomain: optionalText }),
   authThrottle: obj({

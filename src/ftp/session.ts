@@ -73,6 +73,7 @@ export const MAX_BAD_COMMANDS = 100;
 const GREETING = '220 Wharf FTP server ready';
 const SHUTDOWN_REPLY = '421 Server shutting down, closing control connection';
 const IDLE_REPLY = '421 Timeout: idle for too long, closing control connection';
+const LOGIN_TIMEOUT_REPLY = '421 Timeout: not logged in in time, closing control connection';
 
 /**
  * One FTP control connection: reads a command, runs it, replies, and repeats. Commands live
@@ -119,6 +120,8 @@ export class FtpSession implements Session {
       secure: conn.secure,
       stallTimeoutMs: ctx.config.ftp.idleTimeoutMs,
     });
+    // Until USER/PASS succeed, every read ends at the login deadline (however slowly it trickles).
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -247,6 +250,7 @@ export class FtpSession implements Session {
   }
 
   login(user: FtpUser): void {
+    this.transport.deadlines.clear('login');
     this.user = user;
     this.pendingUser = null;
     this.cwd = '/';
@@ -288,6 +292,11 @@ export class FtpSession implements Session {
     for (;;) {
       const line = await this.transport.readLine(this.ctx.config.ftp.idleTimeoutMs);
       if (line !== TIMED_OUT) return this.closing ? null : line;
+      if (this.transport.expiredDeadline() === 'login') {
+        this.log.info('login timeout');
+        this.close(LOGIN_TIMEOUT_REPLY);
+        return null;
+      }
       if (this.transfer) continue;
       this.log.info('idle timeout', { user: this.user?.address });
       this.close(IDLE_REPLY);

@@ -8,6 +8,7 @@
 import { passwordsAllowed } from '../net/password-policy.js';
 import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
+import type { UserAddressCount } from '../net/user-address-count.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
@@ -22,8 +23,13 @@ export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'lo
 /** Extensions a client can ENABLE (RFC 5161). */
 export type Enableable = 'IMAP4REV2' | 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT';
 
-/** The autologout timer ran out while waiting for the client (RFC 9051 5.4). */
+/**
+ * The autologout timer ran out while waiting for the client (RFC 9051 5.4), or a deadline
+ * did: the login's (limits.loginTimeoutMs) or a command's (limits.commandTimeoutMs).
+ */
 class AutologoutError extends Error {}
+
+const LINE_TOO_LONG_BYE = '* BYE Line too long';
 
 export class ImapSession implements Session {
   state: ImapState = 'not-authenticated';
@@ -47,12 +53,16 @@ export class ImapSession implements Session {
   private errors = 0;
   private commandWindowStart = 0;
   private commandsInWindow = 0;
+  /** Uncounts this session from the user's sessions from this address (after login). */
+  private releaseUserSession: (() => void) | null = null;
 
   constructor(
     readonly ctx: ServiceContext,
     readonly conn: Connection,
     /** Entries of recently used mailboxes, shared by the sessions of this process. */
     readonly entries: EntryCache,
+    /** Logged-in sessions per user and client address, shared by the sessions of this process. */
+    private readonly userSessions: UserAddressCount,
   ) {
     const config = ctx.config.imap;
     this.transport = new WireTransport(conn.socket, {
@@ -66,8 +76,15 @@ export class ImapSession implements Session {
       if (value === TIMED_OUT) throw new AutologoutError('autologout');
       return value;
     };
+    const commandTimeoutMs = ctx.config.limits.commandTimeoutMs;
     const source = {
-      nextLine: async () => timed(await this.transport.readLine(config.idleTimeoutMs)),
+      nextLine: async () => {
+        const line = timed(await this.transport.readLine(config.idleTimeoutMs));
+        // From a command's first line on, the rest of it (literals, APPEND's message) must
+        // arrive within the command deadline, however slowly it trickles; see run().
+        if (line && !this.transport.deadlines.has('command')) this.transport.deadlines.set('command', commandTimeoutMs);
+        return line;
+      },
       nextBytes: async (max: number) => timed(await this.transport.readBytes(max, config.idleTimeoutMs)),
     };
     this.reader = new ImapCommandReader(source, {
@@ -77,6 +94,8 @@ export class ImapSession implements Session {
       },
       limits: { maxCommandBytes: config.maxLineBytes, maxLiteralBytes: config.maxLineBytes },
     });
+    // Not authenticated: shorter than the autologout, and not restarted by each command.
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -125,8 +144,18 @@ export class ImapSession implements Session {
     });
   }
 
-  /** Logged in: enters the authenticated state. */
+  /**
+   * Logged in: enters the authenticated state, unless the user already has
+   * `imap.maxConnectionsPerUserAddress` sessions from this address (NO [LIMIT], RFC 5530).
+   */
   login(user: { userId: number; address: string }): void {
+    const release = this.userSessions.acquire(user.userId, this.conn.remoteAddress);
+    if (!release) {
+      this.log.info('too many sessions for this user from this address', { user: user.address });
+      throw new ImapNo('Too many connections for this user from this address', 'LIMIT');
+    }
+    this.releaseUserSession = release;
+    this.transport.deadlines.clear('login');
     this.user = { id: user.userId, address: user.address };
     this.state = 'authenticated';
     this.log.info('login', { user: user.address });
@@ -232,8 +261,12 @@ export class ImapSession implements Session {
       this.out.status(null, 'OK', 'Wharf IMAP4rev2 server ready', `CAPABILITY ${this.capabilityList().join(' ')}`);
       while (!this.closing) {
         if (this.transport.pendingInput === 0) this.transport.flush();
+        this.transport.deadlines.clear('command');
         const command = await this.reader.next();
         if (!command || this.closing) break;
+        // Read in full, except APPEND's messages, which arrive while it runs (still under the
+        // deadline); waits of a running command for the client (IDLE) are not command time.
+        if (command.kind !== 'append') this.transport.deadlines.clear('command');
         this.busy = true;
         try {
           await this.throttle();
@@ -241,17 +274,30 @@ export class ImapSession implements Session {
         } finally {
           this.busy = false;
         }
-        if (this.shuttingDown) this.close('* BYE Server shutting down');
+        // An over-long line (answered BAD already, by the reader or the command) ends the session.
+        if (this.transport.overlongLines > 0) {
+          this.log.warn('line too long');
+          this.close(LINE_TOO_LONG_BYE);
+        } else if (this.shuttingDown) this.close('* BYE Server shutting down');
       }
     } catch (err) {
       if (err instanceof AutologoutError) {
-        this.log.info('autologout', { user: this.user?.address });
-        this.close('* BYE Autologout; idle for too long');
+        const stage = this.transport.expiredDeadline();
+        this.log.info(stage === 'login' ? 'login timeout' : stage === 'command' ? 'command timeout' : 'autologout', { user: this.user?.address });
+        this.close(
+          stage === 'login'
+            ? '* BYE Timeout: not logged in in time'
+            : stage === 'command'
+              ? '* BYE Timeout: command took too long'
+              : '* BYE Autologout; idle for too long',
+        );
       } else if (!(err instanceof ConnectionClosedError) && !this.transport.isClosing) {
         this.log.error('imap session failed', { error: err as Error });
         this.transport.destroy();
       }
     } finally {
+      this.releaseUserSession?.();
+      this.releaseUserSession = null;
       this.closing = true;
       this.state = 'logout';
       this.view?.close();

@@ -4,8 +4,24 @@ import type { Duplex } from 'node:stream';
 export interface Line {
   /** The line's bytes (CR LF or bare LF stripped). Empty when `tooLong`. */
   bytes: Buffer;
-  /** The line exceeded the limit; its bytes were discarded up to the next LF. */
+  /**
+   * The line exceeded the limit; its bytes are discarded up to the next LF. Reported as soon
+   * as more than the limit arrived without a line end, without waiting for that end.
+   */
   tooLong: boolean;
+  /**
+   * When `tooLong`: the line's first bytes (at most HEAD_BYTES), so the reply can name what
+   * it refuses (an IMAP tag); the rest is never kept.
+   */
+  head?: Buffer;
+}
+
+/** How much of an over-long line is kept for the reply (see Line.head). */
+const HEAD_BYTES = 128;
+
+function overlong(dropped: Buffer): Line {
+  // A copy: a slice would keep the whole dropped buffer alive.
+  return { bytes: Buffer.alloc(0), tooLong: true, head: Buffer.from(dropped.subarray(0, HEAD_BYTES)) };
 }
 
 /**
@@ -24,6 +40,8 @@ export class LineReader {
   private interrupted = false;
   /** True while skipping the rest of an over-long line. */
   private discarding = false;
+  /** Over-long lines reported so far (sessions close the connection after one). */
+  overlongLines = 0;
   private readonly onData = (chunk: Buffer) => {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -138,21 +156,33 @@ export class LineReader {
   private takeLine(): Line | null {
     for (;;) {
       const lf = this.indexOfLf();
+      if (this.discarding) {
+        // The rest of a line already reported as too long: skip it up to its end.
+        if (lf < 0) {
+          if (this.buffered > 0) this.take(this.buffered);
+          return null;
+        }
+        this.take(lf + 1);
+        this.discarding = false;
+        continue;
+      }
       if (lf < 0) {
-        // No line end buffered yet. If the partial line is already too long, drop it now so
-        // a 10 MB "line" never sits in memory, and remember to skip up to its end.
+        // No line end buffered yet. A partial line already over the limit is reported now,
+        // not when (if ever) its end arrives, so the session can answer and close instead of
+        // waiting in silence; its bytes are dropped so a 10 MB "line" never sits in memory.
         if (this.buffered > this.maxLineBytes) {
-          this.take(this.buffered);
+          const dropped = this.take(this.buffered);
           this.discarding = true;
+          this.overlongLines++;
+          return overlong(dropped);
         }
         return null;
       }
       const raw = this.take(lf + 1);
-      if (this.discarding) {
-        this.discarding = false;
-        return { bytes: Buffer.alloc(0), tooLong: true };
+      if (raw.length > this.maxLineBytes) {
+        this.overlongLines++;
+        return overlong(raw);
       }
-      if (raw.length > this.maxLineBytes) return { bytes: Buffer.alloc(0), tooLong: true };
       let end = raw.length - 1;
       if (end > 0 && raw[end - 1] === 0x0d) end--;
       return { bytes: raw.subarray(0, end), tooLong: false };

@@ -13,13 +13,16 @@ export interface ListenOptions {
   port: number;
   /** Set for implicit-TLS ports (submissions, pop3s, imaps, ftps). */
   implicitTls?: TlsMaterial;
-  limits: LimitsConfig;
+  /** The connection caps (the timeouts in LimitsConfig are the sessions'). */
+  limits: Pick<LimitsConfig, 'maxConnections' | 'maxConnectionsPerAddress' | 'maxConnectionsTotal'>;
   log: Logger;
   /** Time allowed for a TLS handshake on implicit-TLS ports. */
   tlsHandshakeTimeoutMs?: number;
   /**
-   * The count of open connections that every listener of one server shares, for
-   * `limits.maxConnectionsTotal`; without it the listener counts only its own.
+   * The counts of open connections that every listener of one server shares: in all, for
+   * `limits.maxConnectionsTotal`, and per client address, for `limits.maxConnectionsPerAddress`
+   * (one count per address over every service, as Postfix's anvil keeps). Without it the
+   * listener counts only its own connections.
    */
   allConnections?: ConnectionCount;
   /**
@@ -33,6 +36,28 @@ export interface ListenOptions {
 /** Open connections across several listeners (see ListenOptions.allConnections). */
 export class ConnectionCount {
   open = 0;
+  /** Open connections per client address (normalized, see `normalizeAddress`). */
+  readonly perAddress = new Map<string, number>();
+
+  /** Open connections from `address`, over every listener sharing this count. */
+  from(address: string): number {
+    return this.perAddress.get(address) ?? 0;
+  }
+
+  /** Counts one more connection from `address`; returns the function that uncounts it. */
+  add(address: string): () => void {
+    this.open++;
+    this.perAddress.set(address, this.from(address) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.open--;
+      const n = this.from(address) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+    };
+  }
 }
 
 export interface Listener {
@@ -58,12 +83,12 @@ export function newSessionId(): string {
 
 /**
  * The one TCP/TLS listener every service uses: it applies the connection limits (per service,
- * across all services, per client address, and the caller's `admit`) before a session exists, gives every connection an id and a logger, and
+ * across all services, per client address across all services, and the caller's `admit`)
+ * before a session exists, gives every connection an id and a logger, and
  * tracks sessions so that shutdown can let each one finish its transaction.
  */
 export async function listen(handler: SessionHandler, opts: ListenOptions): Promise<Listener> {
   const sessions = new Map<net.Socket, Session>();
-  const perAddress = new Map<string, number>();
   const all = opts.allConnections ?? new ConnectionCount();
   /** Connections counted against the limits: sessions, and those still waiting for `admit`. */
   let open = 0;
@@ -80,19 +105,14 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
     if (!accepting) return refuse('shutting-down');
     if (open >= opts.limits.maxConnections) return refuse('too-many-connections');
     if (all.open >= opts.limits.maxConnectionsTotal) return refuse('too-many-connections');
-    const fromHere = perAddress.get(remoteAddress) ?? 0;
-    if (fromHere >= opts.limits.maxConnectionsPerAddress) return refuse('too-many-from-address');
+    if (all.from(remoteAddress) >= opts.limits.maxConnectionsPerAddress) return refuse('too-many-from-address');
 
     // Counted from now until the socket closes, also while `admit` is being asked.
     open++;
-    all.open++;
-    perAddress.set(remoteAddress, fromHere + 1);
+    const uncount = all.add(remoteAddress);
     socket.once('close', () => {
       open--;
-      all.open--;
-      const n = (perAddress.get(remoteAddress) ?? 1) - 1;
-      if (n <= 0) perAddress.delete(remoteAddress);
-      else perAddress.set(remoteAddress, n);
+      uncount();
     });
     if (!opts.admit) return start(socket, remoteAddress);
     socket.on('error', () => {});

@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { StageDeadlines, type DeadlineStage } from './deadlines.js';
 import { LineReader, type Line } from './line-reader.js';
 
 /** A read that hit its time limit. */
@@ -69,6 +70,15 @@ export class WireTransport {
   /** One timer per connection, re-armed with refresh() (cheaper than a new timer per read). */
   private readTimer: NodeJS.Timeout | null = null;
   private readTimerMs = 0;
+  /**
+   * Stage deadlines (see deadlines.ts): every read ends with TIMED_OUT at the earliest of
+   * them, whatever its own time limit.
+   */
+  readonly deadlines = new StageDeadlines();
+  /** The stage deadline bounding the read in progress (null: its own time limit, if any). */
+  private readBoundBy: DeadlineStage | null = null;
+  /** See expiredDeadline(). */
+  private timedOutBy: DeadlineStage | null = null;
   /** Ends the wait for the client to read our replies (back-pressure) early. */
   private drainWaiter: (() => void) | null = null;
   private readonly closedPromise: Promise<void>;
@@ -113,6 +123,11 @@ export class WireTransport {
   /** True while a read is waiting for the client. */
   get waitingForClient(): boolean {
     return this.reading;
+  }
+
+  /** Over-long lines the reader reported (the sessions close the connection after one). */
+  get overlongLines(): number {
+    return this.reader.overlongLines;
   }
 
   /** Bytes the client sent that were not read yet (pipelined commands). */
@@ -162,6 +177,14 @@ export class WireTransport {
   }
 
   // ---- reading -----------------------------------------------------------------------------
+
+  /**
+   * Why the last read that returned TIMED_OUT did: the stage whose deadline it hit, or null
+   * for the read's own time limit (idle).
+   */
+  expiredDeadline(): DeadlineStage | null {
+    return this.timedOutBy;
+  }
 
   /**
    * The next line; null at end of stream or when cancelled, TIMED_OUT when `timeoutMs` passed
@@ -309,6 +332,10 @@ export class WireTransport {
    */
   private async guard<T>(read: () => Promise<T | null>, timeoutMs: number | undefined): Promise<T | null | TimedOut> {
     if (this.isClosing) return null;
+    const limit = this.deadlines.limit(timeoutMs);
+    timeoutMs = limit.ms;
+    this.readBoundBy = limit.stage;
+    if (timeoutMs !== undefined && timeoutMs <= 0) return this.timedOut();
     this.reading = true;
     this.interruption = null;
     this.timedRead = timeoutMs !== undefined;
@@ -320,16 +347,21 @@ export class WireTransport {
       if (socket.writableNeedDrain && socket.writableLength > this.maxUnreadReplyBytes) {
         this.flush();
         await this.clientCaughtUp();
-        if (this.interruption) return this.interruption === 'timeout' ? TIMED_OUT : null;
+        if (this.interruption) return this.interruption === 'timeout' ? this.timedOut() : null;
         if (this.isClosing) return null;
       }
       const value = await read();
-      if (value === null && this.interruption === 'timeout') return TIMED_OUT;
+      if (value === null && this.interruption === 'timeout') return this.timedOut();
       return value;
     } finally {
       this.reading = false;
       this.timedRead = false;
     }
+  }
+
+  private timedOut(): TimedOut {
+    this.timedOutBy = this.readBoundBy;
+    return TIMED_OUT;
   }
 
   private armReadTimer(ms: number): void {

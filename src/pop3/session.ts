@@ -27,6 +27,8 @@ export const MAX_BAD_COMMANDS = 10;
 export const GREETING = '+OK Wharf POP3 server ready';
 export const SHUTDOWN_REPLY = '-ERR [SYS/TEMP] Server shutting down';
 const IDLE_REPLY = '-ERR Autologout; idle for too long';
+const LOGIN_TIMEOUT_REPLY = '-ERR Timeout: not logged in in time';
+const LINE_TOO_LONG_REPLY = '-ERR Line too long';
 
 /**
  * One POP3 connection: reads a command, runs it, replies, and repeats (pipelined commands
@@ -63,6 +65,8 @@ export class Pop3Session implements Session {
       secure: conn.secure,
       stallTimeoutMs: ctx.config.pop3.idleTimeoutMs,
     });
+    // Until TRANSACTION, every read ends at the login deadline (however slowly it trickles).
+    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     void this.run();
   }
 
@@ -109,8 +113,13 @@ export class Pop3Session implements Session {
     try {
       const line = await this.transport.readLine(this.ctx.config.pop3.idleTimeoutMs);
       if (line === TIMED_OUT) {
-        this.log.info('idle timeout', { user: this.userAddress });
-        this.close(IDLE_REPLY);
+        if (this.transport.expiredDeadline() === 'login') {
+          this.log.info('login timeout');
+          this.close(LOGIN_TIMEOUT_REPLY);
+        } else {
+          this.log.info('idle timeout', { user: this.userAddress });
+          this.close(IDLE_REPLY);
+        }
         return null;
       }
       return this.closing ? null : line;
@@ -144,6 +153,7 @@ export class Pop3Session implements Session {
     this.userAddress = address;
     this.pendingUser = null;
     this.state = 'transaction';
+    this.transport.deadlines.clear('login');
   }
 
   /**
@@ -182,7 +192,9 @@ export class Pop3Session implements Session {
         } finally {
           this.busy = false;
         }
-        if (this.shuttingDown) this.close(SHUTDOWN_REPLY);
+        // An over-long line (a command, or an AUTH response read by one) ends the session.
+        if (this.transport.overlongLines > 0) this.close(LINE_TOO_LONG_REPLY);
+        else if (this.shuttingDown) this.close(SHUTDOWN_REPLY);
         // Nothing more pipelined: send the reply now rather than at the end of the turn.
         else if (this.transport.pendingInput === 0) this.transport.flush();
       }
@@ -198,7 +210,11 @@ export class Pop3Session implements Session {
   }
 
   private async execute(line: Line): Promise<void> {
-    if (line.tooLong) return this.rejectCommand('-ERR Line too long');
+    if (line.tooLong) {
+      // Answered as soon as the limit is passed, not when (if ever) the line ends; then closed.
+      this.log.warn('command line too long');
+      return this.close(LINE_TOO_LONG_REPLY);
+    }
     const parsed = parseCommandLine(line.bytes);
     if (!parsed.ok) {
       return this.rejectCommand(parsed.reason === 'invalid-bytes' ? '-ERR Invalid characters in command' : '-ERR Unknown command');

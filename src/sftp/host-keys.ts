@@ -29,9 +29,21 @@ export function sshFingerprint(blob: Buffer): string {
 }
 
 const KINDS = [
-  { file: 'ssh_host_ed25519_key', generate: () => utils.generateKeyPairSync('ed25519', { comment: 'wharf' }) },
-  { file: 'ssh_host_ecdsa_key', generate: () => utils.generateKeyPairSync('ecdsa', { bits: 256, comment: 'wharf' }) },
+  { file: 'ssh_host_ed25519_key', generate: () => usablePair(() => utils.generateKeyPairSync('ed25519', { comment: 'wharf' })) },
+  { file: 'ssh_host_ecdsa_key', generate: () => usablePair(() => utils.generateKeyPairSync('ecdsa', { bits: 256, comment: 'wharf' })) },
 ];
+
+/**
+ * A generated pair that ssh2 can read back. Its Ed25519 key generation strips leading zero
+ * bytes of the public key, so about 1 key in 256 cannot be parsed (mscdex/ssh2 issue 1390):
+ * such a pair is thrown away and another made, rather than failing the first start.
+ */
+function usablePair(generate: () => { private: string }): { private: string } {
+  for (let attempt = 0; ; attempt++) {
+    const pair = generate();
+    if (!(utils.parseKey(pair.private) instanceof Error) || attempt >= 20) return pair;
+  }
+}
 
 function parsePrivate(text: string, file: string): ParsedKey {
   const parsed = utils.parseKey(text);

@@ -46,10 +46,15 @@ export class SshSession implements Session {
     const { config } = deps.ctx;
     this.closed = new Promise((resolve) => conn.socket.once('close', () => resolve()));
     void this.closed.then(() => this.onClosed());
-    this.loginTimer = setTimeout(() => {
-      this.log.info('login timeout');
-      this.end();
-    }, config.sftp.loginTimeoutMs);
+    // The login deadline of every service (limits.loginTimeoutMs) holds here too; the older
+    // sftp.loginTimeoutMs can only shorten it.
+    this.loginTimer = setTimeout(
+      () => {
+        this.log.info('login timeout');
+        this.end();
+      },
+      Math.min(config.sftp.loginTimeoutMs, config.limits.loginTimeoutMs),
+    );
     // One ssh2 Server per connection, never listening: it runs the SSH protocol on the socket
     // the shared listener accepted, and its callback closes over this connection.
     const server = new ssh2.Server({ hostKeys: deps.hostKeys.map((k) => k.privateKey), ident: IDENT }, (client) => this.onClient(client));

@@ -56,6 +56,10 @@ export class SmtpSession implements Session {
       secure: conn.secure,
       stallTimeoutMs: ctx.config.smtp.idleTimeoutMs,
     });
+    // Submission: log in within limits.loginTimeoutMs. The MX port has no login; there RFC
+    // 5321 4.5.3.2.7's server timeout (smtp.idleTimeoutMs, 5 minutes) applies to each command,
+    // and the transaction and command deadlines to a message (see readBytes).
+    if (mode === 'submission') this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
     this.ended = this.run().catch((err: unknown) => {
       this.conn.log.error('session failed', { error: err instanceof Error ? err : String(err) });
       this.transport.destroy();
@@ -114,21 +118,30 @@ export class SmtpSession implements Session {
   }
 
   private timedOut(): null {
-    this.log.info('timeout', { inTransaction: this.txn !== null });
+    const stage = this.transport.expiredDeadline() ?? (this.txn ? 'transaction' : 'idle');
+    this.log.info('timeout', { stage, inTransaction: this.txn !== null });
     this.terminate(Replies.timeout(this.host));
     return null;
   }
 
   /** Next command line (or AUTH response line); null when the session is over. */
   async readLine(): Promise<Line | null> {
+    if (this.auth) this.transport.deadlines.clear('login');
+    // A message body read before this line is complete: its deadline is over.
+    this.transport.deadlines.clear('command');
     const timeout = this.readTimeout();
     if (timeout <= 0) return this.timedOut();
     const line = await this.transport.readLine(timeout);
     return line === TIMED_OUT ? this.timedOut() : line;
   }
 
-  /** Up to `max` message bytes; null when the session is over (client gone, timeout, shutdown). */
+  /**
+   * Up to `max` message bytes; null when the session is over (client gone, timeout, shutdown).
+   * The first read after a command line starts the body's own deadline
+   * (limits.commandTimeoutMs): the idle limit restarts with every chunk, this one does not.
+   */
   async readBytes(max = READ_CHUNK_BYTES): Promise<Buffer | null> {
+    if (!this.transport.deadlines.has('command')) this.transport.deadlines.set('command', this.config.limits.commandTimeoutMs);
     const timeout = this.readTimeout();
     if (timeout <= 0) return this.timedOut();
     const bytes = await this.transport.readBytes(max, timeout);
@@ -247,6 +260,8 @@ export class SmtpSession implements Session {
         const line = await this.readLine();
         if (!line) break;
         await this.handleLine(line);
+        // An over-long line read by a command (an AUTH response) ends the session too.
+        if (this.transport.overlongLines > 0) this.terminate(Replies.lineTooLong);
       }
     } finally {
       // The client left or we closed: whatever was not delivered is dropped.
@@ -261,7 +276,9 @@ export class SmtpSession implements Session {
 
   private async handleLine(line: Line): Promise<void> {
     this.verb = '';
-    if (line.tooLong) return this.error(Replies.lineTooLong);
+    // Over the limit: answered at once, without waiting for the line's end, and the session
+    // ends (a client this far off the protocol would only make us skip bytes forever).
+    if (line.tooLong) return this.terminate(Replies.lineTooLong);
     const bytes = line.bytes;
     if (bytes.includes(0)) return this.error(Replies.nulInCommand);
     let text: string;

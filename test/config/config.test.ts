@@ -58,6 +58,8 @@ describe('configuration', () => {
         maxConnections: 1000,
         maxConnectionsTotal: 5000,
         maxConnectionRatePerAddress: 600,
+        loginTimeoutMs: 60_000,
+        commandTimeoutMs: 1_800_000,
       });
       assert.deepEqual(c.dns, { servers: [], timeoutMs: 5_000, cacheMs: 60_000 });
       assert.equal(c.delivery.port, 25);

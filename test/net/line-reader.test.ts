@@ -109,4 +109,18 @@ describe('LineReader', () => {
     const line = await r.nextLine();
     assert.deepEqual([...(line?.bytes ?? [])], [0x00, 0xff, 0x80]);
   });
+
+  it('reports an over-long line as soon as the limit is passed, without waiting for its end', async () => {
+    const s = new PassThrough();
+    const r = new LineReader(s, 64);
+    s.write(Buffer.alloc(65, 0x61));
+    // No line end has come (and may never come): the report must not wait for one.
+    const line = await r.nextLine();
+    assert.equal(line?.tooLong, true);
+    assert.equal(r.overlongLines, 1);
+    // The rest of that line is skipped up to its end; what follows is read as usual.
+    s.end(Buffer.concat([Buffer.alloc(1000, 0x61), Buffer.from('\r\nNOOP\r\n')]));
+    assert.equal(text((await r.nextLine())?.bytes), 'NOOP');
+    assert.equal(r.overlongLines, 1);
+  });
 });

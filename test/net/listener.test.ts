@@ -180,6 +180,29 @@ describe('limits shared by several listeners', () => {
     assert.equal(await greet(b), 'hello');
   });
 
+  it('counts the connections of one client address over every listener together (limits.maxConnectionsPerAddress)', async () => {
+    const allConnections = new ConnectionCount();
+    const a = await start({ allConnections }, { maxConnectionsPerAddress: 3 });
+    const b = await start({ allConnections }, { maxConnectionsPerAddress: 3 });
+    assert.equal(await greet(a), 'hello');
+    assert.equal(await greet(b), 'hello');
+    assert.equal(await greet(a), 'hello');
+    // The fourth from 127.0.0.1, on either listener, is one too many.
+    assert.equal(await greet(b), 'busy too-many-from-address');
+    assert.equal(await greet(a), 'busy too-many-from-address');
+    assert.equal(allConnections.from('127.0.0.1'), 3);
+    // Another address has its own count.
+    const other = net.connect({ port: b.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    sockets.push(other);
+    assert.equal((await readUntil(other, /hello|busy \S+/)).trim(), 'hello');
+    assert.equal(allConnections.from('127.0.0.2'), 1);
+    // One leaves: room for one more from 127.0.0.1.
+    sockets[sockets.length - 6].destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(allConnections.from('127.0.0.1'), 2);
+    assert.equal(await greet(b), 'hello');
+  });
+
   it('asks admit for each connection; its connection rate is counted in the store, for every listener (node)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'wharf-listener-'));
     const store = await openTestStore(dir);

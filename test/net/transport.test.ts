@@ -282,4 +282,54 @@ describe('WireTransport', () => {
     await server.finished;
     assert.equal(got, '250-one\r\n250 two\r\n221 bye\r\n');
   });
+
+  it('ends a read trickled a byte at a time at the stage deadline, though each chunk restarts the idle time', async () => {
+    let result: { bytes: number; outcome: unknown; stage: unknown; ms: number } | null = null;
+    const server = await serveOnce(async (t) => {
+      const started = Date.now();
+      t.deadlines.set('command', 400);
+      let bytes = 0;
+      for (;;) {
+        // Each read may wait 300 ms: the client's bytes come every 30 ms, so this alone never ends.
+        const chunk = await t.readBytes(1024, 300);
+        if (chunk === TIMED_OUT || chunk === null) {
+          result = { bytes, outcome: chunk, stage: t.expiredDeadline(), ms: Date.now() - started };
+          return;
+        }
+        bytes += chunk.length;
+      }
+    });
+    const client = await connect(server.port);
+    const dripping = setInterval(() => client.write('x'), 30);
+    await server.finished;
+    clearInterval(dripping);
+    client.destroy();
+    const r = result!;
+    assert.equal(r.outcome, TIMED_OUT);
+    assert.equal(r.stage, 'command');
+    assert.ok(r.bytes > 3, `bytes arrived meanwhile (${r.bytes})`);
+    assert.ok(r.ms >= 350 && r.ms < 3000, `ended after ${r.ms} ms`);
+  });
+
+  it('tells an idle timeout from a deadline, and reads freely once the deadline is cleared', async () => {
+    const stages: unknown[] = [];
+    const server = await serveOnce(async (t) => {
+      t.deadlines.set('login', 10_000);
+      assert.equal(await t.readLine(50), TIMED_OUT);
+      stages.push(t.expiredDeadline());
+      t.deadlines.set('login', 50);
+      assert.equal(await t.readLine(5000), TIMED_OUT);
+      stages.push(t.expiredDeadline());
+      // Past its deadline every read ends at once, even with a line waiting.
+      assert.equal(await t.readLine(5000), TIMED_OUT);
+      t.deadlines.clear('login');
+      stages.push(text(await t.readLine(5000)));
+    });
+    const client = await connect(server.port);
+    await new Promise((r) => setTimeout(r, 300));
+    client.write('HELLO\r\n');
+    await server.finished;
+    client.destroy();
+    assert.deepEqual(stages, [null, 'login', 'HELLO']);
+  });
 });

@@ -150,10 +150,16 @@ describe('POP3 dialogue', () => {
     await c.waitClosed();
   });
 
-  it('answers an over-long line and NUL or 8-bit garbage with -ERR and keeps going', async () => {
+  it('answers an over-long line with -ERR and closes', async () => {
     const c = await RawClient.connect(h.plain.port);
     await c.line();
     assert.equal(await c.command('USER ' + 'a'.repeat(5000)), '-ERR Line too long');
+    await c.waitClosed();
+  });
+
+  it('answers NUL or 8-bit garbage with -ERR and keeps going', async () => {
+    const c = await RawClient.connect(h.plain.port);
+    await c.line();
     assert.equal(await c.command('US\0ER carol'), '-ERR Invalid characters in command');
     c.send(Buffer.from([0xff, 0xfe, 0x80, 0x00, 0x0d, 0x0a]));
     assert.equal(await c.line(), '-ERR Invalid characters in command');

@@ -211,18 +211,15 @@ describe('SMTP MX dialogue', () => {
     assert.equal((await server.inbox(`dave@${DOMAIN}`)).length, before);
   });
 
-  it('answers 500 to a 10 MB line without buffering it and carries on', async () => {
+  it('answers 500 to a 10 MB line as soon as it passes the limit, without buffering it, and closes', async () => {
     const c = await RawClient.connect(server.port);
     await c.reply();
     const chunk = Buffer.alloc(1024 * 1024, 0x41);
-    for (let i = 0; i < 10; i++) {
-      if (!c.socket.write(chunk)) await new Promise((r) => c.socket.once('drain', r));
-    }
-    c.write('\r\n');
+    // Written without waiting for the server to read: it answers long before the line would end.
+    for (let i = 0; i < 10 && !c.closed; i++) c.write(chunk);
     const r = await c.reply(10_000);
     assert.equal(r.raw, '500 5.5.2 Line too long\r\n');
-    await c.expect('NOOP', 250);
-    c.close();
+    await c.waitClosed(10_000);
   });
 
   it('rejects NUL bytes and 8-bit garbage in commands without crashing', async () => {

@@ -69,7 +69,11 @@ export class ImapCommandReader {
     }
     const line = await this.input.nextLine();
     if (!line) return null;
-    if (line.tooLong) return { kind: 'bad', tag: null, message: 'Command line too long' };
+    if (line.tooLong) {
+      // The tag is known only if its end (a space) came within the bytes kept of the line.
+      const tag = line.head && line.head.includes(0x20) ? tagOf(line.head) : null;
+      return { kind: 'bad', tag, message: 'Command line too long' };
+    }
     if (line.bytes.length === 0) return { kind: 'bad', tag: null, message: 'Empty command line' };
     return this.readCommand(line.bytes);
   }

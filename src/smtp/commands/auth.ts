@@ -4,7 +4,7 @@
  * spelling of the exchange. Credentials never reach a log line.
  */
 import { createSaslMechanism, runSaslExchange, verifyCredentials, type SaslChannel } from '../../net/sasl/index.js';
-import { formatReply } from '../reply.js';
+import { Replies, formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
 
 /** Offered in EHLO, in this order. */
@@ -41,6 +41,8 @@ export async function auth(s: SmtpSession, argument: string): Promise<void> {
         return s.error(CANCELLED);
       case 'bad-base64':
         return s.error(BAD_BASE64);
+      case 'too-long':
+        return s.terminate(Replies.lineTooLong);
       default:
         s.log.info('auth failed', { mechanism: mechanism.name, reason: outcome.reason });
         return s.error(FAILED);

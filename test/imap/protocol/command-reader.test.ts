@@ -196,9 +196,10 @@ describe('ImapCommandReader: commands', () => {
     assert.deepEqual(ok.args, [{ s: 'z'.repeat(4096) }]);
   });
 
-  it('reports an over-long line without a tag', async () => {
+  it('reports an over-long line with its tag when the tag came whole, else without one', async () => {
     const h = harness({}, 64);
-    h.socket.write(`a X ${'q'.repeat(100)}\r\nb NOOP\r\n`);
+    h.socket.write(`a X ${'q'.repeat(100)}\r\n${'t'.repeat(200)}\r\nb NOOP\r\n`);
+    assert.equal((await bad(h.reader)).tag, 'a');
     assert.equal((await bad(h.reader)).tag, null);
     assert.equal((await command(h.reader)).tag, 'b');
   });
