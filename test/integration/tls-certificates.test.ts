@@ -12,9 +12,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { generateSelfSigned } from '../../src/net/tls.js';
+import { connectData, FtpTestClient, readAll, secureData } from '../ftp/ftp-client.js';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
 
+const FTP_USER = 'erin@example.org';
+const FTP_PASSWORD = 'files-over-tls';
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 /** Reads lines from a socket until one matches `done` (throws on close or after 10 s). */
@@ -99,19 +102,54 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
 
   before(async () => {
     dir = await makeTempDir('wharf-tls-');
-    await Promise.all([writePair('default', 'default.test'), writePair('org', 'mail.example.org'), writePair('net', '*.example.net')]);
+    await Promise.all([
+      writePair('default', 'default.test'),
+      writePair('org', 'mail.example.org'),
+      writePair('net', '*.example.net'),
+      writePair('local', 'localhost'),
+    ]);
     const config = {
       tls: {
         ...files('default'),
         certificates: [
           { hostnames: ['mail.example.org'], ...files('org') },
           { hostnames: ['*.example.net', 'example.net'], ...files('net') },
+          // The FTP test client asks for "localhost".
+          { hostnames: ['localhost'], ...files('local') },
         ],
       },
     };
     await writeFile(path.join(dir, 'wharf.json'), JSON.stringify(config));
     wharf = await startWharf({ env: { WHARF_CONFIG: path.join(dir, 'wharf.json') } });
+    assert.equal((await wharf.cli(['domain', 'add', 'example.org'])).code, 0);
+    assert.equal((await wharf.cli(['user', 'add', FTP_USER, '--password-stdin'], `${FTP_PASSWORD}\n`)).code, 0);
   });
+
+  /** Uploads over a PROT P data connection, which must resume the control connection's TLS session. */
+  async function upload(c: FtpTestClient, name: string): Promise<void> {
+    const { host, port } = await c.pasv();
+    const plain = await connectData(host, port);
+    await c.expect(`STOR ${name}`, 150);
+    const secured = await secureData(plain, c.tlsSession);
+    await new Promise<void>((resolve) => secured.end(`contents of ${name}`, () => resolve()));
+    assert.equal((await c.reply()).code, 226, name);
+  }
+
+  async function download(c: FtpTestClient, name: string): Promise<string> {
+    const { host, port } = await c.pasv();
+    const plain = await connectData(host, port);
+    await c.expect(`RETR ${name}`, 150);
+    const secured = await secureData(plain, c.tlsSession);
+    const data = await readAll(secured);
+    assert.equal((await c.reply()).code, 226, name);
+    return data.toString();
+  }
+
+  async function reloadCertificates(): Promise<void> {
+    const before = wharf.logs().filter((l) => l.includes('"tls certificates reloaded"')).length;
+    process.kill(wharf.pid, 'SIGHUP');
+    await wharf.waitForLog(() => wharf.logs().filter((l) => l.includes('"tls certificates reloaded"')).length > before);
+  }
 
   after(async () => {
     await wharf?.stop();
@@ -155,6 +193,37 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
     });
   }
 
+  it('FTPS data connections resume the session of a control connection served by SNI, also across a reload', async () => {
+    const implicit = await FtpTestClient.connect(wharf.ports.ftps, { tls: true });
+    assert.equal((implicit.socket as tls.TLSSocket).getPeerCertificate().fingerprint256, fingerprint(pems.local.certPem));
+    const explicit = await FtpTestClient.connect(wharf.ports.ftp);
+    await explicit.startTls();
+    assert.equal((explicit.socket as tls.TLSSocket).getPeerCertificate().fingerprint256, fingerprint(pems.local.certPem));
+    for (const c of [implicit, explicit]) {
+      await c.login(FTP_USER, FTP_PASSWORD);
+      await c.expect('TYPE I', 200);
+      await c.expect('PBSZ 0', 200);
+      await c.expect('PROT P', 200);
+    }
+    await upload(implicit, 'one.txt');
+    await upload(explicit, 'two.txt');
+    await writePair('local', 'localhost');
+    await reloadCertificates();
+    // Control connections made before the reload: their data connections still resume.
+    assert.equal(await download(implicit, 'two.txt'), 'contents of two.txt');
+    assert.equal(await download(explicit, 'one.txt'), 'contents of one.txt');
+    implicit.close();
+    explicit.close();
+    // A new one gets the new certificate, and its data connections resume too.
+    const fresh = await FtpTestClient.connect(wharf.ports.ftps, { tls: true });
+    assert.equal((fresh.socket as tls.TLSSocket).getPeerCertificate().fingerprint256, fingerprint(pems.local.certPem));
+    await fresh.login(FTP_USER, FTP_PASSWORD);
+    await fresh.expect('PBSZ 0', 200);
+    await fresh.expect('PROT P', 200);
+    await upload(fresh, 'three.txt');
+    fresh.close();
+  });
+
   it('SIGHUP: new handshakes get the renewed certificates, an open session goes on', async () => {
     const oldOrg = fingerprint(pems.org.certPem);
     const oldDefault = fingerprint(pems.default.certPem);
@@ -166,8 +235,8 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
 
     await Promise.all([writePair('org', 'mail.example.org'), writePair('default', 'default.test')]);
     assert.notEqual(fingerprint(pems.org.certPem), oldOrg);
-    process.kill(wharf.pid, 'SIGHUP');
-    const reloaded = await wharf.waitForLog((r) => r.event === 'tls certificates reloaded');
+    await reloadCertificates();
+    const reloaded = [...wharf.logs()].reverse().map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.event === 'tls certificates reloaded')!;
     const logged = reloaded.certificates as Array<{ hostnames: unknown; fingerprint: string }>;
     assert.ok(logged.some((c) => c.fingerprint === fingerprint(pems.org.certPem)));
     assert.ok(!JSON.stringify(reloaded).includes('PRIVATE KEY'), 'no key material in the log');
