@@ -29,8 +29,9 @@ export const SERVER_CIPHERS = [
  * The policy of every TLS place where Wharf is the server (implicit ports, STARTTLS/STLS/AUTH
  * TLS, FTP data connections). TLS 1.2 is the floor (RFC 8996 retired 1.0 and 1.1). Our
  * cipher order wins; TLS compression (CRIME) and renegotiation (a client-triggered CPU cost,
- * and the old injection attacks) are off. The outbound SMTP client keeps Node's broader
- * defaults: opportunistic TLS to an old MX is still better than the clear text it falls back to.
+ * and the old injection attacks) are off. The outbound SMTP client also needs TLS 1.2 but keeps
+ * Node's broader cipher list: opportunistic TLS to an old MX is still better than the clear
+ * text it would fall back to.
  */
 export const SERVER_TLS_POLICY = {
   minVersion: 'TLSv1.2' as const,
