@@ -78,6 +78,26 @@ async function smtpStartTls(port: number, options: tls.ConnectionOptions): Promi
   }
 }
 
+/** POP3 STLS or IMAP STARTTLS, then the handshake on the same connection. */
+async function mailboxStartTls(port: number, protocol: 'pop3' | 'imap', options: tls.ConnectionOptions): Promise<Handshake> {
+  const plain = await connectPlain(port);
+  try {
+    if (protocol === 'pop3') {
+      await readUntil(plain, /^\+OK/);
+      plain.write('STLS\r\n');
+      await readUntil(plain, /^\+OK/);
+    } else {
+      await readUntil(plain, /^\* OK/);
+      plain.write('a STARTTLS\r\n');
+      await readUntil(plain, /^a OK/);
+    }
+    return await handshake({ socket: plain, ...options });
+  } catch (err) {
+    plain.destroy();
+    throw err;
+  }
+}
+
 /** An old or weak client: TLS 1.1 at most (OpenSSL 3 needs security level 0 to even offer it). */
 const TLS11_ONLY: tls.ConnectionOptions = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' };
 /**
@@ -192,6 +212,18 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
       }
     });
   }
+
+  it('POP3 STLS and IMAP STARTTLS choose by SNI name too, with the same policy', async () => {
+    for (const [protocol, port] of [['pop3', wharf.ports.pop3], ['imap', wharf.ports.imap]] as const) {
+      for (const [servername, expected] of [['mail.example.org', 'org'], ['x.example.net', 'net'], [undefined, 'default']] as const) {
+        const got = await mailboxStartTls(port, protocol, servername ? { servername } : {});
+        got.socket.destroy();
+        assert.equal(got.fingerprint, fingerprint(pems[expected].certPem), `${protocol} ${servername ?? '(no SNI)'}`);
+      }
+      await assert.rejects(mailboxStartTls(port, protocol, TLS11_ONLY), /protocol version|unsupported protocol|wrong version/i);
+      await assert.rejects(mailboxStartTls(port, protocol, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA' }), /handshake failure/i);
+    }
+  });
 
   it('FTPS data connections resume the session of a control connection served by SNI, also across a reload', async () => {
     const implicit = await FtpTestClient.connect(wharf.ports.ftps, { tls: true });
