@@ -1,6 +1,6 @@
 /**
  * TLS as clients meet it on a running `wharf serve`: the policy (TLS 1.2 at least, forward
- * secret AEAD ciphers only) on an implicit-TLS port and after STARTTLS, the certificate
+ * secret AEAD ciphers only, no renegotiation) on an implicit-TLS port and after STARTTLS, the certificate
  * chosen by the SNI name the client asks for, and SIGHUP taking renewed certificate files
  * for new handshakes while a session that is already up goes on.
  */
@@ -98,6 +98,16 @@ async function mailboxStartTls(port: number, protocol: 'pop3' | 'imap', options:
   }
 }
 
+/** What a client-initiated TLS 1.2 renegotiation ends with: 'renegotiated' or the error. */
+function renegotiate(socket: tls.TLSSocket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.once('error', (err) => resolve(err.message));
+    socket.once('close', () => resolve('closed'));
+    const started = socket.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ? err.message : 'renegotiated'));
+    if (!started) resolve('not started');
+  });
+}
+
 /** An old or weak client: TLS 1.1 at most (OpenSSL 3 needs security level 0 to even offer it). */
 const TLS11_ONLY: tls.ConnectionOptions = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' };
 /**
@@ -189,6 +199,8 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
       const good = await connect(GOOD_TLS12);
       assert.equal(good.protocol, 'TLSv1.2');
       assert.equal(good.cipher, 'ECDHE-ECDSA-AES128-GCM-SHA256');
+      // Renegotiation is refused (Node's own default allows a few per 10 minutes).
+      assert.match(await renegotiate(good.socket), /no renegotiation/i);
       good.socket.destroy();
       const modern = await connect({});
       assert.equal(modern.protocol, 'TLSv1.3');
