@@ -317,3 +317,30 @@ describe('TLS policy, SNI certificates and SIGHUP reload on wharf serve', () => 
     assert.ok(wharf.alive());
   });
 });
+
+describe('SIGHUP with the generated self-signed certificate', () => {
+  let wharf: WharfProcess;
+
+  before(async () => {
+    wharf = await startWharf();
+  });
+  after(async () => {
+    await wharf?.stop();
+    await wharf?.removeData();
+  });
+
+  it('re-reads the self-signed pair from the data folder', async () => {
+    const certFile = path.join(wharf.dataDir, 'tls', 'self-signed.crt');
+    const first = await handshake({ port: wharf.ports.pop3s });
+    first.socket.destroy();
+    const replacement = await generateSelfSigned('renewed.test');
+    await writeFile(certFile, replacement.certPem);
+    await writeFile(path.join(wharf.dataDir, 'tls', 'self-signed.key'), replacement.keyPem);
+    process.kill(wharf.pid, 'SIGHUP');
+    await wharf.waitForLog((r) => r.event === 'tls certificates reloaded');
+    const second = await handshake({ port: wharf.ports.pop3s });
+    second.socket.destroy();
+    assert.notEqual(second.fingerprint, first.fingerprint);
+    assert.equal(second.fingerprint, fingerprint(replacement.certPem));
+  });
+});
