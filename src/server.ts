@@ -10,7 +10,7 @@ import { createAuthenticator } from './net/authenticator.js';
 import { connectionRateAdmission } from './net/connection-rate.js';
 import { createDnsResolver } from './net/dns.js';
 import { ConnectionCount, listen, type Listener } from './net/listener.js';
-import { loadTlsMaterial } from './net/tls.js';
+import { loadTlsMaterial, type LoadedCertificate, type ReloadableTlsMaterial } from './net/tls.js';
 import type { Logger, ServiceContext, SessionHandler, TlsMaterial } from './net/types.js';
 import { createFtpHandler } from './ftp/index.js';
 import { createImapHandler } from './imap/index.js';
@@ -36,6 +36,12 @@ export interface RunningServer {
    * HTTP endpoints last. Safe to call more than once.
    */
   stop(): Promise<void>;
+  /**
+   * Reads the TLS certificate files again; handshakes from now on use them, sessions already
+   * up keep theirs. Rejects (keeping the current certificates) when a file is unreadable or a
+   * key does not match its certificate.
+   */
+  reloadTls(): Promise<LoadedCertificate[]>;
 }
 
 /** A port could not be opened (typically: already in use). */
@@ -105,6 +111,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
   let queueWorker: QueueWorker | null = null;
   let transport: Transport | null = null;
   let stopping: Promise<void> | null = null;
+  let tls: ReloadableTlsMaterial | null = null;
 
   const stopAll = async (): Promise<void> => {
     // First: the load balancer stops sending work while sessions in flight finish.
@@ -150,7 +157,7 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     store = await openStore(storeOptions(config));
     // Users' files for FTP and SFTP: real files in the data folder, or the store's PostgreSQL database.
     files = await openFileStore(config, store);
-    const tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
+    tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
     const ctx: ServiceContext = { config, store, log, tls, auth, dns: createDnsResolver(config.dns) };
@@ -195,5 +202,6 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
       stopping ??= stopAll();
       return stopping;
     },
+    reloadTls: () => tls!.reload(),
   };
 }

@@ -10,6 +10,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * Runs the server until SIGTERM or SIGINT, then shuts down cleanly: sessions finish their
  * transactions and say goodbye, the store is closed, and the exit code is 0. A second
  * signal while shutting down exits at once (an operator pressing Ctrl-C twice means it).
+ * SIGHUP re-reads the TLS certificates (a renewed certificate is taken without a restart).
  */
 export async function serve(options: ConfigOptions): Promise<void> {
   const config = await loadConfig({ options });
@@ -31,11 +32,23 @@ export async function serve(options: ConfigOptions): Promise<void> {
       });
     }
   });
+  // Installed before starting: SIGHUP's default action would end the process.
+  let reloadTls: (() => Promise<void>) | null = null;
+  process.on('SIGHUP', () => {
+    if (!reloadTls) return log.warn('SIGHUP before the server is ready: certificates not reloaded');
+    void reloadTls();
+  });
   log.info('starting', { dataDir: config.dataDir, store: config.store.kind, host: config.host, hostname: config.hostname });
   // Loaded here, not at the top: the admin commands need none of the protocol code.
   const { startServer } = await import('../server.js');
   const server = await startServer(config, log);
   log.info('ready', { ports: server.ports });
+  reloadTls = () =>
+    server.reloadTls().then(
+      (certificates) => log.info('tls certificates reloaded', { certificates }),
+      (err: unknown) =>
+        log.error('tls certificates not reloaded; keeping the current ones', { error: err instanceof Error ? err.message : String(err) }),
+    );
 
   const signal = await signalled;
   log.info('shutting down', { signal, graceMs: config.shutdownGraceMs });

@@ -89,6 +89,15 @@ function resolvePaths(layer: Layer, base: string): void {
     const value = getPath(layer, setting);
     if (typeof value === 'string' && value.trim() !== '') setPath(layer, setting, path.resolve(base, value));
   }
+  // The SNI certificates' files (tls.certificates[].certFile/keyFile), checked to be strings already.
+  const certificates = getPath(layer, 'tls.certificates');
+  if (Array.isArray(certificates)) {
+    for (const entry of certificates as Layer[]) {
+      for (const key of ['certFile', 'keyFile']) {
+        if (typeof entry[key] === 'string') entry[key] = path.resolve(base, entry[key] as string);
+      }
+    }
+  }
 }
 
 function mergeInto(target: Layer, layer: Layer): void {

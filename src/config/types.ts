@@ -238,10 +238,24 @@ export interface AuthConfig {
   defaultDomain?: string;
 }
 
+/** A certificate served to clients that ask for one of its names (TLS SNI). */
+export interface SniCertificateConfig {
+  /** Exact names ("mail.example.org") or one-label wildcards ("*.example.net"). */
+  hostnames: string[];
+  certFile: string;
+  keyFile: string;
+}
+
 export interface TlsConfig {
-  /** PEM files; when absent a self-signed pair is generated in the data folder on first start. */
+  /**
+   * PEM files of the default certificate (clients that send no SNI name, or a name none of
+   * `certificates` lists); when absent a self-signed pair is generated in the data folder on
+   * first start. Re-read, with `certificates`, on SIGHUP.
+   */
   certFile?: string;
   keyFile?: string;
+  /** Certificates chosen by the name the client asks for (SNI), e.g. one per mail domain. */
+  certificates?: SniCertificateConfig[];
 }
 
 export interface StoreConfig {

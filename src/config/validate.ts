@@ -23,6 +23,7 @@ type Rule =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'stringList' }
   | { kind: 'record'; value: Rule }
+  | { kind: 'list'; item: Rule; optional?: boolean }
   | { kind: 'object'; fields: Record<string, Rule>; optional?: boolean };
 
 const port: Rule = { kind: 'port' };
@@ -134,7 +135,15 @@ const SCHEMA = obj({
     maxDelayMs: nonNegative,
     windowMs: positive,
   }),
-  tls: obj({ certFile: optionalText, keyFile: optionalText }),
+  tls: obj({
+    certFile: optionalText,
+    keyFile: optionalText,
+    certificates: {
+      kind: 'list',
+      optional: true,
+      item: obj({ hostnames: { kind: 'stringList' }, certFile: text, keyFile: text }),
+    },
+  }),
   shutdownGraceMs: nonNegative,
   logLevel: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
 });
@@ -183,6 +192,12 @@ function checkValue(rule: Rule, value: unknown, path: string, origin: Origin, co
         fail('a list of non-empty strings');
       }
       return;
+    case 'list': {
+      if (rule.optional && value === undefined) return;
+      if (!Array.isArray(value)) fail('a list');
+      (value as unknown[]).forEach((item, i) => checkValue(rule.item, item, `${path}[${i}]`, origin, true));
+      return;
+    }
     case 'record': {
       if (!isPlainObject(value)) fail('an object');
       for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
@@ -205,7 +220,8 @@ function checkValue(rule: Rule, value: unknown, path: string, origin: Origin, co
       }
       if (complete) {
         for (const [key, fieldRule] of Object.entries(rule.fields)) {
-          const optional = (fieldRule.kind === 'string' || fieldRule.kind === 'object') && fieldRule.optional === true;
+          const optional =
+            (fieldRule.kind === 'string' || fieldRule.kind === 'object' || fieldRule.kind === 'list') && fieldRule.optional === true;
           if (!(key in record) && !optional) {
             const keyPath = path ? `${path}.${key}` : key;
             throw new ConfigError(`${origin(keyPath)}: missing setting "${keyPath}"`);
@@ -235,6 +251,27 @@ function redactUrl(url: string): string {
   } catch {
     return '(not a URL)';
   }
+}
+
+/** A host name as TLS clients send it in SNI: letters, digits, '-', dot-separated labels. */
+const SNI_HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** Each SNI certificate names at least one host, each a host name or "*." and one (no name twice). */
+function checkSniCertificates(config: WharfConfig): void {
+  const seen = new Set<string>();
+  (config.tls.certificates ?? []).forEach((entry, i) => {
+    const where = `configuration: tls.certificates[${i}].hostnames`;
+    if (entry.hostnames.length === 0) throw new ConfigError(`${where}: must list at least one host name`);
+    for (const raw of entry.hostnames) {
+      const name = raw.trim().toLowerCase().replace(/\.$/, '');
+      const bare = name.startsWith('*.') ? name.slice(2) : name;
+      if (!SNI_HOSTNAME.test(bare) || !bare.includes('.') && name.startsWith('*.')) {
+        throw new ConfigError(`${where}: ${show(raw)} is not a host name or a wildcard like "*.example.org"`);
+      }
+      if (seen.has(name)) throw new ConfigError(`${where}: ${show(raw)} is listed for two certificates`);
+      seen.add(name);
+    }
+  });
 }
 
 /** store.kind 'postgres' needs a postgres:// or postgresql:// URL; 'sqlite' takes none. */
@@ -269,6 +306,7 @@ export function validateConfig(config: WharfConfig): WharfConfig {
       'configuration: tls.certFile and tls.keyFile (WHARF_TLS_CERT, WHARF_TLS_KEY) must be set together',
     );
   }
+  checkSniCertificates(config);
   if (config.authThrottle.maxDelayMs < config.authThrottle.baseDelayMs) {
     throw new ConfigError('configuration: authThrottle.maxDelayMs must not be smaller than authThrottle.baseDelayMs');
   }

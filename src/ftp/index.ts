@@ -2,7 +2,7 @@
  * The FTP service (RFC 959 with RFC 2389 FEAT, RFC 2428 EPRT/EPSV, RFC 3659 SIZE/MDTM/MLSx/
  * REST STREAM, RFC 2640 UTF-8, RFC 4217 FTPS) over the file store.
  */
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Connection, ServiceContext, SessionHandler } from '../net/types.js';
 import type { FileSpace, FileStore } from '../store/file-store.js';
 import { uploadAllowance } from '../store/files/quota.js';
@@ -31,25 +31,11 @@ export function createFtpHandler(
 
 /**
  * The TLS context a data connection must use so the client can resume its control
- * connection's session. After AUTH TLS that is the shared context (the session started on
- * it). On the implicit port the listener's TLS server made the session with a context of its
- * own; a context with the same session ticket keys and session id context accepts its
- * tickets, so one is made per listener (the keys live as long as it does).
+ * connection's session: every context of the server's TLS material (the implicit port's, the
+ * AUTH TLS one, those chosen by SNI, and those after a certificate reload) shares one set of
+ * session ticket keys and one session id context, so the current default context accepts
+ * the tickets of any of them.
  */
 function dataContextFinder(ctx: ServiceContext): (conn: Connection) => SecureContext {
-  const byKeys = new Map<string, SecureContext>();
-  return (conn) => {
-    const server = conn.secure ? (conn.socket as TLSSocket & { server?: tls.Server & { sessionIdContext?: string } }).server : undefined;
-    if (!server || typeof server.getTicketKeys !== 'function') return ctx.tls.secureContext;
-    const keys = server.getTicketKeys();
-    // OpenSSL resumes a session only under the session id context it was made in.
-    const sessionIdContext = server.sessionIdContext;
-    const id = `${keys.toString('hex')}/${sessionIdContext ?? ''}`;
-    let context = byKeys.get(id);
-    if (!context) {
-      context = tls.createSecureContext({ ...ctx.tls.serverOptions, ticketKeys: keys, sessionIdContext });
-      byKeys.set(id, context);
-    }
-    return context;
-  };
+  return () => ctx.tls.secureContext;
 }

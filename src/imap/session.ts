@@ -223,7 +223,7 @@ export class ImapSession implements Session {
    * the command is discarded unread (RFC 9051 11.1). False when the handshake failed.
    */
   async startTls(): Promise<boolean> {
-    const dropped = await this.transport.upgradeToTls(this.ctx.tls.secureContext, TLS_HANDSHAKE_TIMEOUT_MS);
+    const dropped = await this.transport.upgradeToTls(this.ctx.tls, TLS_HANDSHAKE_TIMEOUT_MS);
     if (dropped === null) {
       this.log.info('tls handshake failed');
       this.closing = true;

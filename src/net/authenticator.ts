@@ -94,9 +94,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const wait = opts.wait ?? ((ms: number) => sleep(ms));
   const checkPassword = opts.checkPassword ?? verifyPassword;
   const verified = new VerifiedLogins(opts.verifiedCacheMs ?? 5 * 60_000, opts.now ?? Date.now);
-  // A real hash of a random password, made once, that unknown users are checked against.
+  // A real hash of a random password that unknown users (and unknown domains, aliases,
+  // malformed names) are checked against: the same scrypt work as a wrong password for a real
+  // account, so the reply time does not tell which accounts exist. Made now, in the
+  // background, so that the first unknown name does not pay for making it.
   let dummyHash: Promise<string> | null = null;
   const getDummyHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex')));
+  getDummyHash().catch(() => {
+    dummyHash = null;
+  });
   // Attempts from an address that is being throttled run one after another on this node, so
   // opening many connections at once does not multiply the guessing rate.
   const queues = new Map<string, Promise<unknown>>();

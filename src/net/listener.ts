@@ -158,10 +158,7 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
   };
 
   const server = opts.implicitTls
-    ? tls.createServer({
-        ...opts.implicitTls.serverOptions,
-        handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
-      })
+    ? opts.implicitTls.createServer({ handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS })
     : net.createServer();
   if (opts.implicitTls) {
     server.on('secureConnection', onSocket);

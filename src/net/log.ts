@@ -6,12 +6,23 @@ const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 /** Field names whose values are never written, whatever a caller passes by mistake. */
 const SECRET_FIELDS = /pass(word)?|secret|token|credential|auth_?payload/i;
 
-function scrub(fields: Record<string, unknown>): Record<string, unknown> {
+/** Nested objects deeper than this are written as "[nested]" (no log line needs more). */
+const MAX_DEPTH = 4;
+
+function scrubValue(value: unknown, depth: number): unknown {
+  if (value instanceof Error) return value.message;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[nested]';
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return scrub(value as Record<string, unknown>, depth + 1);
+}
+
+/** Redacts secret-named fields at every depth (a field given as `{ login: { password } }` too). */
+function scrub(fields: Record<string, unknown>, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_FIELDS.test(k)) out[k] = '[redacted]';
-    else if (v instanceof Error) out[k] = v.message;
-    else out[k] = v;
+    out[k] = SECRET_FIELDS.test(k) ? '[redacted]' : scrubValue(v, depth);
   }
   return out;
 }

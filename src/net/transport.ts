@@ -5,9 +5,10 @@
  * state machine drives it.
  */
 import type { Socket } from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import { StageDeadlines, type DeadlineStage } from './deadlines.js';
 import { LineReader, type Line } from './line-reader.js';
+import type { TlsMaterial } from './types.js';
 
 /** A read that hit its time limit. */
 export const TIMED_OUT = Symbol('timed out');
@@ -241,11 +242,12 @@ export class WireTransport {
    * `handshakeTimeoutMs` is dropped. Resolves to the number of bytes discarded, or null when
    * the handshake failed (the connection is then closed).
    */
-  async upgradeToTls(secureContext: SecureContext, handshakeTimeoutMs: number): Promise<number | null> {
+  async upgradeToTls(material: TlsMaterial, handshakeTimeoutMs: number): Promise<number | null> {
     if (this.isClosing) return null;
     this.flush();
     const plain = this.current as Socket;
-    const secured = new tls.TLSSocket(plain, { isServer: true, secureContext });
+    // The current certificates, chosen by the client's SNI name like on the implicit-TLS ports.
+    const secured = new tls.TLSSocket(plain, material.upgradeOptions());
     const dropped = this.reader.switchTo(secured);
     this.current = secured;
     this.watchClose(secured);

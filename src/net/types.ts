@@ -1,6 +1,6 @@
 import type { DnsResolver } from './dns.js';
 import type { Socket } from 'node:net';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions, Server as TlsServer, TLSSocket, TLSSocketOptions } from 'node:tls';
 import type { WharfConfig } from '../config/types.js';
 import type { Store } from '../store/types.js';
 
@@ -16,17 +16,24 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-/** Certificate material shared by every TLS listener and every STARTTLS/STLS upgrade. */
+/**
+ * Certificate material shared by every TLS listener and every STARTTLS/STLS/AUTH TLS upgrade.
+ * The certificates can be replaced while the server runs (SIGHUP): the getters always give the
+ * current ones, so read them at each handshake rather than keeping them.
+ */
 export interface TlsMaterial {
-  /** For `new tls.TLSSocket(socket, { isServer: true, secureContext })` (STARTTLS, STLS, AUTH TLS). */
-  secureContext: SecureContext;
-  /**
-   * For `tls.createServer(serverOptions)` (implicit-TLS ports). Node's createServer does not
-   * take a prebuilt secureContext reliably, so listeners get the PEMs themselves.
-   */
-  serverOptions: { key: string; cert: string; minVersion: 'TLSv1.2' };
-  certPem: string;
-  keyPem: string;
+  /** The default certificate's context (a client that sends no SNI name gets this one). */
+  readonly secureContext: SecureContext;
+  /** The default certificate with the server TLS policy, e.g. for a context of one's own. */
+  readonly serverOptions: SecureContextOptions;
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** The context for a client's SNI name (the default when none matches). */
+  contextFor(servername: string | undefined): SecureContext;
+  /** For `new tls.TLSSocket(socket, upgradeOptions())`: STARTTLS, STLS, AUTH TLS. */
+  upgradeOptions(): TLSSocketOptions;
+  /** A TLS server for an implicit-TLS port that follows certificate replacements. */
+  createServer(options: { handshakeTimeout: number }): TlsServer;
 }
 
 /**

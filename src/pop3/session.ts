@@ -136,7 +136,7 @@ export class Pop3Session implements Session {
   async startTls(goAhead: string): Promise<boolean> {
     this.transport.send(goAhead + '\r\n');
     const handshakeTimeout = Math.min(this.ctx.config.pop3.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
-    const dropped = await this.transport.upgradeToTls(this.ctx.tls.secureContext, handshakeTimeout);
+    const dropped = await this.transport.upgradeToTls(this.ctx.tls, handshakeTimeout);
     if (dropped === null) {
       this.log.info('tls handshake failed');
       return false;

@@ -32,6 +32,22 @@ describe('log lines', () => {
     assert.equal(lines[1]!.password, '[redacted]');
   });
 
+  it('redact secret-named fields at every depth', () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) }).child({ session: 's1', token: 'tok-1' });
+    log.info('nested', {
+      login: { user: 'bob', password: 'pw-1', sasl: [{ authPayload: 'AHBheQ==' }] },
+      error: new Error('boom'),
+      count: 3,
+    });
+    const record = JSON.parse(lines[0]!) as Record<string, any>;
+    assert.equal(record.token, '[redacted]');
+    assert.deepEqual(record.login, { user: 'bob', password: '[redacted]', sasl: [{ authPayload: '[redacted]' }] });
+    assert.equal(record.error, 'boom');
+    assert.equal(record.count, 3);
+    assert.ok(!lines[0]!.includes('pw-1') && !lines[0]!.includes('tok-1') && !lines[0]!.includes('AHBheQ'));
+  });
+
   it('are written at once when a turn piles up more than 64 KiB', () => {
     const { out, writes } = sink();
     const write = batchedStdoutWriter(out);

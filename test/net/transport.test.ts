@@ -83,7 +83,7 @@ async function miniProtocol(t: WireTransport, log: { executed: string[]; dropped
     log.executed.push(command);
     if (command === 'STARTTLS') {
       t.send('220 go ahead\r\n');
-      const dropped = await t.upgradeToTls(material.secureContext, handshakeMs);
+      const dropped = await t.upgradeToTls(material, handshakeMs);
       log.dropped.push(dropped);
       if (dropped === null) break;
     } else if (command === 'NOOP') {

@@ -11,7 +11,7 @@ export async function starttls(s: SmtpSession, argument: string): Promise<void> 
   // The 220 goes out in the clear before the handshake starts.
   s.transport.send(READY);
   const handshakeTimeout = Math.min(s.config.smtp.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
-  const dropped = await s.transport.upgradeToTls(s.ctx.tls.secureContext, handshakeTimeout);
+  const dropped = await s.transport.upgradeToTls(s.ctx.tls, handshakeTimeout);
   if (dropped === null) {
     s.log.info('tls handshake failed');
     return;
