@@ -48,8 +48,9 @@ function sqliteKind(code: string): StoreFailureKind | null {
   return null;
 }
 
-/** Messages of the pg driver when its connection ended, which carry no code. */
-const CONNECTION_LOST = /Connection terminated|connection (?:is )?closed|Client has encountered a connection error|timeout exceeded when trying to connect/i;
+/** Messages of the pg driver when its connection ended (which carry no code), or of a database closed to connections. */
+const CONNECTION_LOST =
+  /Connection terminated|connection (?:is )?closed|Client has encountered a connection error|timeout exceeded when trying to connect|is not currently accepting connections/i;
 
 /**
  * The kind of temporary store failure `err` is (looking through `cause` chains), or null
