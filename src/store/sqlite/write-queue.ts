@@ -129,6 +129,22 @@ export class WriteQueue {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    try {
+      this.runBatch(batch);
+    } catch (err) {
+      // SQLite failed where it should not (a SAVEPOINT, a ROLLBACK on a failing disk): this
+      // runs from setImmediate, so a throw would end the process. Fail the batch instead
+      // (settled jobs ignore a second settlement) and leave no transaction open.
+      try {
+        if (this.db.inTransaction) this.rollback.run();
+      } catch {
+        // Nothing more to undo: SQLite rolls back by itself when it cannot go on.
+      }
+      for (const job of batch) job.reject(err);
+    }
+  }
+
+  private runBatch(batch: Job[]): void {
 
     try {
       this.begin.run();
