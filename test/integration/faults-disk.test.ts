@@ -1,7 +1,7 @@
 /**
  * A full disk (ENOSPC) and an I/O error (EIO) injected into a running `wharf serve` while it
  * stores: SMTP DATA, a submission to a remote domain (the outbound queue), IMAP APPEND, an
- * IMAP flag STORE and FTP STOR. Each must get a temporary failure (never a success), leave
+ * IMAP flag STORE, IMAP COPY and FTP STOR. Each must get a temporary failure (never a success), leave
  * nothing a client can see (no message, no flag, no file, no queue entry, POP3 STAT and the
  * mailbox counts unchanged), and work again, without a restart, once the fault clears.
  *
@@ -57,6 +57,7 @@ const FAULTS: Fault[] = [
 interface Snapshot {
   inbox: number;
   sent: number;
+  archive: number;
   pop3: string;
   flags: string;
   files: string[];
@@ -79,6 +80,8 @@ describe('disk faults injected while storing (fiu)', () => {
   const faultsSeen: string[] = [];
   /** Lines of `wharf queue list` naming the remote recipient, as last seen. */
   let countQueued = 0;
+  /** Messages in Archive (where COPY puts message 1), as last seen. */
+  let countCopied = 0;
 
   function fiu(command: string): void {
     const r = spawnSync('fiu-ctrl', ['-f', path.join(fifoDir, 'fiu'), '-c', command, String(wharf.pid)], { encoding: 'utf8', timeout: 10_000 });
@@ -118,9 +121,10 @@ describe('disk faults injected while storing (fiu)', () => {
     const counts = await imapLook('INBOX', async (imap) => {
       const inbox = await imap.command('STATUS INBOX (MESSAGES)');
       const sent = await imap.command('STATUS Sent (MESSAGES)');
+      const archive = await imap.command('STATUS Archive (MESSAGES)');
       const flags = await imap.command('FETCH 1 (FLAGS)');
       const count = (r: { untagged: string[] }) => Number(/MESSAGES (\d+)/.exec(r.untagged.join(' '))?.[1] ?? NaN);
-      return { inbox: count(inbox), sent: count(sent), flags: flags.untagged.join(' ').replace(/\\Recent ?/, '') };
+      return { inbox: count(inbox), sent: count(sent), archive: count(archive), flags: flags.untagged.join(' ').replace(/\\Recent ?/, '') };
     });
     const pop3 = await LineClient.connect(wharf.ports.pop3!);
     await pop3.line();
@@ -223,6 +227,30 @@ describe('disk faults injected while storing (fiu)', () => {
         imapLook('INBOX', async (imap) => (await imap.command('FETCH 1 (FLAGS)')).untagged.join(' ').includes(`$${id.replace(/\W/g, '')}`)),
     },
     {
+      name: 'IMAP COPY',
+      refused: IMAP_REFUSED,
+      accepted: /^\w+ OK \[COPYUID /,
+      async prepare() {
+        const imap = await ImapClient.connect(wharf.ports.imap!);
+        await imap.login(BOB, BOB_PASSWORD);
+        assert.match((await imap.command('SELECT INBOX')).tagged, /OK/);
+        return async () => {
+          const r = await imap.command('COPY 1 Archive');
+          imap.close();
+          return r.tagged;
+        };
+      },
+      async visible() {
+        const copies = await imapLook('Archive', async (imap) => {
+          const status = await imap.command('STATUS Archive (MESSAGES)');
+          return Number(/MESSAGES (\d+)/.exec(status.untagged.join(' '))![1]);
+        });
+        const grew = copies > countCopied;
+        countCopied = copies;
+        return grew;
+      },
+    },
+    {
       name: 'FTP STOR',
       refused: { 'no-space': /^452 /, io: /^451 /, 'sync-no-space': /^452 / },
       accepted: /^226 /,
@@ -248,7 +276,8 @@ describe('disk faults injected while storing (fiu)', () => {
     // The preload library's control FIFOs are made next to this prefix, named by the pid.
     wharf = await startWharf({ sqlite: true, wrapper: ['fiu-run', '-x', '-f', path.join(fifoDir, 'fiu')] });
     await addBob(wharf);
-    // Something to flag, and the baseline of every count.
+    await imapLook('INBOX', async (imap) => assert.match((await imap.command('CREATE Archive')).tagged, / OK |ALREADYEXISTS/));
+    // Something to flag and copy, and the baseline of every count.
     const first = await operations[0]!.prepare('fault-first');
     assert.match(await first(), /^250 /);
   });
