@@ -22,6 +22,12 @@ const BOTH_BACKENDS = ['/imap/', '/pop3/', '/smtp/', '/integration/', '/auth/', 
 /** Files that exercise PostgreSQL itself (they need it in the first pass too). */
 const NEEDS_POSTGRES = ['/store/postgres', '/cli/store-copy-postgres', '/integration/multinode', '/integration/database-restart', '/integration/store-copy-postgres'];
 
+/**
+ * Files that test this process's own disk writes (injected disk faults, the fsync oracle):
+ * on PostgreSQL the database server writes the data, so they run on SQLite only.
+ */
+const SQLITE_ONLY = ['/integration/faults-disk', '/integration/durability-oracle'];
+
 function walk(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
@@ -90,7 +96,9 @@ const exclusive = usable.filter((f) => EXCLUSIVE.some((p) => f.includes(p)));
 const shared = usable.filter((f) => !exclusive.includes(f));
 let status = runFiles(shared, { WHARF_TEST_STORE: 'sqlite' });
 if (!unreachable) {
-  const again = shared.filter((f) => BOTH_BACKENDS.some((p) => f.includes(p)) && !NEEDS_POSTGRES.some((p) => f.includes(p)));
+  const again = shared.filter(
+    (f) => BOTH_BACKENDS.some((p) => f.includes(p)) && !NEEDS_POSTGRES.some((p) => f.includes(p)) && !SQLITE_ONLY.some((p) => f.includes(p)),
+  );
   if (again.length > 0) {
     process.stdout.write(`\n# the service and integration suites again, on PostgreSQL (${again.length} files)\n`);
     status = runFiles(again, { WHARF_TEST_STORE: 'postgres' }) || status;

@@ -1,4 +1,5 @@
-/** File store failures as FTP replies (RFC 959 section 4.2: 450/550 file, 452/552 space, 553 name). */
+/** File store failures as FTP replies (RFC 959 section 4.2: 450/550 file, 451 local error, 452/552 space, 553 name). */
+import { storeFailureKind } from '../store/failure.js';
 import { StoreError } from '../store/types.js';
 
 /** What the command was doing: a bad name is 553 only where a name is being created. */
@@ -9,7 +10,10 @@ export type FileAction = 'read' | 'create';
  * caller rethrows it: a bug or a broken store is a 451, logged).
  */
 export function storeErrorReply(err: unknown, action: FileAction): string | null {
-  if (isDiskFull(err)) return '452 Insufficient storage space in system';
+  const failure = storeFailureKind(err);
+  if (failure === 'no-space') return '452 Insufficient storage space in system';
+  // An I/O error or the database away: nothing was stored, the client may try again later.
+  if (failure !== null) return '451 Requested action aborted: local error in processing';
   if (!(err instanceof StoreError)) return null;
   switch (err.code) {
     case 'not-found':
@@ -23,10 +27,7 @@ export function storeErrorReply(err: unknown, action: FileAction): string | null
   }
 }
 
-/** ENOSPC (or EDQUOT) from the disk under the local store, possibly wrapped. */
+/** The disk (or the database's disk) under the file store is full: ENOSPC, EDQUOT, SQLITE_FULL, PostgreSQL's disk_full. */
 export function isDiskFull(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
-  }
-  return false;
+  return storeFailureKind(err) === 'no-space';
 }

@@ -169,6 +169,16 @@ export class MailboxView {
 
   private async doRefresh(): Promise<void> {
     this.dirty = false;
+    try {
+      await this.pullChanges();
+    } catch (err) {
+      // Nothing may be missed: the next look asks the store again.
+      this.dirty = true;
+      throw err;
+    }
+  }
+
+  private async pullChanges(): Promise<void> {
     const changes = await this.store.changesSince(this.mailbox.id, this.modseq);
     const lastKnown = this.pendingNew.length > 0 ? this.pendingNew[this.pendingNew.length - 1]! : (this.uids[this.uids.length - 1] ?? 0);
     const added: number[] = [];

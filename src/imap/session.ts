@@ -9,6 +9,7 @@ import { passwordsAllowed } from '../net/password-policy.js';
 import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { UserAddressCount } from '../net/user-address-count.js';
+import { storeFailureKind, type StoreFailureKind } from '../store/failure.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
@@ -17,6 +18,16 @@ import type { MailboxView } from './mailbox-view.js';
 import { ImapCommandReader } from './protocol/command-reader.js';
 import { ImapSyntaxError, type ReadResult } from './protocol/types.js';
 import { ResponseWriter } from './response-writer.js';
+
+/**
+ * The NO for a command the store failed, with its RFC 5530 code: a full disk is OVERQUOTA (as
+ * Dovecot answers ENOSPC), a database away is UNAVAILABLE, anything else a SERVERBUG.
+ */
+const STORE_FAILURE_NO: Record<StoreFailureKind, [string, string]> = {
+  'no-space': ['Not enough disk space, try again later', 'OVERQUOTA'],
+  io: ['Internal server error, try again later', 'SERVERBUG'],
+  unavailable: ['Storage temporarily unavailable, try again later', 'UNAVAILABLE'],
+};
 
 export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -343,14 +354,22 @@ export class ImapSession implements Session {
       }
       this.log.error('command failed', { command: name, error: err as Error });
       if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
-      this.out.status(tag, 'NO', 'Internal server error, try again later', 'SERVERBUG');
+      const [text, code] = STORE_FAILURE_NO[storeFailureKind(err) ?? 'io'];
+      this.out.status(tag, 'NO', text, code);
     }
   }
 
   /** Sends pending updates of the selected mailbox (expunges only where allowed). */
   async announce(allowExpunge: boolean): Promise<void> {
     if (!this.view || this.closing) return;
-    await this.view.refresh();
+    try {
+      await this.view.refresh();
+    } catch (err) {
+      if (storeFailureKind(err) === null) throw err;
+      // The store failed for now (a full disk, a database restarting): the command's own
+      // reply still goes out, and what changed is announced after a later command.
+      this.log.warn('mailbox update deferred', { error: err as Error });
+    }
     this.view.flush(this.out, allowExpunge);
   }
 

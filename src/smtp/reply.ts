@@ -30,6 +30,8 @@ export const Replies = {
   messageTooBig: formatReply(552, '5.3.4 Message size exceeds fixed maximum message size'),
   mailboxFull: (address: string) => formatReply(452, `4.2.2 <${address}>: Mailbox full`),
   deliveryFailed: formatReply(451, '4.3.0 Error: local delivery failed, try again later'),
+  /** The store's disk is full (RFC 3463 4.3.1: mail system full). */
+  storageFull: formatReply(452, '4.3.1 Insufficient system storage, try again later'),
   queued: (queueId: string) => formatReply(250, `2.0.0 Ok: queued as ${queueId}`),
 
   timeout: (host: string) => formatReply(421, `4.4.2 ${host} Error: timeout exceeded`),

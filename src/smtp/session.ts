@@ -10,6 +10,7 @@ import { passwordsAllowed } from '../net/password-policy.js';
 import { TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { StoreError } from '../store/types.js';
+import { storeFailureKind } from '../store/failure.js';
 import { COMMANDS } from './commands/index.js';
 import { inboundVerdict, mxSink, screenClient } from './inbound/index.js';
 import { MessageRefused, MessageSink } from './message-sink.js';
@@ -229,7 +230,8 @@ export class SmtpSession implements Session {
         this.reply(formatReply(452, '4.2.2 Mailbox full'));
       } else {
         this.log.error('delivery failed', { queueId: txn.queueId, error: err instanceof Error ? err : String(err) });
-        this.reply(Replies.deliveryFailed);
+        // Nothing was acknowledged: the client keeps the message and tries again later.
+        this.reply(storeFailureKind(err) === 'no-space' ? Replies.storageFull : Replies.deliveryFailed);
       }
     } finally {
       if (this.txn === txn) this.txn = null;

@@ -20,6 +20,11 @@ export interface WharfOptions {
   sqlite?: boolean;
   /** How long to wait for the server to report `ready`. */
   readyTimeoutMs?: number;
+  /**
+   * A program that runs wharf, followed by its arguments (e.g. a fault injector or a tracer
+   * that takes the command to run): `[...wrapper, node, main.js, 'serve']`.
+   */
+  wrapper?: string[];
 }
 
 export interface WharfProcess {
@@ -73,7 +78,8 @@ export async function startWharf(opts: WharfOptions = {}): Promise<WharfProcess>
   const dnsEnv = { WHARF_DNS_SERVERS: '127.0.0.1:9' };
   const env = cleanEnv({ ...portEnv, WHARF_HOST: '127.0.0.1', WHARF_DATA: dataDir, ...dnsEnv, ...storeEnv, ...opts.env });
 
-  const child = spawn(process.execPath, [WHARF_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [...(opts.wrapper ?? []), process.execPath, WHARF_MAIN, 'serve'];
+  const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: string[] = [];
   const records: LogRecord[] = [];

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { openDatabase } from '../../src/store/sqlite/schema.js';
 import { WalSync } from '../../src/store/sqlite/wal-sync.js';
-import { WriteQueue } from '../../src/store/sqlite/write-queue.js';
+import { NotDurableError, WriteQueue } from '../../src/store/sqlite/write-queue.js';
+import { storeFailureKind } from '../../src/store/failure.js';
 
 /** A controllable fsync: each call waits until the test releases it. */
 function heldSync() {
@@ -71,10 +72,18 @@ describe('WalSync', () => {
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);
     try {
-      const queue = new WriteQueue(db, () => {}, new WalSync('x', () => Promise.reject(new Error('EIO'))));
+      const eio = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      const queue = new WriteQueue(db, () => {}, new WalSync('x', () => Promise.reject(eio)));
       await assert.rejects(
         queue.run(() => db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run('b.org', 1)),
-        /EIO/,
+        (err: unknown) => {
+          // Committed yet not durable: the caller learns what was committed, to take it back.
+          assert.ok(err instanceof NotDurableError);
+          assert.equal(err.cause, eio);
+          assert.equal((err.committed as { changes: number }).changes, 1);
+          assert.equal(storeFailureKind(err), 'io');
+          return true;
+        },
       );
     } finally {
       process.off('warning', onWarning);

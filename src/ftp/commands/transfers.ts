@@ -24,6 +24,7 @@ import {
 import { listLine, mlstFacts } from '../listing.js';
 import type { CommandHandler, FtpSession, Transfer } from '../session.js';
 import { isDiskFull, storeErrorReply } from '../store-errors.js';
+import { storeFailureKind } from '../../store/failure.js';
 import { refuseReadOnly, withStore } from './files.js';
 import { listingTarget, readListing, type ListingEntry } from './listings.js';
 
@@ -185,6 +186,7 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
     if (reply === null) throw err;
     if (err instanceof StoreError && err.code === 'quota') session.log.info('upload over quota', { path: transfer.path });
     else if (isDiskFull(err)) session.log.warn('disk full during upload', { path: transfer.path });
+    else if (storeFailureKind(err) !== null) session.log.warn('store failed during upload', { path: transfer.path, error: err as Error });
     await session.reply(reply);
     return;
   }

@@ -19,7 +19,7 @@ import type { Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import { ENTRY_IN_UIDS, ENTRY_SELECT, checkUids, parseFlags, toEntry, type EntryRow } from './rows.js';
 import type { Db } from './schema.js';
-import type { WriteQueue } from './write-queue.js';
+import { NotDurableError, type WriteQueue } from './write-queue.js';
 
 /** Above any UID (UIDs are 32-bit in IMAP). */
 const UID_MAX = Number.MAX_SAFE_INTEGER;
@@ -103,6 +103,42 @@ export class Entries {
     options: { unchangedSince?: number } = {},
   ): Promise<FlagUpdate> {
     const { wanted, sorted, unchangedSince } = checkFlagRequest(uids, op, flags, options);
+    /** UID → its flags before this change, to restore them if the change cannot be made durable. */
+    const previous = new Map<number, string>();
+    try {
+      return await this.setFlagsOnce(mailboxId, sorted, op, wanted, unchangedSince, previous);
+    } catch (err) {
+      if (err instanceof NotDurableError) await this.restoreFlags(mailboxId, (err.committed as FlagUpdate).updated, previous);
+      throw err;
+    }
+  }
+
+  /**
+   * A flag change was committed but its fsync failed, so the client hears NO: the flags go
+   * back to what they were (where nobody changed them since), best effort, as deliveries do.
+   */
+  private async restoreFlags(mailboxId: number, updated: readonly MailboxEntry[], previous: ReadonlyMap<number, string>): Promise<void> {
+    if (updated.length === 0) return;
+    await this.queue
+      .run((tx) => {
+        const ours = new Map(updated.map((e) => [e.uid, e.modseq]));
+        const rows = this.rowsInTx(mailboxId, [...ours.keys()]).filter((r) => ours.get(r.uid) === r.modseq && previous.has(r.uid));
+        if (rows.length === 0) return;
+        const modseq = this.stmts.bumpModseq.get(mailboxId) as number;
+        for (const row of rows) this.stmts.updateFlags.run(previous.get(row.uid)!, modseq, mailboxId, JSON.stringify([row.uid]));
+        tx.touch(mailboxId);
+      })
+      .catch(() => undefined);
+  }
+
+  private setFlagsOnce(
+    mailboxId: number,
+    sorted: number[],
+    op: FlagOperation,
+    wanted: string[],
+    unchangedSince: number | null,
+    previous: Map<number, string>,
+  ): Promise<FlagUpdate> {
     return this.queue.run((tx) => {
       this.mailboxes.requireInTx(mailboxId);
       const changed: EntryRow[] = [];
@@ -115,6 +151,7 @@ export class Entries {
         const current = parseFlags(row.flags);
         const next = applyFlagOperation(current, op, wanted);
         if (sameFlags(current, next)) continue;
+        previous.set(row.uid, row.flags);
         row.flags = next.join(' ');
         changed.push(row);
       }

@@ -27,10 +27,10 @@ import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../norm
 import type { BodyStore, SqliteBodyWriter } from './bodies.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { SqliteQueue } from './queue.js';
-import type { EntryRow } from './rows.js';
+import { ENTRY_IN_UIDS, ENTRY_SELECT, type EntryRow } from './rows.js';
 import type { Db } from './schema.js';
 import type { SearchIndex } from './search.js';
-import type { TxContext, WriteQueue } from './write-queue.js';
+import { NotDurableError, type TxContext, type WriteQueue } from './write-queue.js';
 
 interface MessageRow {
   id: number;
@@ -130,11 +130,53 @@ export class Messages {
         )
         .pluck(),
       message: db.prepare('SELECT * FROM messages WHERE id = ?'),
+      entriesByUids: db.prepare(`${ENTRY_SELECT} WHERE ${ENTRY_IN_UIDS} ORDER BY e.uid`),
       structure: db.prepare('SELECT structure FROM messages WHERE id = ?'),
     };
   }
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    try {
+      return await this.deliverOnce(request);
+    } catch (err) {
+      if (err instanceof NotDurableError) {
+        const done = err.committed as DeliveryResult;
+        await this.takeBack(done.entries, done.queueId);
+      }
+      throw err;
+    }
+  }
+
+  async append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
+    try {
+      return await this.appendOnce(mailboxId, request);
+    } catch (err) {
+      if (err instanceof NotDurableError) await this.takeBack([{ mailboxId, uid: (err.committed as MailboxEntry).uid }], null);
+      throw err;
+    }
+  }
+
+  /**
+   * A delivery or append was committed but its fsync failed, so the client hears "try again
+   * later": it must not find the message there too (it would keep a copy it believes was
+   * refused, and its retry would make two). Removed again, best effort: the disk may still be
+   * failing, and then the removal is in the same state as the message was — at worst a crash
+   * brings back a message the client was told failed (a duplicate, never a loss).
+   */
+  private async takeBack(entries: ReadonlyArray<{ mailboxId: number; uid: number }>, queueId: number | null): Promise<void> {
+    await this.queue
+      .run((tx) => {
+        if (queueId !== null) this.outbound.removeInTx(queueId);
+        for (const { mailboxId, uid } of entries) {
+          const mailbox = this.mailboxes.requireInTx(mailboxId);
+          const rows = this.stmts.entriesByUids.all(mailboxId, JSON.stringify([uid])) as EntryRow[];
+          this.removeEntriesInTx(tx, mailbox, rows);
+        }
+      })
+      .catch(() => undefined);
+  }
+
+  private async deliverOnce(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
     const targets = checkDeliveryTargets(request);
     const internalDate = checkInternalDate(request.internalDate);
@@ -164,7 +206,7 @@ export class Messages {
     });
   }
 
-  async append(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
+  private async appendOnce(mailboxId: number, request: AppendRequest): Promise<MailboxEntry> {
     const writer = this.bodies.claim(request.body);
     const flags = normalizeFlags(request.flags);
     const internalDate = checkInternalDate(request.internalDate);

@@ -349,7 +349,7 @@ export class SqliteQueue {
   }
 
   /** Inside a write transaction: the message leaves the queue; its body goes if nothing else uses it. */
-  private removeInTx(queueId: number): boolean {
+  removeInTx(queueId: number): boolean {
     const messageId = this.stmts.deleteMessage.get(queueId) as number | undefined;
     if (messageId === undefined) return false;
     this.deleteIfUnusedInTx(messageId);

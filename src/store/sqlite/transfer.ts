@@ -9,7 +9,7 @@ import type { Mailboxes } from './mailboxes.js';
 import type { Messages } from './messages.js';
 import { checkUids, type EntryRow } from './rows.js';
 import type { Db } from './schema.js';
-import type { TxContext, WriteQueue } from './write-queue.js';
+import { NotDurableError, type TxContext, type WriteQueue } from './write-queue.js';
 
 export class Transfers {
   private readonly stmts;
@@ -38,12 +38,25 @@ export class Transfers {
 
   async copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
     const sorted = checkUids(uids);
-    return this.queue.run((tx) => {
-      const { source, target } = this.requirePair(fromMailboxId, toMailboxId);
-      const rows = this.entries.rowsInTx(source.id, sorted);
-      this.messages.checkQuotaInTx(target.userId, sumSizes(rows));
-      return this.copyInTx(tx, rows, target);
-    });
+    try {
+      return await this.queue.run((tx) => {
+        const { source, target } = this.requirePair(fromMailboxId, toMailboxId);
+        const rows = this.entries.rowsInTx(source.id, sorted);
+        this.messages.checkQuotaInTx(target.userId, sumSizes(rows));
+        return this.copyInTx(tx, rows, target);
+      });
+    } catch (err) {
+      // Committed but its fsync failed: the client hears NO, so the copies go again (best
+      // effort, as a delivery's message does). A MOVE is left as it is: taking it back would
+      // expunge the copies and re-add the originals under new UIDs, and nothing is lost as it stands.
+      if (err instanceof NotDurableError) {
+        const copies = (err.committed as CopyResult).mapping.map(([, uid]) => uid);
+        await this.queue
+          .run((tx) => this.messages.removeEntriesInTx(tx, this.mailboxes.requireInTx(toMailboxId), this.entries.rowsInTx(toMailboxId, copies)))
+          .catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   async move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {

@@ -24,6 +24,25 @@ export interface TxContext {
   afterCommit(fn: () => void): void;
 }
 
+/**
+ * A batch was committed but the fsync of the WAL failed: its changes are visible to this
+ * process yet may not be on disk, so nothing of it may be acknowledged. `committed` is what
+ * the operation returned, so that its caller can take the change back (an APPEND answered NO
+ * must not leave the message in the mailbox). `cause` is the fsync's error (EIO, ENOSPC).
+ */
+export class NotDurableError extends Error {
+  readonly code: string;
+  constructor(
+    readonly committed: unknown,
+    override readonly cause: unknown,
+  ) {
+    super(`committed but not durable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'NotDurableError';
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : 'EIO';
+  }
+}
+
 /** An operation: synchronous code running inside the batch transaction. */
 export type WriteOp<T> = (tx: TxContext) => T;
 
@@ -110,6 +129,22 @@ export class WriteQueue {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    try {
+      this.runBatch(batch);
+    } catch (err) {
+      // SQLite failed where it should not (a SAVEPOINT, a ROLLBACK on a failing disk): this
+      // runs from setImmediate, so a throw would end the process. Fail the batch instead
+      // (settled jobs ignore a second settlement) and leave no transaction open.
+      try {
+        if (this.db.inTransaction) this.rollback.run();
+      } catch {
+        // Nothing more to undo: SQLite rolls back by itself when it cannot go on.
+      }
+      for (const job of batch) job.reject(err);
+    }
+  }
+
+  private runBatch(batch: Job[]): void {
 
     try {
       this.begin.run();
@@ -189,7 +224,7 @@ export class WriteQueue {
     const durable = this.walSync.sync().then(settle, (err) => {
       // The data is committed but may not be on disk: nothing may be acknowledged.
       process.emitWarning(`store: fsync of the WAL failed: ${String(err)}`);
-      for (const { job } of done) job.reject(err);
+      for (const { job, value } of done) job.reject(new NotDurableError(value, err));
     });
     this.syncing.add(durable);
     void durable.finally(() => this.syncing.delete(durable));
