@@ -171,10 +171,15 @@ runMain(async () => {
     const service = PATTERN[i % PATTERN.length]!;
     return { service, index: counts[service]++, address: clientAddress(i % Math.ceil(connections / PER_ADDRESS)) };
   });
-  // POP3 locks its maildrop, so each POP3 session needs a user of its own; the others share them.
+  // POP3 locks its maildrop, so each POP3 session needs a user of its own; the others share
+  // them, a user's sessions opening one after another: its first login costs a real scrypt
+  // verification, the next ones hit the server's short cache of verified logins, as a user's
+  // phone and laptop logging in together would.
   const users = Math.max(100, counts.pop3);
+  const perUser = (service: Service) => Math.max(1, Math.ceil(counts[service] / users));
+  const userOf = (p: { service: Service; index: number }) => Math.floor(p.index / perUser(p.service)) % users;
   const imapWatchers = new Array<number>(users).fill(0);
-  for (const p of plan) if (p.service === 'imap') imapWatchers[p.index % users]!++;
+  for (const p of plan) if (p.service === 'imap') imapWatchers[userOf(p)]!++;
   const addresses = Math.ceil(connections / PER_ADDRESS);
   log(`plan: ${connections} sessions (${Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ')}) from ${addresses} addresses, ${users} users, ${rate} msgs/s for ${minutes} min`);
 
@@ -221,7 +226,7 @@ runMain(async () => {
     while (nextPlan < plan.length && !isInterrupted()) {
       const p = plan[nextPlan++]!;
       const port = server.ports[p.service];
-      const user = p.service === 'pop3' ? p.index : p.index % users;
+      const user = userOf(p);
       try {
         const s = await holdSession({ service: p.service, host: '127.0.0.1', port, localAddress: p.address, user: userAddress(user, DOMAIN), pass: PASSWORD }, stats, STEP_TIMEOUT_MS);
         sessions.push(s);
