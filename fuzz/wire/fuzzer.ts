@@ -24,7 +24,7 @@ export interface FuzzOptions {
   /** Sessions in flight at once. */
   concurrency: number;
   workDir: string;
-  /** Stop starting rounds after this time (ms since start); the test's budget. */
+  /** Start no further round this long (ms) after the baseline; the first round always runs. */
   budgetMs?: number;
   log: (line: string) => void;
 }
@@ -88,7 +88,6 @@ async function settleFigures(pid: number, baseline: ProcessFigures, slack: numbe
 export const FD_SLACK = 4;
 
 export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
-  const t0 = Date.now();
   const rng = new Rng(opts.seed);
   const dataDir = join(opts.workDir, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -144,8 +143,9 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
     summary.baseline = await processFigures(server.pid);
     opts.log(`baseline: rss ${(summary.baseline.rssBytes / 1048576).toFixed(1)} MB, ${summary.baseline.openFds} fds; ${recorded.length} recorded sessions, seed ${opts.seed}`);
 
+    const t0 = Date.now();
     for (let round = 1; round <= opts.rounds; round++) {
-      if (opts.budgetMs !== undefined && Date.now() - t0 > opts.budgetMs) break;
+      if (round > 1 && opts.budgetMs !== undefined && Date.now() - t0 > opts.budgetMs) break;
       const batch: WireSession[] = [];
       for (const s of recorded) for (let k = 0; k < opts.perRound; k++) batch.push(mutate(s, rng));
       await runPool(batch, opts.concurrency, async (s) => {
