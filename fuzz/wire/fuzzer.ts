@@ -49,6 +49,8 @@ export interface FuzzSummary {
   baseline: ProcessFigures;
   end: ProcessFigures;
   findings: Finding[];
+  /** Error-level records the server logged (over every start), by event and error text. */
+  serverErrors: Map<string, number>;
   seed: number;
 }
 
@@ -109,7 +111,15 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
     baseline: { rssBytes: 0, openFds: 0 },
     end: { rssBytes: 0, openFds: 0 },
     findings: [],
+    serverErrors: new Map(),
     seed: opts.seed,
+  };
+  const collectErrors = (from: ServerUnderFuzz) => {
+    for (const e of from.errors()) {
+      const error = typeof e.error === 'string' ? e.error : JSON.stringify(e.error ?? '');
+      const key = `${String(e.service ?? '')} ${String(e.event ?? '')}: ${error}`.slice(0, 240);
+      summary.serverErrors.set(key, (summary.serverErrors.get(key) ?? 0) + 1);
+    }
   };
   let connectionNo = 0;
   const target = (): ReplayTarget => ({ host: '127.0.0.1', ports: server.ports, localAddress: fuzzAddress(connectionNo++) });
@@ -119,6 +129,7 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
     if (code === null) return false;
     opts.log(`server exited (${code}); its last output:\n${server.tail()}`);
     summary.restarts++;
+    collectErrors(server);
     server = await startServer(dataDir, opts.workDir);
     return true;
   };
@@ -187,6 +198,7 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
     summary.end = await settleFigures(server.pid, summary.baseline, FD_SLACK, 20_000);
   } finally {
     await server.stop();
+    collectErrors(server);
   }
   return summary;
 }

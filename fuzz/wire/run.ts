@@ -52,6 +52,8 @@ console.log(`well-behaved sessions     ${s.goodChecks}, ${s.goodFailures.length}
 console.log(`slowest well-behaved      ${s.slowestGood ? `${s.slowestGood.ms.toFixed(0)} ms (${s.slowestGood.service})` : '-'}`);
 console.log(`rss  baseline → end       ${mb(s.baseline.rssBytes)} → ${mb(s.end.rssBytes)}`);
 console.log(`fds  baseline → end       ${s.baseline.openFds} → ${s.end.openFds}${fdsBack ? '' : '  (NOT back to the baseline)'}`);
+console.log(`server errors logged       ${[...s.serverErrors.values()].reduce((a, b) => a + b, 0)}`);
+for (const [what, n] of s.serverErrors) console.log(`  ${n} × ${what}`);
 for (const f of s.findings) console.log(`FINDING ${f.kind} in round ${f.round}: ${f.detail} (inputs: ${f.file})`);
 const failed = s.restarts > 0 || s.goodFailures.length > 0 || !fdsBack;
 if (!failed && !values.keep) await rm(workDir, { recursive: true, force: true });

@@ -47,6 +47,8 @@ export interface ServerUnderFuzz {
   exitCode(): number | null;
   /** The last lines of its output (for a crash report). */
   tail(): string;
+  /** Error-level log records so far: a session that failed inside the server, short of a crash. */
+  errors(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -69,9 +71,11 @@ export async function startServer(dataDir: string, workDir: string): Promise<Ser
   let partial = '';
   let ready = false;
   const readyWaiters: (() => void)[] = [];
+  const errors: Record<string, unknown>[] = [];
   const onLine = (line: string) => {
     try {
-      const rec = JSON.parse(line) as { event?: string; service?: string; port?: number };
+      const rec = JSON.parse(line) as { event?: string; service?: string; port?: number; level?: string };
+      if (rec.level === 'error' && errors.length < 200) errors.push(rec);
       if (rec.event === 'listening' && rec.service) ports[rec.service as Service] = Number(rec.port);
       if (rec.event === 'ready') {
         ready = true;
@@ -106,6 +110,7 @@ export async function startServer(dataDir: string, workDir: string): Promise<Ser
     ports,
     exitCode: () => (child.exitCode !== null ? child.exitCode : child.signalCode !== null ? 128 : null),
     tail: () => output.slice(-4000),
+    errors: () => errors,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
