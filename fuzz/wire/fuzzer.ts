@@ -13,6 +13,7 @@ import { replay, type ReplayTarget } from './replay.js';
 import { Rng } from './rng.js';
 import { FUZZ_ACCOUNT, GOOD_ACCOUNT, prepareData, processFigures, startServer, type ProcessFigures, type ServerUnderFuzz } from './server.js';
 import { describeSession, loadSessions, protocolOf, sessionsDir, type WireSession } from './session.js';
+import { loadSftpSessions, mutateSftp, replaySftp, type SftpSession } from './sftp.js';
 
 export interface FuzzOptions {
   rounds: number;
@@ -95,7 +96,9 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
   await mkdir(dataDir, { recursive: true });
   await prepareData(dataDir);
   const here = dirname(fileURLToPath(import.meta.url));
-  const recorded = loadSessions(sessionsDir(here), FUZZ_ACCOUNT).filter((s) => !opts.protocol || protocolOf(s.service) === opts.protocol);
+  const dir = sessionsDir(here);
+  const recorded = loadSessions(dir, FUZZ_ACCOUNT).filter((s) => !opts.protocol || protocolOf(s.service) === opts.protocol);
+  const recordedSftp = !opts.protocol || opts.protocol === 'sftp' ? loadSftpSessions(dir) : [];
   const goodServices = GOOD_SERVICES.filter((s) => !opts.protocol || (s === 'sftp' ? 'sftp' : protocolOf(s)) === opts.protocol);
   if (recorded.length === 0 && goodServices.length === 0) throw new Error(`no sessions for protocol ${opts.protocol}`);
 
@@ -149,10 +152,11 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
   try {
     // Warm-up: every recording as it is, and the well-behaved client, before the baseline.
     for (const s of recorded) await replay(s, target()).catch(() => {});
+    for (const s of recordedSftp) await replaySftp(s, server.ports.sftp!, fuzzAddress(connectionNo++), FUZZ_ACCOUNT).catch(() => {});
     await checkGood(0);
     await sleep(1000);
     summary.baseline = await processFigures(server.pid);
-    opts.log(`baseline: rss ${(summary.baseline.rssBytes / 1048576).toFixed(1)} MB, ${summary.baseline.openFds} fds; ${recorded.length} recorded sessions, seed ${opts.seed}`);
+    opts.log(`baseline: rss ${(summary.baseline.rssBytes / 1048576).toFixed(1)} MB, ${summary.baseline.openFds} fds; ${recorded.length + recordedSftp.length} recorded sessions, seed ${opts.seed}`);
 
     const t0 = Date.now();
     for (let round = 1; round <= opts.rounds; round++) {
@@ -168,7 +172,23 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
         }
         summary.sessionsSent++;
       });
+      const sftpBatch: SftpSession[] = [];
+      for (const s of recordedSftp) for (let k = 0; k < opts.perRound; k++) sftpBatch.push(mutateSftp(s, rng));
+      await runPool(sftpBatch, Math.min(2, opts.concurrency), async (s) => {
+        if (server.exitCode() !== null) return;
+        try {
+          await replaySftp(s, server.ports.sftp!, fuzzAddress(connectionNo++), FUZZ_ACCOUNT);
+        } catch {
+          summary.refused++;
+        }
+        summary.sessionsSent++;
+      });
       summary.rounds = round;
+      if (server.exitCode() !== null && sftpBatch.length > 0) {
+        const file = join(opts.workDir, `crash-round-${round}-sftp.json`);
+        await writeFile(file, JSON.stringify({ seed: opts.seed, round, sftp: sftpBatch.map((s) => ({ name: s.name, mutations: s.mutations, packets: s.packets, raw: [...s.raw].map(([i, b]) => [i, b.toString('base64')]), split: [...s.split] })) }, null, 1));
+        summary.findings.push({ kind: 'crash', round, detail: 'during or after the SFTP batch (line sessions are replayed one at a time next)', file });
+      }
       if (await restartIfDead()) {
         // Which one was it? One at a time, until the server dies again.
         let culprit: WireSession | null = null;
@@ -192,7 +212,7 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
         await writeFile(file, JSON.stringify({ seed: opts.seed, round, failures: summary.goodFailures.slice(failuresBefore), batch: batch.map(describeSession) }, null, 1));
         summary.findings.push({ kind: 'not-served', round, detail: summary.goodFailures.slice(failuresBefore).map((f) => `${f.service}: ${f.error}`).join('; '), file });
       }
-      opts.log(`round ${round}: ${batch.length} mutated sessions, ${summary.sessionsSent} in all, restarts ${summary.restarts}`);
+      opts.log(`round ${round}: ${batch.length + sftpBatch.length} mutated sessions, ${summary.sessionsSent} in all, restarts ${summary.restarts}`);
     }
     // Every fuzz connection is closed on this side; the server's must follow.
     summary.end = await settleFigures(server.pid, summary.baseline, FD_SLACK, 20_000);

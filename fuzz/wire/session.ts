@@ -111,7 +111,8 @@ export function loadSessions(dir: string, account: Account): WireSession[] {
   const out: WireSession[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     const parsed = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { sessions: { name: string; service: Service; steps: FileStep[] }[] };
-    for (const s of parsed.sessions) out.push({ name: s.name, service: s.service, steps: s.steps.map((step) => toWire(step, account)), mutations: [] });
+    // SFTP recordings are packets, not steps (see sftp.ts).
+    for (const s of parsed.sessions) if (Array.isArray(s.steps)) out.push({ name: s.name, service: s.service, steps: s.steps.map((step) => toWire(step, account)), mutations: [] });
   }
   return out;
 }
