@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FD_SLACK, fuzzWire } from './fuzzer.js';
+import { FD_SLACK, fuzzWire, RSS_SLACK_BYTES } from './fuzzer.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,18 +44,19 @@ const s = await fuzzWire({
   log: (line) => process.stderr.write(`[fuzz:wire] ${line}\n`),
 });
 const fdsBack = s.end.openFds <= s.baseline.openFds + FD_SLACK;
+const rssBack = s.end.rssBytes <= s.baseline.rssBytes + RSS_SLACK_BYTES;
 console.log(`seed                      ${s.seed}${values.protocol ? ` (protocol ${values.protocol})` : ''}`);
 console.log(`rounds                    ${s.rounds} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 console.log(`mutated sessions sent     ${s.sessionsSent} (${s.refused} refused or cut before the first byte)`);
 console.log(`server restarts           ${s.restarts}`);
 console.log(`well-behaved sessions     ${s.goodChecks}, ${s.goodFailures.length} not served`);
 console.log(`slowest well-behaved      ${s.slowestGood ? `${s.slowestGood.ms.toFixed(0)} ms (${s.slowestGood.service})` : '-'}`);
-console.log(`rss  baseline → end       ${mb(s.baseline.rssBytes)} → ${mb(s.end.rssBytes)}`);
+console.log(`rss  baseline → end       ${mb(s.baseline.rssBytes)} → ${mb(s.end.rssBytes)}${rssBack ? '' : `  (more than ${mb(RSS_SLACK_BYTES)} over the baseline)`}`);
 console.log(`fds  baseline → end       ${s.baseline.openFds} → ${s.end.openFds}${fdsBack ? '' : '  (NOT back to the baseline)'}`);
 console.log(`server errors logged       ${[...s.serverErrors.values()].reduce((a, b) => a + b, 0)}`);
 for (const [what, n] of s.serverErrors) console.log(`  ${n} × ${what}`);
 for (const f of s.findings) console.log(`FINDING ${f.kind} in round ${f.round}: ${f.detail} (inputs: ${f.file})`);
-const failed = s.restarts > 0 || s.goodFailures.length > 0 || !fdsBack;
+const failed = s.restarts > 0 || s.goodFailures.length > 0 || !fdsBack || !rssBack;
 if (!failed && !values.keep) await rm(workDir, { recursive: true, force: true });
 else console.log(`work directory kept: ${workDir}`);
 process.exitCode = failed ? 1 : 0;

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FD_SLACK, fuzzWire } from '../../fuzz/wire/fuzzer.js';
+import { FD_SLACK, fuzzWire, RSS_SLACK_BYTES } from '../../fuzz/wire/fuzzer.js';
 import { mutate } from '../../fuzz/wire/mutate.js';
 import { dataPort } from '../../fuzz/wire/replay.js';
 import { Rng } from '../../fuzz/wire/rng.js';
@@ -30,7 +30,7 @@ describe('wire fuzzing of a running server', () => {
       // Ten services checked after the warm-up and after every round.
       assert.equal(s.goodChecks, 10 * (s.rounds + 1), why);
       assert.ok(s.end.openFds <= s.baseline.openFds + FD_SLACK, `fds ${s.baseline.openFds} -> ${s.end.openFds}\n${why}`);
-      assert.ok(s.end.rssBytes < s.baseline.rssBytes + 200 * 1024 * 1024, `rss ${s.baseline.rssBytes} -> ${s.end.rssBytes}`);
+      assert.ok(s.end.rssBytes <= s.baseline.rssBytes + RSS_SLACK_BYTES, `rss ${s.baseline.rssBytes} -> ${s.end.rssBytes}`);
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
