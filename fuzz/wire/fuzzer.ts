@@ -157,8 +157,10 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
 
   try {
     // Warm-up: every recording as it is, and the well-behaved client, before the baseline.
-    for (const s of recorded) await replay(s, target()).catch(() => {});
-    for (const s of recordedSftp) await replaySftp(s, server.ports.sftp!, fuzzAddress(connectionNo++), FUZZ_ACCOUNT).catch(() => {});
+    await Promise.all([
+      runPool(recorded, opts.concurrency, (s) => replay(s, target()).then(() => {}, () => {})),
+      runPool(recordedSftp, 1, (s) => replaySftp(s, server.ports.sftp!, fuzzAddress(connectionNo++), FUZZ_ACCOUNT).then(() => {}, () => {})),
+    ]);
     await checkGood(0);
     await sleep(1000);
     summary.baseline = await processFigures(server.pid);

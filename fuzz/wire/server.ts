@@ -37,7 +37,7 @@ function cli(dataDir: string, args: string[], input?: string): Promise<void> {
 /** The domain and both accounts in a fresh data folder. */
 export async function prepareData(dataDir: string): Promise<void> {
   await cli(dataDir, ['domain', 'add', DOMAIN]);
-  for (const a of [FUZZ_ACCOUNT, GOOD_ACCOUNT]) await cli(dataDir, ['user', 'add', a.user, '--password-stdin'], a.pass + '\n');
+  await Promise.all([FUZZ_ACCOUNT, GOOD_ACCOUNT].map((a) => cli(dataDir, ['user', 'add', a.user, '--password-stdin'], a.pass + '\n')));
 }
 
 export interface ServerUnderFuzz {
