@@ -43,6 +43,10 @@ export interface FuzzSummary {
   sessionsSent: number;
   /** Sessions the server refused or dropped before the first byte (counted, not a failure). */
   refused: number;
+  /** Mutated sessions that went on inside TLS after STARTTLS/STLS/AUTH TLS. */
+  tlsUpgrades: number;
+  /** FTP data connections the mutated sessions opened. */
+  dataConnections: number;
   restarts: number;
   goodChecks: number;
   goodFailures: GoodResult[];
@@ -113,6 +117,8 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
     rounds: 0,
     sessionsSent: 0,
     refused: 0,
+    tlsUpgrades: 0,
+    dataConnections: 0,
     restarts: 0,
     goodChecks: 0,
     goodFailures: [],
@@ -174,7 +180,9 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
       await runPool(batch, opts.concurrency, async (s) => {
         if (server.exitCode() !== null) return;
         try {
-          await replay(s, target());
+          const r = await replay(s, target());
+          summary.tlsUpgrades += r.tlsUpgrades;
+          summary.dataConnections += r.dataConnections;
         } catch {
           summary.refused++;
         }

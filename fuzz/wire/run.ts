@@ -48,6 +48,7 @@ const rssBack = s.end.rssBytes <= s.baseline.rssBytes + RSS_SLACK_BYTES;
 console.log(`seed                      ${s.seed}${values.protocol ? ` (protocol ${values.protocol})` : ''}`);
 console.log(`rounds                    ${s.rounds} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 console.log(`mutated sessions sent     ${s.sessionsSent} (${s.refused} refused or cut before the first byte)`);
+console.log(`  of which in TLS after STARTTLS ${s.tlsUpgrades}, FTP data connections ${s.dataConnections}`);
 console.log(`server restarts           ${s.restarts}`);
 console.log(`well-behaved sessions     ${s.goodChecks}, ${s.goodFailures.length} not served`);
 console.log(`slowest well-behaved      ${s.slowestGood ? `${s.slowestGood.ms.toFixed(0)} ms (${s.slowestGood.service})` : '-'}`);
