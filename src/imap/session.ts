@@ -8,6 +8,7 @@
 import { passwordsAllowed } from '../net/password-policy.js';
 import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
+import { StoreError } from '../store/types.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
@@ -295,9 +296,26 @@ export class ImapSession implements Session {
         this.out.status(tag, 'NO', err.message, err.code);
         return;
       }
+      if (err instanceof StoreError && err.code === 'not-found' && (await this.selectedMailboxGone())) {
+        // Another session deleted the mailbox this one has selected. Every later command would
+        // fail the same way, so "try again later" would be a lie: end the session, as Dovecot does.
+        this.log.info('selected mailbox deleted by another session', { command: name });
+        this.close('* BYE Selected mailbox was deleted, have to disconnect');
+        return;
+      }
       this.log.error('command failed', { command: name, error: err as Error });
       if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
       this.out.status(tag, 'NO', 'Internal server error, try again later', 'SERVERBUG');
+    }
+  }
+
+  /** True when a mailbox is selected and the store no longer has it. */
+  private async selectedMailboxGone(): Promise<boolean> {
+    if (!this.view) return false;
+    try {
+      return (await this.store.getMailboxById(this.view.mailbox.id)) === null;
+    } catch {
+      return false;
     }
   }
 
