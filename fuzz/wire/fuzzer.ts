@@ -132,7 +132,8 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
   const collectErrors = (from: ServerUnderFuzz) => {
     for (const e of from.errors()) {
       const error = typeof e.error === 'string' ? e.error : JSON.stringify(e.error ?? '');
-      const key = `${String(e.service ?? '')} ${String(e.event ?? '')}: ${error}`.slice(0, 240);
+      const what = e.command ?? e.request;
+      const key = `${String(e.service ?? '')} ${String(e.event ?? '')}${what ? ` (${String(what)})` : ''}: ${error}`.slice(0, 240);
       summary.serverErrors.set(key, (summary.serverErrors.get(key) ?? 0) + 1);
     }
   };

@@ -303,8 +303,9 @@ export class ImapSession implements Session {
         this.close('* BYE Selected mailbox was deleted, have to disconnect');
         return;
       }
-      this.log.error('command failed', { command: name, error: err as Error });
+      // The client went away (or idled out) mid-command, an APPEND literal say: not our failure.
       if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
+      this.log.error('command failed', { command: name, error: err as Error });
       this.out.status(tag, 'NO', 'Internal server error, try again later', 'SERVERBUG');
     }
   }
