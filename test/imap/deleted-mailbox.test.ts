@@ -1,7 +1,8 @@
 /**
  * The selected mailbox deleted by another session (found by the wire fuzzer: NOOP, STORE and
  * COPY then answered "NO [SERVERBUG] ... try again later" for ever, each logged as an internal
- * error). The session now ends with BYE, as Dovecot's does, and nothing is logged as an error.
+ * error; an APPEND racing the delete did the same). The session now ends with BYE, as Dovecot's
+ * does; the APPEND gets NO [TRYCREATE]; nothing is logged as an error.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,29 @@ describe('IMAP: the selected mailbox deleted by another session', () => {
     await h.addUser('carol', 'PW-carol-1');
   });
   after(() => h.close());
+
+  it('APPEND whose mailbox is deleted while the literal is on its way: NO [TRYCREATE], no internal error', async () => {
+    const a = await ImapClient.connect(port);
+    const b = await ImapClient.connect(port);
+    try {
+      await a.login('carol', 'PW-carol-1');
+      await b.login('carol', 'PW-carol-1');
+      assert.match((await a.command('CREATE Vanishing')).tagged, / OK /);
+      const errorsBefore = h.logLines.filter((l) => l.includes('"level":"error"')).length;
+      const msg = textMessage('vanishing');
+      a.send(`z2 APPEND Vanishing {${Buffer.byteLength(msg)}}\r\n`);
+      assert.match(await a.readResponse(), /^\+/);
+      assert.match((await b.command('DELETE Vanishing')).tagged, / OK /);
+      a.send(`${msg}\r\n`);
+      assert.equal((await a.complete('z2')).tagged, 'z2 NO [TRYCREATE] Mailbox does not exist');
+      const errors = h.logLines.filter((l) => l.includes('"level":"error"'));
+      assert.equal(errors.length, errorsBefore, errors.join('\n'));
+      assert.match((await a.command('NOOP')).tagged, / OK /, 'the session goes on');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
 
   for (const command of ['NOOP', 'STORE 1 +FLAGS (\\Seen)', 'COPY 1 INBOX']) {
     it(`${command.split(' ')[0]} after the delete: BYE and the connection closes`, async () => {
