@@ -78,7 +78,8 @@ const dialogues: Record<GoodService, (d: Dialogue, a: Account, localAddress: str
     await d.step(null, /^\* OK/m, 'greeting');
     await d.step(`a LOGIN "${a.user}" "${a.pass}"`, /^a OK/m, 'LOGIN');
     await d.step('b SELECT INBOX', /^b OK/m, 'SELECT');
-    await d.step('c FETCH 1:* (FLAGS)', /^c OK/m, 'FETCH');
+    // UID FETCH: valid on an empty mailbox too (a sequence set is not).
+    await d.step('c UID FETCH 1:* (FLAGS)', /^c OK/m, 'UID FETCH');
     await d.step('d LOGOUT', /^d OK/m, 'LOGOUT');
   },
   async imaps(d, a) {

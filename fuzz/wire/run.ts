@@ -32,6 +32,13 @@ const protocols = ['smtp', 'pop3', 'imap', 'ftp', 'sftp'];
 if (values.protocol && !protocols.includes(values.protocol)) throw new Error(`--protocol: one of ${protocols.join(', ')}`);
 const seed = values.seed !== undefined ? int(values.seed, 'seed') : Math.floor(Math.random() * 2 ** 31);
 const workDir = await mkdtemp(join(tmpdir(), 'wharf-wire-fuzz-'));
+// Interrupted: exit, which stops the server (its 'exit' hook); the work directory stays for a look.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`[fuzz:wire] ${signal}: stopping; work directory ${workDir}\n`);
+    process.exit(130);
+  });
+}
 const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
 const t0 = Date.now();
 const s = await fuzzWire({

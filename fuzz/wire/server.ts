@@ -66,6 +66,10 @@ export async function startServer(dataDir: string, workDir: string): Promise<Ser
   });
   for (const p of PORT_SETTINGS) env[`WHARF_${p}_PORT`] = '0';
   const child: ChildProcess = spawn(process.execPath, [WHARF_MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // However the fuzzer ends, the server it started ends with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const ports: ServerUnderFuzz['ports'] = {};
   let output = '';
   let partial = '';
