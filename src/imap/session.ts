@@ -289,20 +289,16 @@ export class ImapSession implements Session {
       if (this.closing) return;
       if (err instanceof ImapSyntaxError || err instanceof ImapBad) {
         await this.announce(false);
+        if (this.closing) return;
         return this.bad(tag, err.message, err instanceof ImapBad ? err.code : undefined);
       }
       if (err instanceof ImapNo) {
         await this.announce(spec.expungeSafe !== false);
+        if (this.closing) return;
         this.out.status(tag, 'NO', err.message, err.code);
         return;
       }
-      if (err instanceof StoreError && err.code === 'not-found' && (await this.selectedMailboxGone())) {
-        // Another session deleted the mailbox this one has selected. Every later command would
-        // fail the same way, so "try again later" would be a lie: end the session, as Dovecot does.
-        this.log.info('selected mailbox deleted by another session', { command: name });
-        this.close('* BYE Selected mailbox was deleted, have to disconnect');
-        return;
-      }
+      if (await this.closedIfSelectedDeleted(err, name)) return;
       // The client went away (or idled out) mid-command, an APPEND literal say: not our failure.
       if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
       this.log.error('command failed', { command: name, error: err as Error });
@@ -310,20 +306,32 @@ export class ImapSession implements Session {
     }
   }
 
-  /** True when a mailbox is selected and the store no longer has it. */
-  private async selectedMailboxGone(): Promise<boolean> {
-    if (!this.view) return false;
+  /**
+   * When `err` comes from the selected mailbox having been deleted by another session, ends
+   * this session (as Dovecot does) and says true: every later command would fail the same way,
+   * so "NO [SERVERBUG] try again later" would be a lie.
+   */
+  private async closedIfSelectedDeleted(err: unknown, command?: string): Promise<boolean> {
+    if (!(err instanceof StoreError) || err.code !== 'not-found' || !this.view) return false;
     try {
-      return (await this.store.getMailboxById(this.view.mailbox.id)) === null;
+      if ((await this.store.getMailboxById(this.view.mailbox.id)) !== null) return false;
     } catch {
       return false;
     }
+    this.log.info('selected mailbox deleted by another session', { command });
+    this.close('* BYE Selected mailbox was deleted, have to disconnect');
+    return true;
   }
 
   /** Sends pending updates of the selected mailbox (expunges only where allowed). */
   async announce(allowExpunge: boolean): Promise<void> {
     if (!this.view || this.closing) return;
-    await this.view.refresh();
+    try {
+      await this.view.refresh();
+    } catch (err) {
+      if (await this.closedIfSelectedDeleted(err)) return;
+      throw err;
+    }
     this.view.flush(this.out, allowExpunge);
   }
 
