@@ -10,6 +10,7 @@ import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTranspo
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { UserAddressCount } from '../net/user-address-count.js';
 import { storeFailureKind, type StoreFailureKind } from '../store/failure.js';
+import { StoreError } from '../store/types.js';
 import { capabilities } from './capabilities.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { ImapBad, ImapNo } from './errors.js';
@@ -345,18 +346,39 @@ export class ImapSession implements Session {
       if (this.closing) return;
       if (err instanceof ImapSyntaxError || err instanceof ImapBad) {
         await this.announce(false);
+        if (this.closing) return;
         return this.bad(tag, err.message, err instanceof ImapBad ? err.code : undefined);
       }
       if (err instanceof ImapNo) {
         await this.announce(spec.expungeSafe !== false);
+        if (this.closing) return;
         this.out.status(tag, 'NO', err.message, err.code);
         return;
       }
-      this.log.error('command failed', { command: name, error: err as Error });
+      if (await this.closedIfSelectedDeleted(err, name)) return;
+      // The client went away (or idled out) mid-command, an APPEND literal say: not our failure.
       if (err instanceof ConnectionClosedError || err instanceof AutologoutError) throw err;
+      this.log.error('command failed', { command: name, error: err as Error });
       const [text, code] = STORE_FAILURE_NO[storeFailureKind(err) ?? 'io'];
       this.out.status(tag, 'NO', text, code);
     }
+  }
+
+  /**
+   * When `err` comes from the selected mailbox having been deleted by another session, ends
+   * this session (as Dovecot does) and says true: every later command would fail the same way,
+   * so "NO [SERVERBUG] try again later" would be a lie.
+   */
+  private async closedIfSelectedDeleted(err: unknown, command?: string): Promise<boolean> {
+    if (!(err instanceof StoreError) || err.code !== 'not-found' || !this.view) return false;
+    try {
+      if ((await this.store.getMailboxById(this.view.mailbox.id)) !== null) return false;
+    } catch {
+      return false;
+    }
+    this.log.info('selected mailbox deleted by another session', { command });
+    this.close('* BYE Selected mailbox was deleted, have to disconnect');
+    return true;
   }
 
   /** Sends pending updates of the selected mailbox (expunges only where allowed). */
@@ -365,6 +387,7 @@ export class ImapSession implements Session {
     try {
       await this.view.refresh();
     } catch (err) {
+      if (await this.closedIfSelectedDeleted(err)) return;
       if (storeFailureKind(err) === null) throw err;
       // The store failed for now (a full disk, a database restarting): the command's own
       // reply still goes out, and what changed is announced after a later command.

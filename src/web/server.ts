@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../net/types.js';
 import { healthPlugin } from './health.js';
 import { fastifyLogger } from './log-bridge.js';
+import { metricsPlugin } from './metrics.js';
 import type { Readiness } from './readiness.js';
 
 export interface WebAppOptions {
@@ -16,6 +17,8 @@ export interface WebAppOptions {
   readiness: Pick<Readiness, 'check'>;
   log: Logger;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Open sessions per service, for GET /metrics. */
+  sessions?: () => Readonly<Record<string, number>>;
 }
 
 export interface WebServerOptions extends WebAppOptions {
@@ -53,6 +56,7 @@ export function buildWebApp(opts: WebAppOptions): FastifyInstance {
     return reply.code(status).send({ error: error.message });
   });
   void app.register(healthPlugin, { nodeId: opts.nodeId, readiness: opts.readiness });
+  void app.register(metricsPlugin, { sessions: opts.sessions });
   return app;
 }
 

@@ -86,6 +86,8 @@ async function commit(s: ImapSession, mailbox: Mailbox, received: Received[]) {
   } catch (err) {
     if (done.length > 0) await s.store.expunge(mailbox.id, done.map((e) => e.uid)).catch(() => undefined);
     if (err instanceof StoreError && err.code === 'quota') throw new ImapNo('Quota exceeded', 'OVERQUOTA');
+    // Deleted by another session while the literal was on its way: as if it had never been there.
+    if (err instanceof StoreError && err.code === 'not-found') throw new ImapNo('Mailbox does not exist', 'TRYCREATE');
     throw err;
   }
   const uids = formatNumberSet(done.map((e) => e.uid));
