@@ -150,6 +150,8 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
         readiness,
         log,
         logLevel: config.logLevel,
+        // Read lazily: the listeners start after the HTTP endpoints.
+        sessions: () => Object.fromEntries(listeners.map((l) => [l.name, l.sessionCount])),
       });
     } catch (err) {
       throw new ListenError('http', config.host, config.ports.http, err as Error);

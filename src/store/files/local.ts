@@ -321,7 +321,16 @@ export class LocalFileStore implements FileStore {
 
   /** fsync of a folder: makes the names created, renamed or removed in it durable. */
   private async syncFolder(folder: string): Promise<void> {
-    const handle = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+    let handle;
+    try {
+      handle = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      // Another session removed the folder meanwhile (SFTP REMOVE of its last file racing an
+      // RMDIR): whoever removed it synced its parent, which makes this change durable too.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw err;
+    }
     try {
       await handle.sync();
     } finally {
