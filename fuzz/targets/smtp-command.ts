@@ -169,7 +169,9 @@ function build([hello, txns, last]: [string, Array<[string, string[], Buffer, bo
     const binary = mail.includes('BINARYMIME');
     const accepted = rcpts.some((r) => /example\.com|postmaster/i.test(r));
     parts.push(Buffer.from(`${mail}\r\n${rcpts.join('\r\n')}\r\n`));
-    if (useBdat || binary) {
+    // DATA without a recipient is refused and its lines would be read as commands; BDAT's
+    // bytes are read either way, so a transaction with no accepted recipient uses BDAT.
+    if (useBdat || binary || !accepted) {
       // The body in up to four chunks, the last one marked LAST.
       const points = [...new Set(cuts.map((c) => Math.floor((c / 4) * body.length)))].sort((a, b) => a - b).filter((p) => p > 0);
       let from = 0;
