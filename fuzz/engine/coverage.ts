@@ -19,7 +19,11 @@ interface ScriptCoverage {
 
 export class CoverageTracker {
   private readonly session = new inspector.Session();
-  private readonly seen = new Set<string>();
+  /** Functions ever run, by script and start offset. */
+  private readonly functions = new Set<string>();
+  /** Per function: blocks once reported as not run, and which of those have run since. */
+  private readonly blocks = new Map<string, { unrun: Array<[number, number]>; reached: Set<string> }>();
+  private reachedCount = 0;
 
   constructor(private readonly scope: (url: string) => boolean) {
     this.session.connect();
@@ -28,24 +32,46 @@ export class CoverageTracker {
     this.take();
   }
 
-  /** Blocks ever reached. */
-  get blocks(): number {
-    return this.seen.size;
+  /** Functions and blocks ever reached. */
+  get blocksReached(): number {
+    return this.functions.size + this.reachedCount;
   }
 
-  /** Reads what ran since the last call; returns how many blocks are new. */
+  /**
+   * Reads what ran since the last call; returns how much of it is new. V8's binary block
+   * coverage lists, for each function that ran, the blocks inside it that did not (a block that
+   * ran is merged into its parent's range). So a block is known to have run once a later input
+   * runs its function without listing it among the unrun ones.
+   */
   collect(): number {
     let fresh = 0;
     for (const script of this.take()) {
       if (!this.scope(script.url)) continue;
       for (const fn of script.functions) {
-        for (const r of fn.ranges) {
-          if (r.count === 0) continue;
-          const key = `${script.url}:${r.startOffset}:${r.endOffset}`;
-          if (!this.seen.has(key)) {
-            this.seen.add(key);
+        const [whole, ...inner] = fn.ranges;
+        if (!whole || whole.count === 0) continue;
+        const key = `${script.url}:${whole.startOffset}`;
+        if (!this.functions.has(key)) {
+          this.functions.add(key);
+          fresh++;
+        }
+        const unrunNow = inner.filter((r) => r.count === 0).map((r): [number, number] => [r.startOffset, r.endOffset]);
+        let state = this.blocks.get(key);
+        if (!state) {
+          state = { unrun: [], reached: new Set() };
+          this.blocks.set(key, state);
+        }
+        for (const [s, e] of state.unrun) {
+          const id = `${s}:${e}`;
+          if (state.reached.has(id)) continue;
+          if (!unrunNow.some(([zs, ze]) => zs <= s && e <= ze)) {
+            state.reached.add(id);
+            this.reachedCount++;
             fresh++;
           }
+        }
+        for (const [s, e] of unrunNow) {
+          if (!state.unrun.some(([us, ue]) => us === s && ue === e)) state.unrun.push([s, e]);
         }
       }
     }

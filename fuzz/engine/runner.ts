@@ -246,7 +246,7 @@ export async function runTarget<E>(target: FuzzTarget<E>, options: RunOptions): 
         const rate = stats.executions / ((now - started) / 1000);
         log(
           `  ${target.name}: ${stats.executions} execs, ${Math.round(rate)}/s, crashes ${stats.crashes}, hangs ${stats.hangs}, heap ${Math.round(heap / 1048576)} MB` +
-            (coverage ? `, blocks ${coverage.blocks}, kept ${kept.length}` : ''),
+            (coverage ? `, blocks ${coverage.blocksReached}, kept ${kept.length}` : ''),
         );
       }
     }
@@ -255,7 +255,7 @@ export async function runTarget<E>(target: FuzzTarget<E>, options: RunOptions): 
   stats.execsPerSecond = stats.executions / Math.max(stats.elapsedMs / 1000, 0.001);
   stats.peakHeapBytes = Math.max(stats.peakHeapBytes, process.memoryUsage().heapUsed);
   if (coverage) {
-    stats.coverageBlocks = coverage.blocks;
+    stats.coverageBlocks = coverage.blocksReached;
     coverage.stop();
   }
   await watchdog?.stop();
