@@ -179,11 +179,22 @@ function createQuotedPrintableDecoder(): TransferDecoder {
   };
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text with every unpaired surrogate replaced by U+FFFD. The UTF-16 (and UCS-2, UTF-7) decoders
+ * pass unpaired surrogates through, and such a string is not Unicode text: it cannot be written
+ * as UTF-8 unchanged, and a JSON escape of one is refused by PostgreSQL.
+ */
+function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}
+
 /** Converts bytes in `charset` to a string; an unknown charset is read as UTF-8 (with U+FFFD). */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
   const name = (charset ?? '').trim().toLowerCase();
   if (name && name !== 'utf-8' && name !== 'utf8' && name !== 'us-ascii' && iconv.encodingExists(name)) {
-    return iconv.decode(bytes, name);
+    return wellFormed(iconv.decode(bytes, name));
   }
   return bytes.toString('utf8');
 }
@@ -193,7 +204,20 @@ export function createCharsetDecoder(charset: string | undefined): { write(chunk
   const name = (charset ?? '').trim().toLowerCase();
   const known = name !== '' && iconv.encodingExists(name) ? name : 'utf-8';
   const decoder = iconv.getDecoder(known);
-  return { write: (chunk) => decoder.write(chunk), end: () => decoder.end() ?? '' };
+  // A high surrogate at the end of one chunk's text may be paired by the next chunk's: it is
+  // held back until then, so that only surrogates unpaired in the whole text are replaced.
+  let held = '';
+  const clean = (text: string, final: boolean): string => {
+    let out = held + text;
+    held = '';
+    const last = out.charCodeAt(out.length - 1);
+    if (!final && last >= 0xd800 && last <= 0xdbff) {
+      held = out.slice(-1);
+      out = out.slice(0, -1);
+    }
+    return wellFormed(out);
+  };
+  return { write: (chunk) => clean(decoder.write(chunk), false), end: () => clean(decoder.end() ?? '', true) };
 }
 
 const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;

@@ -35,11 +35,14 @@ export function parseHeaderFields(block: Buffer): HeaderField[] {
       continue;
     }
     const colon = text.indexOf(':');
-    if (colon <= 0) {
+    // A field name has at least one character (RFC 5322 3.6.8); a white-space line with a colon
+    // and no field before it (" : x") is not a field.
+    const name = colon < 0 ? '' : text.slice(0, colon).replace(/[ \t]+$/, '');
+    if (name === '') {
       current = null;
       continue;
     }
-    current = { name: text.slice(0, colon).replace(/[ \t]+$/, ''), value: text.slice(colon + 1).replace(/^[ \t]+/, '') };
+    current = { name, value: text.slice(colon + 1).replace(/^[ \t]+/, '') };
     fields.push(current);
   }
   for (const f of fields) f.value = f.value.replace(/[ \t]+$/, '');

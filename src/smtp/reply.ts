@@ -24,6 +24,7 @@ export const Replies = {
   unknownCommand: formatReply(500, '5.5.2 Error: command not recognized'),
   lineTooLong: formatReply(500, '5.5.2 Line too long'),
   nulInCommand: formatReply(500, '5.5.2 Error: NUL character in command'),
+  bareCrInCommand: formatReply(500, '5.5.2 Error: bare CR in command'),
   badUtf8InCommand: formatReply(500, '5.5.2 Error: invalid UTF-8 in command'),
   noParameters: (verb: string) => formatReply(501, `5.5.4 Syntax: ${verb}`),
 

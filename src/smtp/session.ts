@@ -283,6 +283,10 @@ export class SmtpSession implements Session {
     if (line.tooLong) return this.terminate(Replies.lineTooLong);
     const bytes = line.bytes;
     if (bytes.includes(0)) return this.error(Replies.nulInCommand);
+    // A CR not followed by LF (RFC 5321 2.3.8: CR and LF only as CRLF) would otherwise reach
+    // replies that echo the argument (EHLO's "Hello <name>", VRFY) and the Received field
+    // built from the HELO name, breaking their lines.
+    if (bytes.includes(0x0d)) return this.error(Replies.bareCrInCommand);
     let text: string;
     if (isAscii(bytes)) {
       text = bytes.toString('latin1');

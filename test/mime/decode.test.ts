@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createTransferDecoder, decodeEncodedWords, decodeTransferStream } from '../../src/mime/decode.js';
+import { createCharsetDecoder, createTransferDecoder, decodeEncodedWords, decodeTransferStream } from '../../src/mime/decode.js';
 
 function decodeWhole(encoding: string, input: string): string {
   const d = createTransferDecoder(encoding);
@@ -78,5 +78,21 @@ describe('decodeEncodedWords', () => {
   it('reads an unknown charset as UTF-8 and leaves malformed words alone', () => {
     assert.equal(decodeEncodedWords('=?x-unknown?Q?ok?='), 'ok');
     assert.equal(decodeEncodedWords('=?utf-8?X?nope?= plain'), '=?utf-8?X?nope?= plain');
+  });
+});
+
+describe('charset decoding gives well-formed text', () => {
+  it('replaces an unpaired UTF-16 surrogate with U+FFFD', () => {
+    // 0xD800 alone (little-endian), then "a".
+    assert.equal(decodeEncodedWords('=?utf-16le?B?ANhhAA==?='), '\ufffda');
+  });
+
+  it('keeps a surrogate pair split between two chunks of a text part', () => {
+    const decoder = createCharsetDecoder('utf-16le');
+    const grinning = Buffer.from('\u{1f600}', 'utf16le');
+    const text = decoder.write(grinning.subarray(0, 2)) + decoder.write(grinning.subarray(2)) + decoder.end();
+    assert.equal(text, '\u{1f600}');
+    const lone = createCharsetDecoder('utf-16le');
+    assert.equal(lone.write(grinning.subarray(0, 2)) + lone.end(), '\ufffd');
   });
 });

@@ -41,3 +41,9 @@ describe('buildEnvelope', () => {
     assert.equal(env.date, null);
   });
 });
+
+describe('parseHeaderFields', () => {
+  it('takes a white-space line with a colon and no field before it for no field', () => {
+    assert.deepEqual(parseHeaderFields(Buffer.from('\t: x\r\nSubject: s\r\n\r\n')), [{ name: 'Subject', value: 's' }]);
+  });
+});

@@ -235,6 +235,17 @@ describe('SMTP MX dialogue', () => {
     c.close();
   });
 
+  it('refuses a bare CR in a command, which EHLO would echo into its reply and the Received field', async () => {
+    const c = await RawClient.connect(server.port);
+    await c.reply();
+    c.write('EHLO client.test\rX-Injected: 1\r\n');
+    assert.equal((await c.reply()).raw, '500 5.5.2 Error: bare CR in command\r\n');
+    c.write('VRFY a\rb\r\n');
+    assert.equal((await c.reply()).code, 500);
+    await c.expect('EHLO client.test', 250);
+    c.close();
+  });
+
   it('closes with 421 after too many errors', async () => {
     const c = await RawClient.connect(server.port);
     await c.reply();
