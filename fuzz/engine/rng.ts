@@ -26,6 +26,12 @@ export class Rng {
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)];
   }
+
+  bytes(n: number): Buffer {
+    const out = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(256);
+    return out;
+  }
 }
 
 /** Cut points for feeding `length` bytes in pieces (streaming readers must not care where). */

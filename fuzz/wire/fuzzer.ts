@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { goodSession, type GoodResult, type GoodService } from './good-clients.js';
 import { mutate } from './mutate.js';
 import { replay, type ReplayTarget } from './replay.js';
-import { Rng } from './rng.js';
+import { Rng } from '../engine/rng.js';
 import { FUZZ_ACCOUNT, GOOD_ACCOUNT, prepareData, processFigures, startServer, type ProcessFigures, type ServerUnderFuzz } from './server.js';
 import { describeSession, loadSessions, protocolOf, sessionsDir, type WireSession } from './session.js';
 import { loadSftpSessions, mutateSftp, replaySftp, type SftpSession } from './sftp.js';

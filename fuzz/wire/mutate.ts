@@ -5,7 +5,7 @@
  * at odd places or trickled a byte at a time; commands from another state injected; the
  * connection dropped half-way.
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../engine/rng.js';
 import { cloneSession, type WireSession, type WireStep } from './session.js';
 
 const LF = Buffer.from('\n');

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as SshClient, type ClientChannel } from 'ssh2';
-import type { Rng } from './rng.js';
+import type { Rng } from '../engine/rng.js';
 import type { Account } from './session.js';
 
 type Field = ['byte', number] | ['u32', number] | ['u64', number] | ['string', string] | ['handle'] | ['bytes', string];

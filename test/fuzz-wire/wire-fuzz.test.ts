@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import { FD_SLACK, fuzzWire, RSS_SLACK_BYTES } from '../../fuzz/wire/fuzzer.js';
 import { mutate } from '../../fuzz/wire/mutate.js';
 import { dataPort } from '../../fuzz/wire/replay.js';
-import { Rng } from '../../fuzz/wire/rng.js';
+import { Rng } from '../../fuzz/engine/rng.js';
 import type { WireSession } from '../../fuzz/wire/session.js';
 
 describe('wire fuzzing of a running server', () => {
