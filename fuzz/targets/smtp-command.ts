@@ -11,6 +11,7 @@
 import fc from 'fast-check';
 import { defaultConfig } from '../../src/config/index.js';
 import { LineReader, type Line } from '../../src/net/line-reader.js';
+import { StageDeadlines } from '../../src/net/deadlines.js';
 import type { Logger } from '../../src/net/types.js';
 import { SmtpSession } from '../../src/smtp/session.js';
 import type { Transaction } from '../../src/smtp/transaction.js';
@@ -78,6 +79,8 @@ async function runSession(bytes: Buffer, mode: 'mx' | 'submission'): Promise<{ r
     secure: false,
     isClosing: false,
     waitingForClient: false,
+    // Deadlines are set and cleared as by the real transport; nothing here waits on them.
+    deadlines: new StageDeadlines(),
     readLine: (_timeout?: number) => lines.nextLine(),
     readBytes: (max: number, _timeout?: number) => lines.nextBytes(max),
     unshift: (b: Buffer) => lines.unshift(b),
