@@ -17,13 +17,18 @@ interface Args {
   replay?: string;
 }
 
+const USAGE = 'usage: npm run fuzz -- TARGET|all|list [--runs N] [--seed S] [--time SECONDS] [--coverage] [--keep-going] [--replay FILE]';
+
+/** A mistake in the command line: printed with the usage, not as a stack trace. */
+class UsageError extends Error {}
+
 function parseArgs(argv: string[]): Args {
   const args: Args = { target: '', runs: 10_000, seed: Date.now() % 2 ** 31, coverage: false, keepGoing: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === '--runs') args.runs = Number(value());
@@ -33,11 +38,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--keep-going') args.keepGoing = true;
     else if (a === '--replay') args.replay = value();
     else if (!a.startsWith('-') && !args.target) args.target = a;
-    else throw new Error(`unknown argument ${a}`);
+    else if (a === '--help' || a === '-h') throw new UsageError('');
+    else throw new UsageError(`unknown argument ${a}`);
   }
-  if (!args.target) throw new Error('name a target, "all" or "list"');
-  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs takes a positive integer');
-  if (!Number.isInteger(args.seed)) throw new Error('--seed takes an integer');
+  if (!args.target) throw new UsageError('name a target, "all" or "list"');
+  if (!Number.isInteger(args.runs) || args.runs < 1) throw new UsageError('--runs takes a positive integer');
+  if (!Number.isInteger(args.seed)) throw new UsageError('--seed takes an integer');
   return args;
 }
 
@@ -58,7 +64,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const targets = args.target === 'all' ? TARGETS : [findTarget(args.target)];
-  if (targets.some((t) => !t)) throw new Error(`no target ${args.target}; try "list"`);
+  if (targets.some((t) => !t)) throw new UsageError(`no target ${args.target}; try "list"`);
   if (args.replay) {
     const target = targets[0]!;
     const outcome = await runOne(target, readFileSync(args.replay), undefined, 5000);
@@ -86,6 +92,11 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      if (err.message) console.error(err.message);
+      console.error(USAGE);
+      process.exit(err.message ? 2 : 0);
+    }
     console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     process.exit(2);
   },

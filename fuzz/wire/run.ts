@@ -12,17 +12,34 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FD_SLACK, fuzzWire, RSS_SLACK_BYTES } from './fuzzer.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '10' },
-    protocol: { type: 'string' },
-    seed: { type: 'string' },
-    'per-round': { type: 'string', default: '2' },
-    concurrency: { type: 'string', default: '8' },
-    keep: { type: 'boolean', default: false },
-  },
-  strict: true,
-});
+const USAGE =
+  'usage: npm run fuzz:wire -- --rounds N [--protocol smtp|pop3|imap|ftp|sftp] [--seed S] [--per-round K] [--concurrency C] [--keep]';
+
+function readArgs() {
+  try {
+    return parseArgs({
+      options: {
+        rounds: { type: 'string', default: '10' },
+        protocol: { type: 'string' },
+        seed: { type: 'string' },
+        'per-round': { type: 'string', default: '2' },
+        concurrency: { type: 'string', default: '8' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    // A mistyped option: say what and how, without a stack trace.
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { values } = readArgs();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const int = (v: string | undefined, name: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a whole number, got ${v}`);
