@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { LimitsConfig } from '../config/types.js';
+import { OpenCounts } from './open-counts.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './transport.js';
 import type { Connection, Logger, Session, SessionHandler, TlsMaterial } from './types.js';
 
@@ -35,28 +36,22 @@ export interface ListenOptions {
 
 /** Open connections across several listeners (see ListenOptions.allConnections). */
 export class ConnectionCount {
-  open = 0;
-  /** Open connections per client address (normalized, see `normalizeAddress`). */
-  readonly perAddress = new Map<string, number>();
+  /** Keyed by client address (normalized, see `normalizeAddress`). */
+  private readonly byAddress = new OpenCounts();
+
+  /** Open connections in all. */
+  get open(): number {
+    return this.byAddress.total;
+  }
 
   /** Open connections from `address`, over every listener sharing this count. */
   from(address: string): number {
-    return this.perAddress.get(address) ?? 0;
+    return this.byAddress.get(address);
   }
 
   /** Counts one more connection from `address`; returns the function that uncounts it. */
   add(address: string): () => void {
-    this.open++;
-    this.perAddress.set(address, this.from(address) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.open--;
-      const n = this.from(address) - 1;
-      if (n <= 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, n);
-    };
+    return this.byAddress.add(address);
   }
 }
 

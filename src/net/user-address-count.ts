@@ -1,3 +1,5 @@
+import { OpenCounts } from './open-counts.js';
+
 /**
  * Sessions per (user, client address), for a cap such as IMAP's
  * `imap.maxConnectionsPerUserAddress` (Dovecot's mail_max_userip_connections): one user's
@@ -7,13 +9,13 @@
  * crashed node too, which a counter in the store cannot tell).
  */
 export class UserAddressCount {
-  private readonly open = new Map<string, number>();
+  private readonly open = new OpenCounts();
 
   constructor(private readonly limit: number) {}
 
   /** Open sessions of `userId` from `address`. */
   count(userId: number, address: string): number {
-    return this.open.get(key(userId, address)) ?? 0;
+    return this.open.get(key(userId, address));
   }
 
   /**
@@ -22,17 +24,7 @@ export class UserAddressCount {
    */
   acquire(userId: number, address: string): (() => void) | null {
     const k = key(userId, address);
-    const n = this.open.get(k) ?? 0;
-    if (n >= this.limit) return null;
-    this.open.set(k, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.open.get(k) ?? 1) - 1;
-      if (left <= 0) this.open.delete(k);
-      else this.open.set(k, left);
-    };
+    return this.open.get(k) >= this.limit ? null : this.open.add(k);
   }
 }
 
