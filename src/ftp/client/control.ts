@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
+import { ClientSocketError, openClientSocket } from '../../net/client-socket.js';
 import { describeSocketError, FtpClientError } from './errors.js';
 import { FtpReplyParser, MalformedReplyError, type FtpReply } from './reply.js';
 
@@ -50,36 +51,25 @@ export class FtpControl {
     if (socket instanceof tls.TLSSocket) this.watchSessions(socket);
   }
 
-  static open(opts: ControlOptions): Promise<FtpControl> {
-    return new Promise((resolve, reject) => {
-      const socket = opts.implicitTls
-        ? tls.connect({ ...tlsTarget(opts.host, opts.implicitTls), host: opts.host, port: opts.port })
-        : net.connect({ host: opts.host, port: opts.port });
-      const event = opts.implicitTls ? 'secureConnect' : 'connect';
-      let tcpUp = false;
-      socket.once('connect', () => (tcpUp = true));
-      const done = (err: FtpClientError | null) => {
-        clearTimeout(timer);
-        socket.off(event, onConnect);
-        socket.off('error', onError);
-        if (err) {
-          socket.destroy();
-          return reject(err);
-        }
-        socket.setNoDelay(true);
-        const control = new FtpControl(socket, opts.host, opts.timeoutMs, opts.trace);
-        control.note(`connected to ${opts.host} port ${opts.port}${opts.implicitTls ? ` (${describeTls(socket as tls.TLSSocket)})` : ''}`);
-        resolve(control);
-      };
-      const onConnect = () => done(null);
-      const onError = (err: Error) => {
-        const tlsFailure = Boolean(opts.implicitTls) && tcpUp;
-        done(new FtpClientError(tlsFailure ? 'tls' : 'connect', 'connect', `${tlsFailure ? 'TLS handshake failed' : `cannot connect to ${opts.host} port ${opts.port}`}: ${describeSocketError(err)}`));
-      };
-      const timer = setTimeout(() => done(new FtpClientError('connect', 'connect', `no connection to ${opts.host} port ${opts.port} within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      socket.once(event, onConnect);
-      socket.on('error', onError);
-    });
+  static async open(opts: ControlOptions): Promise<FtpControl> {
+    let socket: net.Socket | tls.TLSSocket;
+    try {
+      socket = await openClientSocket({
+        host: opts.host,
+        port: opts.port,
+        implicitTls: opts.implicitTls ? tlsTarget(opts.host, opts.implicitTls) : undefined,
+        timeoutMs: opts.timeoutMs,
+      });
+    } catch (err) {
+      if (!(err instanceof ClientSocketError)) throw err;
+      const where = `${opts.host} port ${opts.port}`;
+      if (err.kind === 'timeout') throw new FtpClientError('connect', 'connect', `no connection to ${where} within ${opts.timeoutMs} ms`);
+      if (err.kind === 'tls') throw new FtpClientError('tls', 'connect', `TLS handshake failed: ${err.reason}`);
+      throw new FtpClientError('connect', 'connect', `cannot connect to ${where}: ${err.reason}`);
+    }
+    const control = new FtpControl(socket, opts.host, opts.timeoutMs, opts.trace);
+    control.note(`connected to ${opts.host} port ${opts.port}${opts.implicitTls ? ` (${describeTls(socket as tls.TLSSocket)})` : ''}`);
+    return control;
   }
 
   /** True once the control connection is TLS (implicit, or after AUTH TLS). */

@@ -37,23 +37,4 @@ export class FtpClientError extends Error {
   }
 }
 
-/** A socket error in words: "connection refused" rather than "connect ECONNREFUSED 127.0.0.1:21". */
-export function describeSocketError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ECONNRESET':
-      return 'connection reset by the server';
-    case 'ETIMEDOUT':
-      return 'connection timed out';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'host unreachable';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host name not found';
-    default:
-      return err.message;
-  }
-}
+export { describeSocketError } from '../../net/client-socket.js';

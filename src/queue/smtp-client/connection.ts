@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { ClientSocketError, describeSocketError, openClientSocket } from '../../net/client-socket.js';
 import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
 import { SmtpClientError } from './errors.js';
@@ -67,41 +68,27 @@ export class SmtpConnection {
   }
 
   /** Connects; resolves once the TCP (and, for implicit TLS, the TLS) connection is up. */
-  static open(opts: ConnectOptions): Promise<SmtpConnection> {
+  static async open(opts: ConnectOptions): Promise<SmtpConnection> {
     const serverName = opts.serverName ?? opts.host;
-    return new Promise((resolve, reject) => {
-      const socket = opts.implicitTls
-        ? tls.connect({ ...tlsTarget(serverName, opts.implicitTls), host: opts.host, port: opts.port })
-        : net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress });
-      const event = opts.implicitTls ? 'secureConnect' : 'connect';
-      const done = (err: SmtpClientError | null) => {
-        clearTimeout(timer);
-        socket.off(event, onConnect);
-        socket.off('error', onError);
-        if (err) {
-          socket.destroy();
-          return reject(err);
-        }
-        socket.setNoDelay(true);
-        const conn = new SmtpConnection(socket, opts.host, opts.port, serverName, opts.commandTimeoutMs, opts.trace);
-        if (opts.implicitTls) conn.tls = tlsStateOf(socket as tls.TLSSocket);
-        conn.note(`connected to ${opts.host} port ${opts.port}${conn.tls ? ` (${describeTls(conn.tls)})` : ''}`);
-        resolve(conn);
-      };
-      // With implicit TLS an error after the TCP connection is up is a failed handshake.
-      let tcpUp = false;
-      socket.once('connect', () => (tcpUp = true));
-      const onConnect = () => done(null);
-      const onError = (err: NodeJS.ErrnoException) => {
-        const tlsFailure = Boolean(opts.implicitTls) && tcpUp;
-        done(new SmtpClientError(tlsFailure ? 'tls' : 'connect', 'connect', `${tlsFailure ? 'TLS handshake failed' : 'cannot connect'}: ${describeSocketError(err)}`));
-      };
-      const timer = setTimeout(() => {
-        done(new SmtpClientError('connect', 'connect', `no connection within ${opts.connectTimeoutMs} ms`));
-      }, opts.connectTimeoutMs);
-      socket.once(event, onConnect);
-      socket.on('error', onError);
-    });
+    let socket: net.Socket | tls.TLSSocket;
+    try {
+      socket = await openClientSocket({
+        host: opts.host,
+        port: opts.port,
+        localAddress: opts.localAddress,
+        implicitTls: opts.implicitTls ? tlsTarget(serverName, opts.implicitTls) : undefined,
+        timeoutMs: opts.connectTimeoutMs,
+      });
+    } catch (err) {
+      if (!(err instanceof ClientSocketError)) throw err;
+      if (err.kind === 'timeout') throw new SmtpClientError('connect', 'connect', `no connection within ${opts.connectTimeoutMs} ms`);
+      if (err.kind === 'tls') throw new SmtpClientError('tls', 'connect', `TLS handshake failed: ${err.reason}`);
+      throw new SmtpClientError('connect', 'connect', `cannot connect: ${err.reason}`);
+    }
+    const conn = new SmtpConnection(socket, opts.host, opts.port, serverName, opts.commandTimeoutMs, opts.trace);
+    if (opts.implicitTls) conn.tls = tlsStateOf(socket as tls.TLSSocket);
+    conn.note(`connected to ${opts.host} port ${opts.port}${conn.tls ? ` (${describeTls(conn.tls)})` : ''}`);
+    return conn;
   }
 
   /** TLS details once TLS is on (implicit, or after `startTls`); null in the clear. */
@@ -335,10 +322,3 @@ export function describeTls(state: TlsState): string {
   return parts.filter(Boolean).join(' ');
 }
 
-function describeSocketError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ECONNRESET') return 'connection reset';
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
-  return err.message;
-}
