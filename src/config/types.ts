@@ -166,6 +166,13 @@ export interface FtpConfig {
   dataIdleTimeoutMs: number;
   /** How long to wait for the data connection to be opened (PASV accept, PORT connect). */
   dataConnectTimeoutMs: number;
+  /**
+   * Extra wait before an upload whose data connection ended is committed, to see whether the
+   * control connection ends too (then the client died and the file is incomplete). The commit
+   * always waits for the disk sync and one more poll of the sockets; 0 adds nothing. Raise it
+   * for clients across links where the two connections' FINs may arrive far apart.
+   */
+  uploadCloseGraceMs: number;
   /** Passive data ports are taken from this range; 0/0 lets the system choose. */
   passivePortMin: number;
   passivePortMax: number;

@@ -112,6 +112,7 @@ const SCHEMA = obj({
     idleTimeoutMs: positive,
     dataIdleTimeoutMs: positive,
     dataConnectTimeoutMs: positive,
+    uploadCloseGraceMs: nonNegative,
     passivePortMin: { kind: 'port' },
     passivePortMax: { kind: 'port' },
     passiveAddress: optionalText,

@@ -117,16 +117,16 @@ export function dropData(socket: DataSocket | null): void {
 }
 
 /**
- * How long an upload whose data connection ended waits to see whether the control connection
- * ends too. A client killed in the middle of an upload closes the data connection as if the
- * file were complete (stream mode has no other end marker), and its control connection in the
- * same instant; but the two FINs are not always seen in that order, and on a loaded machine
- * several milliseconds apart. A client that finished normally keeps its control connection
- * open for the 226. The wait runs while the file's bytes are synced to disk, which the 226
- * waits for anyway, so a finished upload pays only what the sync does not already take.
+ * A client killed in the middle of an upload closes the data connection as if the file were
+ * complete (stream mode has no other end marker), and its control connection in the same
+ * instant. A client that finished normally keeps its control connection open for the 226.
+ * So before an upload is committed, the control connection gets its chance to be seen ending:
+ * the commit waits for the file's bytes to reach the disk (a round of the thread pool, during
+ * which the event loop polls the sockets) and then for one more poll of the sockets. A killed
+ * client's control FIN leaves its machine before (or with) the data FIN, as the data FIN
+ * queues behind the bytes still in flight, so it is read by then. `ftp.uploadCloseGraceMs`
+ * adds a fixed wait on top for links where the two can arrive further apart.
  */
-export const CONTROL_GRACE_MS = 25;
-
 /** Bytes of an upload gathered into one store write (fewer, larger writes to the disk). */
 const UPLOAD_BATCH_BYTES = 1024 * 1024;
 
@@ -194,18 +194,25 @@ export async function* dataBatches(socket: DataSocket): AsyncGenerator<Buffer> {
 }
 
 /**
- * Waits up to CONTROL_GRACE_MS for the control connection to end (the session then aborts
- * `transfer`), so a dead client's upload is given up instead of committed.
+ * Gives the control connection its chance to end (the session then aborts `transfer`) while
+ * `synced` (the upload's bytes going to disk) runs: waits for it, for `graceMs` when set, and
+ * then for one more poll of the sockets, so a dead client's upload is given up instead of
+ * committed.
  */
-export async function letControlCatchUp(transfer: Transfer): Promise<void> {
-  if (transfer.aborted) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      transfer.signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, CONTROL_GRACE_MS);
-    transfer.signal.addEventListener('abort', done, { once: true });
-  });
+export async function letControlCatchUp(transfer: Transfer, synced: Promise<void>, graceMs: number): Promise<void> {
+  const grace =
+    graceMs > 0 && !transfer.aborted
+      ? new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            transfer.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const timer = setTimeout(done, graceMs);
+          transfer.signal.addEventListener('abort', done, { once: true });
+        })
+      : undefined;
+  await Promise.all([synced, grace]);
+  // setImmediate runs after the event loop's next poll for I/O: a FIN already here is read.
+  await new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -172,7 +172,7 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
     }
     const tail = ascii?.end();
     if (tail && tail.length > 0) await upload.write(tail);
-    await Promise.all([upload.sync(), letControlCatchUp(transfer)]);
+    await letControlCatchUp(transfer, upload.sync(), session.ctx.config.ftp.uploadCloseGraceMs);
     if (transfer.aborted) throw new DataInterruptedError('426 Connection closed; transfer aborted');
     await upload.commit();
   } catch (err) {

@@ -52,13 +52,23 @@ class LocalReader implements FileReader {
   }
 
   async *stream(start = 0): AsyncIterable<Buffer> {
+    // One read ahead: the disk (or page cache) is read while the consumer writes the previous
+    // chunk, instead of the two taking turns. A fresh buffer each time: the consumer may still
+    // hold the previous one (a socket write).
     let position = start;
-    for (;;) {
-      // A fresh buffer each time: the consumer may still hold the previous one (a socket write).
-      const chunk = await this.read(position, READ_CHUNK_BYTES);
-      if (chunk.length === 0) return;
-      position += chunk.length;
-      yield chunk;
+    let next: Promise<Buffer> | null = this.read(position, READ_CHUNK_BYTES);
+    try {
+      for (;;) {
+        const chunk: Buffer = await next;
+        next = null;
+        if (chunk.length === 0) return;
+        position += chunk.length;
+        next = this.read(position, READ_CHUNK_BYTES);
+        yield chunk;
+      }
+    } finally {
+      // A consumer that stopped early: let the read in flight finish before close() runs.
+      if (next) await next.catch(() => undefined);
     }
   }
 
