@@ -172,6 +172,28 @@ f.storbinary('STOR killed.bin', Dying(), blocksize=8192)
     c.close();
   });
 
+  it('leaves no file when the data connection ends just before the control connection dies', async () => {
+    // The harder order for a killed client: its data FIN is read first, as if the file were
+    // complete, and its control connection goes away right after (here in the same instant).
+    for (let round = 0; round < 5; round++) {
+      const c = await loggedIn();
+      const socket = await c.openPassive();
+      await c.expect(`STOR cut-${round}.bin`, 150);
+      await new Promise<void>((resolve) => socket.write(randomBytes(64 * 1024), () => resolve()));
+      socket.end();
+      c.close();
+    }
+    // A finished upload keeps its control connection: it gets 226, so the test can tell.
+    const ok = await loggedIn();
+    await store(ok, 'whole.bin', randomBytes(64 * 1024));
+    for (let round = 0; round < 5; round++) {
+      const size = await ok.cmd(`SIZE cut-${round}.bin`);
+      assert.equal(size.code, 550, `upload ${round} was committed: ${size.text}`);
+    }
+    assert.equal((await ok.cmd('SIZE whole.bin')).code, 213);
+    ok.close();
+  });
+
   it('throttles a login flood, together with the mail protocols', async () => {
     const throttledBefore = countThrottled();
     for (let i = 0; i < 6; i++) {

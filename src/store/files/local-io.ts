@@ -10,7 +10,7 @@ import { constants, type Stats } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { FileInfo, FileReader, FileUpload } from '../file-store.js';
 import { StoreError } from '../types.js';
-import { assertParentFolders, fsStep, infoOf, isServed, lstatOrNull, type Resolved } from './local-paths.js';
+import { assertParentFolders, fsStep, infoOf, lstatOrNull, type Resolved } from './local-paths.js';
 
 /** The largest chunk stream() yields, and the most one read() returns. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -120,11 +120,27 @@ export class LocalUpload implements FileUpload {
   private unflushedBytes = 0;
   /** The background flush in progress, if any (its failure is seen by the final sync). */
   private flushing: Promise<void> | null = null;
+  /** A write failed part way: bytes past what was counted may be in the file. */
+  private writeFailed = false;
+  /**
+   * The file's final mode, set while the bytes stream in rather than as one more step before
+   * the sync; the sync waits for it (and reports its failure).
+   */
+  private modeSet: Promise<unknown>;
+  /** The temporary file's handle being closed after its sync, alongside the rename. */
+  private closing: Promise<void> | null = null;
+  /** The temporary file as synced: what the committed file is. */
+  private synced: Stats | null = null;
 
   constructor(
     private readonly host: UploadHost,
     private readonly setup: LocalUploadSetup,
-  ) {}
+  ) {
+    this.modeSet = setup.handle.chmod(setup.mode).then(
+      () => null,
+      (err: unknown) => err,
+    );
+  }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.state !== 'open') throw new Error('the upload is finished');
@@ -133,14 +149,19 @@ export class LocalUpload implements FileUpload {
     const growth = keptBytes + this.bytesWritten + chunk.length - replacedBytes;
     if (maxBytes !== null && growth > maxBytes) throw new StoreError('quota', 'the upload would exceed the quota');
     let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.setup.handle.write(
-        chunk,
-        offset,
-        chunk.length - offset,
-        keptBytes + this.bytesWritten + offset,
-      );
-      offset += bytesWritten;
+    try {
+      while (offset < chunk.length) {
+        const { bytesWritten } = await this.setup.handle.write(
+          chunk,
+          offset,
+          chunk.length - offset,
+          keptBytes + this.bytesWritten + offset,
+        );
+        offset += bytesWritten;
+      }
+    } catch (err) {
+      this.writeFailed = true;
+      throw err;
     }
     this.bytesWritten += chunk.length;
     this.unflushedBytes += chunk.length;
@@ -190,7 +211,8 @@ export class LocalUpload implements FileUpload {
       }
     }
     this.state = 'done';
-    await this.closeHandle().catch(() => undefined);
+    await this.modeSet;
+    await (this.closing ?? this.closeHandle()).catch(() => undefined);
     await unlink(this.setup.tempPath).catch(() => undefined);
     this.host.released(this.setup.tempPath);
   }
@@ -198,38 +220,45 @@ export class LocalUpload implements FileUpload {
   /** fsync the data, then rename into place, then fsync the folder: only then is it durable. */
   private async place(): Promise<FileInfo> {
     await this.syncData();
-    return this.host.serialize(() => this.rename());
+    // The handle closes while the name is moved (a rename does not need it closed).
+    const [info] = await Promise.all([this.host.serialize(() => this.rename()), this.closing]);
+    return info;
   }
 
-  /** The temporary file's bytes and mode on disk, its handle closed (once). */
+  /**
+   * The temporary file's bytes and mode on disk (once); its handle is then closed in the
+   * background (this.closing). Each step is a round through the thread pool, so only what is
+   * needed runs, and what can runs at the same time.
+   */
   private async syncData(): Promise<void> {
-    const { handle, mode } = this.setup;
-    if (!this.handleOpen) return;
+    const { handle } = this.setup;
+    if (this.synced !== null || !this.handleOpen) return;
     await this.flushing;
     // A write that failed half way may have left bytes past what was counted: drop them.
-    await handle.truncate(this.setup.keptBytes + this.bytesWritten);
-    await handle.chmod(mode);
-    await handle.sync();
-    await this.closeHandle();
+    if (this.writeFailed) await handle.truncate(this.setup.keptBytes + this.bytesWritten);
+    const modeFailure = await this.modeSet;
+    if (modeFailure) throw modeFailure;
+    const [, st] = await Promise.all([handle.sync(), handle.stat()]);
+    this.synced = st;
+    this.closing = this.closeHandle();
   }
 
   private async rename(): Promise<FileInfo> {
     const { target, tempPath, exclusive } = this.setup;
-    await assertParentFolders(target);
-    const existing = await lstatOrNull(target.full);
+    const [, existing] = await Promise.all([assertParentFolders(target), lstatOrNull(target.full)]);
     if (existing !== null && !existing.isFile()) {
       throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
     }
     if (exclusive) {
       // link() fails if the name exists, atomically: two exclusive uploads cannot both win.
       await fsStep(() => link(tempPath, target.full));
-      await unlink(tempPath);
+      await Promise.all([unlink(tempPath), this.host.syncFolder(target.parent)]);
     } else {
       await fsStep(() => rename(tempPath, target.full));
+      await this.host.syncFolder(target.parent);
     }
-    await this.host.syncFolder(target.parent);
-    const placed = await lstatOrNull(target.full);
-    if (!isServed(placed)) throw new StoreError('not-found', 'the file went away');
+    // The file under its name is the temporary file as synced (same inode).
+    const placed = this.synced!;
     this.host.adjustUsage(placed.size - sizeOf(exclusive ? null : existing));
     return infoOf(target.name, placed);
   }
@@ -237,8 +266,9 @@ export class LocalUpload implements FileUpload {
   private async closeHandle(): Promise<void> {
     if (!this.handleOpen) return;
     this.handleOpen = false;
-    // Never close the descriptor under a flush still running on it.
+    // Never close the descriptor under a flush or a chmod still running on it.
     await this.flushing;
+    await this.modeSet;
     await this.setup.handle.close();
   }
 }

@@ -92,13 +92,15 @@ export interface Resolved {
  */
 export async function ensureSpace(dataDir: string, space: FileSpace): Promise<string> {
   const { root, checked } = spaceFolder(dataDir, space);
-  let st = await lstatOrNull(root);
-  if (st === null) {
+  // The folders are looked at all at once: every file operation starts here, and each lstat
+  // is a round through the thread pool.
+  let stats = await Promise.all(checked.map((folder) => lstatOrNull(folder)));
+  if (stats[stats.length - 1] === null) {
     await mkdir(root, { recursive: true, mode: 0o700 });
+    stats = await Promise.all(checked.map((folder) => lstat(folder)));
   }
-  for (const folder of checked) {
-    st = await lstat(folder);
-    if (!st.isDirectory()) throw new StoreError('invalid', 'the space folder is not a real folder');
+  for (const st of stats) {
+    if (st === null || !st.isDirectory()) throw new StoreError('invalid', 'the space folder is not a real folder');
   }
   return root;
 }
@@ -119,12 +121,15 @@ export async function resolvePath(dataDir: string, space: FileSpace, path: strin
  */
 export async function assertParentFolders(resolved: Resolved): Promise<void> {
   const segments = splitNormalized(resolved.path);
+  const folders: string[] = [];
   let current = resolved.root;
   for (const segment of segments.slice(0, -1)) {
     current = join(current, segment);
-    const st = await lstatOrNull(current);
-    if (st === null || !st.isDirectory()) throw new StoreError('not-found', 'no such folder');
+    folders.push(current);
   }
+  // All at once: each must be a real folder, whatever the order they are looked at in.
+  const stats = await Promise.all(folders.map((folder) => lstatOrNull(folder)));
+  if (stats.some((st) => st === null || !st.isDirectory())) throw new StoreError('not-found', 'no such folder');
 }
 
 /** Whether the folders above `resolved` are all real folders (for stat(), which answers null). */

@@ -174,10 +174,8 @@ export class LocalFileStore implements FileStore {
   async createUpload(space: FileSpace, path: string, options: UploadOptions): Promise<FileUpload> {
     const at = await this.resolve(space, path);
     if (at.path === '/') throw new StoreError('invalid', 'the root is a folder');
-    await assertParentFolders(at);
-    const parent = await lstatOrNull(at.parent);
-    if (parent === null || !parent.isDirectory()) throw new StoreError('not-found', 'no such folder');
-    const existing = await lstatOrNull(at.full);
+    // The folders above (the space folder itself was checked by resolve) and the name, at once.
+    const [, existing] = await Promise.all([assertParentFolders(at), lstatOrNull(at.full)]);
     if (existing !== null && !existing.isFile()) {
       throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
     }
@@ -334,7 +332,8 @@ export class LocalFileStore implements FileStore {
     try {
       await handle.sync();
     } finally {
-      await handle.close();
+      // Closing a folder's descriptor cannot undo its sync: nobody waits for it.
+      void handle.close().catch(() => undefined);
     }
   }
 }
