@@ -22,6 +22,7 @@ export const DEFAULT_MAX_CACHED_ENTRIES = 500_000;
 export class EntrySnapshot {
   private uidList: number[] | null = null;
   private keywordList: string[] | null = null;
+  private firstUnseen: number | null | undefined = undefined;
 
   constructor(
     readonly mailboxId: number,
@@ -58,9 +59,22 @@ export class EntrySnapshot {
     return this.keywordList;
   }
 
+  /** UID of the first message without \\Seen (null: none); found once per snapshot. */
   firstUnseenUid(): number | null {
-    for (const e of this.entries) if (!e.flags.includes('\\Seen')) return e.uid;
-    return null;
+    if (this.firstUnseen === undefined) {
+      this.firstUnseen = null;
+      const checked = new Set<string[]>();
+      for (const e of this.entries) {
+        // Flag arrays are shared between entries with the same flags: look at each once.
+        if (checked.has(e.flags)) continue;
+        if (!e.flags.includes('\\Seen')) {
+          this.firstUnseen = e.uid;
+          break;
+        }
+        checked.add(e.flags);
+      }
+    }
+    return this.firstUnseen;
   }
 
   /** The entry with this UID, or undefined. */

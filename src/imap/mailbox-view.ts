@@ -88,7 +88,9 @@ export class MailboxView {
         if (err instanceof StoreError && err.code === 'not-found') return null;
         throw err;
       }
-      for (const uid of view.uids) if (uid > claimedBefore) view.recent.add(uid);
+      // UIDs ascend: the new ones are at the end, and usually there are none.
+      const uids = view.uids;
+      for (let i = uids.length - 1; i >= 0 && uids[i]! > claimedBefore; i--) view.recent.add(uids[i]!);
     }
     return view;
   }
