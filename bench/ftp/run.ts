@@ -7,7 +7,9 @@
  *   2. N files of 4 KiB up in one session (curl reuses the connection for every URL in its
  *      config file).
  *
- * Prints MB/s and files/s per server and the ratios wharf/peer, and Wharf's peak resident
+ * Prints MB/s and files/s per server and the ratios wharf/peer, the large upload of each peer
+ * also made durable (its upload time plus an fsync of the file, which Wharf does before its
+ * 226 and the peers never do), and Wharf's peak resident
  * memory during the large transfers (VmRSS polled every 50 ms, and VmHWM). Targets: ≥ 0.9×
  * vsftpd on the large download, ≥ 0.8× on the large upload (Wharf fsyncs before 226, vsftpd
  * does not), ≥ 1.0× on the small files, ≥ 1.0× OpenSSH for SFTP, < 100 MB peak RSS.
@@ -23,7 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -39,6 +41,12 @@ interface Measurement {
   server: string;
   protocol: 'ftp' | 'sftp';
   uploadMBps: number;
+  /**
+   * The large upload made durable: for a peer, its upload time plus an fsync of the uploaded
+   * file run by the bench right after (what Wharf does before its 226); for Wharf the same as
+   * uploadMBps.
+   */
+  durableUploadMBps: number;
   downloadMBps: number;
   filesPerS: number;
   /** Wharf only: VmRSS just before the large upload, peak VmRSS seen during the large transfers, and VmHWM, in MiB. */
@@ -56,6 +64,8 @@ interface Target {
   password: string;
   /** Wharf's pid, to watch its memory. */
   pid?: number;
+  /** A peer's uploaded large file on disk, fsync'd after its upload for the durable figure. */
+  uploadedFile?: string;
 }
 
 runMain(async () => {
@@ -109,14 +119,18 @@ runMain(async () => {
     const passiveMin = 40000 + Math.floor(Math.random() * 20000);
     const vsftpd = await startVsftpd({ dir: work, port, account, passiveMin, passiveMax: passiveMin + 100 });
     // local_root is where the login lands: URLs relative to it, as with Wharf.
-    results.push(await measure(bench, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password }));
+    results.push(
+      await measure(bench, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password, uploadedFile: join(vsftpd.root, 'big.bin') }),
+    );
     await vsftpd.stop();
   });
   if (account && only.has('openssh')) await runSide(failures, 'openssh', async () => {
     const port = await freePort();
     const sshd = await startSshd({ dir: work, port, account });
     // curl's sftp:// paths are absolute: the account's directory.
-    results.push(await measure(bench, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password }));
+    results.push(
+      await measure(bench, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password, uploadedFile: join(sshd.root, 'big.bin') }),
+    );
     await sshd.stop();
   });
 
@@ -188,6 +202,18 @@ async function watchRss<T>(pid: number | undefined, body: () => Promise<T>): Pro
   }
 }
 
+/** Seconds an fsync of `file` takes (the bytes a peer wrote but did not sync yet). */
+async function timedFsync(file: string): Promise<number> {
+  const t0 = performance.now();
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 async function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
   return m ? Number(m[1]) : NaN;
@@ -201,6 +227,7 @@ async function measure(b: { work: string; big: string; bigBytes: number; smallDi
   log(`${name}: uploading ${fmt(b.bigBytes / 1048576, 0)} MiB`);
   const up = await watchRss(t.pid, () => timedCurl(config, ['-T', b.big, '-w', '%{size_upload}', `${t.base}big.bin`]));
   if (Number(up.result.stdout) !== b.bigBytes) throw new Error(`${name}: curl uploaded ${up.result.stdout} bytes, expected ${b.bigBytes}`);
+  const syncSeconds = t.uploadedFile ? await timedFsync(t.uploadedFile) : 0;
   await settle();
   log(`${name}: downloading it`);
   const down = await watchRss(t.pid, () => timedCurl(config, ['-o', '/dev/null', '-w', '%{size_download}', `${t.base}big.bin`]));
@@ -221,6 +248,7 @@ async function measure(b: { work: string; big: string; bigBytes: number; smallDi
     server: t.server,
     protocol: t.protocol,
     uploadMBps: b.bigBytes / 1e6 / up.result.seconds,
+    durableUploadMBps: b.bigBytes / 1e6 / (up.result.seconds + syncSeconds),
     downloadMBps: b.bigBytes / 1e6 / down.result.seconds,
     filesPerS: b.fileCount / small.seconds,
   };
@@ -236,11 +264,14 @@ async function measure(b: { work: string; big: string; bigBytes: number; smallDi
 function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: number }): void {
   const lines: string[] = [''];
   lines.push(`File transfer, one curl client: a ${p.sizeMiB} MiB file up then down (to /dev/null), ${p.fileCount} files of ${SMALL_SIZE} B up in one session`);
-  lines.push(`${'server'.padEnd(14)}${'up MB/s'.padStart(10)}${'down MB/s'.padStart(11)}${'files/s'.padStart(10)}  RSS MiB: before, peak during the large transfers (VmHWM)`);
+  lines.push(`${'server'.padEnd(14)}${'up MB/s'.padStart(10)}${'durable'.padStart(10)}${'down MB/s'.padStart(11)}${'files/s'.padStart(10)}  RSS MiB: before, peak during the large transfers (VmHWM)`);
   for (const r of results) {
     const rss = r.peakRssMiB !== undefined ? `${fmt(r.baseRssMiB ?? NaN)}, ${fmt(r.peakRssMiB)} (${fmt(r.hwmMiB ?? NaN)})` : '';
-    lines.push(`${`${r.server} ${r.protocol}`.padEnd(14)}${fmt(r.uploadMBps).padStart(10)}${fmt(r.downloadMBps).padStart(11)}${fmt(r.filesPerS).padStart(10)}  ${rss}`);
+    lines.push(
+      `${`${r.server} ${r.protocol}`.padEnd(14)}${fmt(r.uploadMBps).padStart(10)}${fmt(r.durableUploadMBps).padStart(10)}${fmt(r.downloadMBps).padStart(11)}${fmt(r.filesPerS).padStart(10)}  ${rss}`,
+    );
   }
+  lines.push('(durable: the large upload plus an fsync of the file; Wharf syncs before its 226, the peers do not, so the bench syncs theirs after)');
   const ratio = (protocol: 'ftp' | 'sftp', peer: string, target: { up: number; down: number; files: number }) => {
     const w = results.find((r) => r.server === 'wharf' && r.protocol === protocol);
     const o = results.find((r) => r.server === peer && r.protocol === protocol);
@@ -249,6 +280,7 @@ function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: nu
     lines.push(
       `wharf/${peer} ${protocol.toUpperCase()}: upload ${cell(w.uploadMBps / o.uploadMBps, target.up)}, download ${cell(w.downloadMBps / o.downloadMBps, target.down)}, small files ${cell(w.filesPerS / o.filesPerS, target.files)}`,
     );
+    lines.push(`  upload against the peer's upload made durable: ${(w.uploadMBps / o.durableUploadMBps).toFixed(2)}`);
   };
   ratio('ftp', 'vsftpd', { up: 0.8, down: 0.9, files: 1.0 });
   ratio('sftp', 'openssh', { up: 1.0, down: 1.0, files: 1.0 });
