@@ -5,6 +5,11 @@ import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { copyStore, type CopyProgress, type CopyReport } from '../store/copy.js';
 import { isPostgresUrl, openStore, storeExists, storeOptions, type OpenStoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import type { WharfConfig } from '../config/types.js';
+import { copyFiles, type FileCopyReport } from '../store/copy-files.js';
+import type { FileStore } from '../store/file-store.js';
+import { fileStoreKind, LocalFileStore, openFileStore, PostgresFileStore } from '../store/files/index.js';
+import { PostgresStore } from '../store/postgres/store.js';
 import { addConfigOptions } from './common.js';
 import { CliError, EXIT_FAILURE, UsageError } from './errors.js';
 
@@ -44,6 +49,8 @@ export function registerStoreCommands(program: Command): void {
       let sourceStore: Store | null = null;
       let destination: Store | null = null;
       let report: CopyReport;
+      let filesReport: FileCopyReport | null = null;
+      const fileStores: FileStore[] = [];
       try {
         sourceStore = await openStore(from);
         destination = await openStore(target.open);
@@ -53,12 +60,53 @@ export function registerStoreCommands(program: Command): void {
           verify: options.verify,
           onProgress: progressPrinter(),
         });
+        const sides = await fileStoresFor(config, sourceStore, destination, target.open);
+        if (sides) {
+          fileStores.push(sides.from, sides.to);
+          filesReport = await copyFiles(
+            { accounts: sourceStore, files: sides.from },
+            { accounts: destination, files: sides.to },
+            {
+              signal: stop.signal,
+              verify: options.verify,
+              onSpace: (label, c) => void process.stdout.write(`files: ${label} done (${c.filesCopied} copied so far, ${c.filesSkipped} already there)\n`),
+            },
+          );
+        }
       } finally {
         process.removeListener('SIGINT', interrupt);
+        await Promise.allSettled(fileStores.map((f) => f.close()));
         await Promise.allSettled([sourceStore?.close(), destination?.close()]);
       }
-      printSummary(report);
+      printSummary(report, filesReport);
     });
+}
+
+/**
+ * The file stores on both sides, as `files.kind` picks them for each store; null when the
+ * files stay where they are (both sides keep them in the same data folder).
+ */
+async function fileStoresFor(config: WharfConfig, source: Store, target: Store, targetOpen: OpenStoreOptions): Promise<{ from: FileStore; to: FileStore } | null> {
+  const targetKind = fileStoreKind({ ...config, store: targetOpen.databaseUrl === undefined ? { kind: 'sqlite' } : { kind: 'postgres', url: targetOpen.databaseUrl } });
+  const sourceKind = fileStoreKind(config);
+  if (sourceKind === 'local' && targetKind === 'local') {
+    const canonical = async (p: string) => realpath(p).catch(() => path.resolve(p));
+    if ((await canonical(config.dataDir)) === (await canonical(targetOpen.dataDir))) {
+      process.stdout.write(`files: they stay in ${config.dataDir}\n`);
+      return null;
+    }
+  }
+  if (targetKind === 'database' && !(target instanceof PostgresStore)) {
+    throw new UsageError('files.kind "database" needs a PostgreSQL target');
+  }
+  const from = await openFileStore(config, source);
+  try {
+    const to = targetKind === 'local' ? await LocalFileStore.open(targetOpen.dataDir) : await PostgresFileStore.open((target as PostgresStore).database);
+    return { from, to };
+  } catch (err) {
+    await from.close();
+    throw err;
+  }
 }
 
 /** A store as the person at the terminal knows it: its folder, or its database without credentials. */
@@ -132,7 +180,7 @@ function mebibytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-function printSummary(report: CopyReport): void {
+function printSummary(report: CopyReport, files: FileCopyReport | null): void {
   const c = report.counts;
   const lines = [
     `copied ${c.messagesCopied} messages (${mebibytes(c.bytesCopied)}) in ${c.mailboxes} mailboxes; ${c.messagesSkipped} were already there`,
@@ -153,10 +201,20 @@ function printSummary(report: CopyReport): void {
       lines.push(`${v.notYetCopied} messages reached the source after their mailbox was copied: run again to copy them`);
     }
   }
+  if (files) {
+    const f = files.counts;
+    lines.push(
+      `files: ${f.filesCopied} copied (${mebibytes(f.bytesCopied)}), ${f.filesSkipped} already there, ${f.foldersMade} folders made, ` +
+        `${f.filesVanished} vanished from the source while copying, in ${f.spaces} spaces` +
+        (v ? `; ${f.filesVerified} verified byte for byte: ${files.differences.length === 0 ? 'identical' : `${files.differences.length} differences`}` : ''),
+    );
+  }
   process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
-  const problems = [...report.problems, ...(v?.differences ?? [])];
+  const fileDifferences = files?.differences ?? [];
+  const problems = [...report.problems, ...(v?.differences ?? []), ...fileDifferences];
   for (const problem of new Set(problems)) process.stderr.write(`difference: ${problem}\n`);
   if (v && !v.ok) throw new CliError(`verification failed: ${v.differences.length} differences`, EXIT_FAILURE);
   if (report.problems.length > 0) throw new CliError(`the copy is incomplete: ${report.problems.length} problems`, EXIT_FAILURE);
+  if (fileDifferences.length > 0) throw new CliError(`the files differ: ${fileDifferences.length} differences`, EXIT_FAILURE);
 }

@@ -9,6 +9,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyPassword } from '../../src/auth/password.js';
+import { randomBytes } from 'node:crypto';
+import { LocalFileStore } from '../../src/store/files/local.js';
+import { PostgresFileStore } from '../../src/store/postgres/files.js';
+import { PostgresStore } from '../../src/store/postgres/store.js';
+import type { FileSpace } from '../../src/store/file-store.js';
+import { getFile, putFile } from '../store/contract-files.js';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
 import { cleanEnv, makeTempDir, removeDir, runWharf } from '../helpers/cli.js';
 import { createTestDatabase, queryDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -111,6 +117,51 @@ describe('wharf store copy with PostgreSQL', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^copied 0 messages .* 3 were already there$/m);
     assert.match(again.stdout, /: identical$/m);
+  });
+
+  it('--to postgres://... takes the users\' files into the database (files.kind "auto"), resumes, and verifies them', async () => {
+    const sourceDir = path.join(root, 'sqlite-files');
+    await seedBob({}, sourceDir, { dataDir: sourceDir });
+    const bobId = await withStore({ dataDir: sourceDir }, async (store) => (await store.getUser('bob@hamburger.edu'))!.id);
+    const space: FileSpace = { kind: 'user', userId: bobId, address: 'bob@hamburger.edu' };
+    const big = randomBytes(700 * 1024);
+    const local = await LocalFileStore.open(sourceDir);
+    await local.makeDirectory(space, '/menus');
+    await putFile(local, space, '/menus/ketchup.txt', 'two spoons\r\n');
+    await putFile(local, space, '/menus/photo.bin', big);
+    await local.setModified(space, '/menus/photo.bin', new Date('2026-01-02T03:04:05Z'));
+    await local.setMode(space, '/menus/ketchup.txt', 0o600);
+    await local.close();
+    const target = (await database()).url;
+    const copy = () => runWharf(['store', 'copy', '--data', sourceDir, '--to', target]);
+
+    const result = await copy();
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^files: 2 copied \(0\.7 MiB\), 0 already there, 1 folders made, 0 vanished from the source while copying, in 2 spaces; 2 verified byte for byte: identical$/m);
+
+    const store = await PostgresStore.open(target);
+    try {
+      const files = await PostgresFileStore.open(store.database);
+      const there: FileSpace = { kind: 'user', userId: (await store.getUser('bob@hamburger.edu'))!.id, address: 'bob@hamburger.edu' };
+      assert.deepEqual(await getFile(files, there, '/menus/photo.bin'), big);
+      assert.equal((await getFile(files, there, '/menus/ketchup.txt')).toString(), 'two spoons\r\n');
+      assert.equal((await files.stat(there, '/menus/photo.bin'))!.modified.toISOString(), '2026-01-02T03:04:05.000Z');
+      assert.equal((await files.stat(there, '/menus/ketchup.txt'))!.mode, 0o600);
+      await files.close();
+    } finally {
+      await store.close();
+    }
+
+    // Again: nothing to copy. Then a file changed in the source is copied anew.
+    const again = await copy();
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^files: 0 copied \(0\.0 MiB\), 2 already there, 0 folders made/m);
+    const changed = await LocalFileStore.open(sourceDir);
+    await putFile(changed, space, '/menus/ketchup.txt', 'three spoons, please\r\n');
+    await changed.close();
+    const third = await copy();
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stdout, /^files: 1 copied \(0\.0 MiB\), 1 already there, 0 folders made.*identical$/m);
   });
 
   it('copies the configured PostgreSQL store (WHARF_DATABASE_URL) into a folder', async () => {

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyPassword } from '../../src/auth/password.js';
+import { readFile } from 'node:fs/promises';
+import { LocalFileStore } from '../../src/store/files/local.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { putFile } from '../store/contract-files.js';
 import { makeTempDir, removeDir, runWharf } from '../helpers/cli.js';
 
 async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
@@ -44,6 +47,11 @@ describe('wharf store copy', () => {
       for (const n of [1, 2, 3]) await deliver(store, bob.id, `Subject: ketchup ${n}\r\n\r\nDo you like ketchup?\r\n`);
       const inbox = (await store.getMailbox(bob.id, 'INBOX'))!;
       await store.setFlags(inbox.id, [2], 'add', ['\\Seen']);
+      // Bob's files, served over FTP and SFTP, go along too.
+      const files = await LocalFileStore.open(sourceDir);
+      await files.makeDirectory({ kind: 'user', userId: bob.id, address: bob.address }, '/recipes');
+      await putFile(files, { kind: 'user', userId: bob.id, address: bob.address }, '/recipes/ketchup.txt', 'tomatoes, vinegar\n');
+      await files.close();
     });
   });
   after(async () => {
@@ -59,6 +67,9 @@ describe('wharf store copy', () => {
     assert.match(result.stdout, /^bob@hamburger\.edu INBOX: 3 copied, 0 already there$/m);
     assert.match(result.stdout, /^copied 3 messages \(0\.0 MiB\) in 6 mailboxes; 0 were already there$/m);
     assert.match(result.stdout, /^verified 6 mailboxes, 3 messages, 0 queued: identical$/m);
+    assert.match(result.stdout, /^files: 1 copied \(0\.0 MiB\), 0 already there, 1 folders made, .*: identical$/m);
+    // Real files in the target's data folder, as in the source's.
+    assert.equal(await readFile(path.join(targetDir, 'files', 'hamburger.edu', 'bob', 'recipes', 'ketchup.txt'), 'utf8'), 'tomatoes, vinegar\n');
 
     const [sourceInbox, sourceHash] = await withStore(sourceDir, async (s) => {
       const bob = (await s.getUser('bob@hamburger.edu'))!;
@@ -86,11 +97,13 @@ describe('wharf store copy', () => {
     assert.match(result.stdout, /^bob@hamburger\.edu INBOX: 1 copied, 3 already there$/m);
     assert.match(result.stdout, /^copied 1 messages .* 3 were already there$/m);
     assert.match(result.stdout, /: identical$/m);
+    assert.match(result.stdout, /^files: 0 copied \(0\.0 MiB\), 1 already there, 0 folders made/m);
 
     const quiet = await copy('--no-verify');
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.match(quiet.stdout, /^copied 0 messages .* 4 were already there$/m);
     assert.doesNotMatch(quiet.stdout, /verif/);
+    assert.match(quiet.stdout, /^files: 0 copied \(0\.0 MiB\), 1 already there, 0 folders made, 0 vanished from the source while copying, in 2 spaces$/m);
   });
 
   it('exits 1 and names each difference when the target holds what the source does not', async () => {
