@@ -22,6 +22,7 @@ import type { Transport } from './queue/transport.js';
 import { startQueueWorker, type QueueWorker } from './queue/worker.js';
 import type { FileStore } from './store/file-store.js';
 import { openFileStore } from './store/files/index.js';
+import { filesUsageUnderMailQuota } from './store/files/quota.js';
 import { openStore, storeOptions } from './store/index.js';
 import type { Store } from './store/types.js';
 import { Readiness } from './web/readiness.js';
@@ -162,7 +163,17 @@ export async function startServer(config: WharfConfig, log: Logger): Promise<Run
     tls = await loadTlsMaterial(config.tls, config.dataDir, config.hostname, log);
     const throttle = createAuthThrottle(config.authThrottle, store);
     const auth = createAuthenticator({ store, auth: config.auth, throttle, log });
-    const ctx: ServiceContext = { config, store, log, tls, auth, dns: createDnsResolver(config.dns) };
+    const fileStore = files;
+    const ctx: ServiceContext = {
+      config,
+      store,
+      log,
+      tls,
+      auth,
+      dns: createDnsResolver(config.dns),
+      // One quota for mail and files (files.quota 'shared'): mail leaves room for the files.
+      otherUsage: (user) => filesUsageUnderMailQuota(config.files, fileStore, user),
+    };
     // Shared by every listener: the connection cap over all services, the count per client
     // address over all services (as Postfix's anvil), and the rate per address.
     const allConnections = new ConnectionCount();

@@ -2,7 +2,7 @@ import type { DnsResolver } from './dns.js';
 import type { Socket } from 'node:net';
 import type { SecureContext, SecureContextOptions, Server as TlsServer, TLSSocket, TLSSocketOptions } from 'node:tls';
 import type { WharfConfig } from '../config/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, User } from '../store/types.js';
 
 /**
  * Structured logger: one JSON line per event. Fields must never contain a password, an AUTH
@@ -68,6 +68,11 @@ export interface ServiceContext {
   auth: Authenticator;
   /** The configured DNS resolver (MX lookups, SPF/DKIM/DMARC, blocklists). */
   dns: DnsResolver;
+  /**
+   * Bytes of a user's quota taken by something other than mail: their files when
+   * `files.quota` is 'shared'. Mail checks its quota against usedBytes plus this. Absent: 0.
+   */
+  otherUsage?: (user: User) => Promise<number>;
 }
 
 /** One accepted client connection, as the listener hands it to a service. */

@@ -5,6 +5,7 @@
  * commands/; the bytes on the wire in net/transport.ts (shared with the other protocols).
  */
 import { isAscii } from 'node:buffer';
+import { checkSharedQuota } from './quota.js';
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { TIMED_OUT, WireTransport } from '../net/transport.js';
@@ -205,6 +206,7 @@ export class SmtpSession implements Session {
         this.reply(verdict.reply);
         return;
       }
+      await checkSharedQuota(this, txn.userIds, sink.size);
       const result = await this.ctx.store.deliver({
         body,
         internalDate: new Date(),

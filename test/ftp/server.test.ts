@@ -261,6 +261,68 @@ describe('FTP quota', () => {
   });
 });
 
+describe('one quota for mail and files (files.quota "shared", the default)', () => {
+  let shared: FtpWharf;
+  before(async () => {
+    shared = await startFtpWharf({ quota: '100K' });
+  });
+  after(async () => {
+    await shared.close();
+  });
+
+  /** An IMAP command's lines up to its tagged reply. */
+  async function imap(c: LineClient, tag: string, command: string): Promise<string[]> {
+    c.send(`${tag} ${command}`);
+    const lines: string[] = [];
+    for (;;) {
+      const line = await c.line();
+      lines.push(line);
+      if (line.startsWith(`${tag} `)) return lines;
+    }
+  }
+
+  it('counts the files against mail: SMTP refuses, IMAP reports them and refuses APPEND', async () => {
+    const c = await FtpTestClient.connect(shared.ftp);
+    await c.login(FTP_USER, FTP_PASSWORD);
+    await c.expect('TYPE I', 200);
+    await store(c, 'files.bin', randomBytes(90_000));
+    c.close();
+
+    // 90,000 bytes of files plus 20,000 of mail pass 100 KiB (102,400 bytes).
+    const smtp = await LineClient.connect(shared.wharf.ports.smtp);
+    assert.equal((await smtp.smtpReply()).code, 220);
+    assert.equal((await smtp.smtp('EHLO client.example')).code, 250);
+    assert.equal((await smtp.smtp('MAIL FROM:<alice@example.com> SIZE=20000')).code, 250);
+    const declared = await smtp.smtp(`RCPT TO:<${FTP_USER}>`);
+    assert.equal(declared.code, 452, declared.lines.join());
+    // Without SIZE the message is refused at the end of DATA, and nothing is delivered.
+    assert.equal((await smtp.smtp('RSET')).code, 250);
+    assert.equal((await smtp.smtp('MAIL FROM:<alice@example.com>')).code, 250);
+    assert.equal((await smtp.smtp(`RCPT TO:<${FTP_USER}>`)).code, 250);
+    assert.equal((await smtp.smtp('DATA')).code, 354);
+    const body = 'x'.repeat(76) + '\r\n';
+    const refused = await smtp.smtp(`Subject: too much\r\n\r\n${body.repeat(260)}.`);
+    assert.equal(refused.code, 452, refused.lines.join());
+    assert.match(refused.lines.join(), /4\.2\.2/);
+    // A small one still fits.
+    assert.equal((await smtp.smtp('MAIL FROM:<alice@example.com>')).code, 250);
+    assert.equal((await smtp.smtp(`RCPT TO:<${FTP_USER}>`)).code, 250);
+    assert.equal((await smtp.smtp('DATA')).code, 354);
+    assert.equal((await smtp.smtp('Subject: small\r\n\r\nfits\r\n.')).code, 250);
+    smtp.close();
+
+    const i = await LineClient.connect(shared.wharf.ports.imap);
+    await i.line();
+    assert.match((await imap(i, 'a', `LOGIN "${FTP_USER}" "${FTP_PASSWORD}"`)).at(-1)!, /^a OK/);
+    const quota = await imap(i, 'b', 'GETQUOTAROOT INBOX');
+    // The files' 90,000 bytes and the small message, in KiB, of 100.
+    assert.ok(quota.some((l) => /^\* QUOTA "" \(STORAGE 8[89] 100\)$/.test(l)), quota.join('\n'));
+    i.send('c APPEND INBOX {20000}');
+    assert.match(await i.line(), /^c NO \[OVERQUOTA\]/);
+    i.close();
+  });
+});
+
 describe('FTP anonymous area', () => {
   let anonymous: FtpWharf;
   before(async () => {

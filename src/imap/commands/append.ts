@@ -5,6 +5,7 @@
  * before the client sends a synchronising literal's bytes.
  */
 import { StoreError, type BodyWriter, type Mailbox, type MailboxEntry } from '../../store/types.js';
+import { otherUsageOf } from '../../net/other-usage.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { checkClientFlags } from '../flags.js';
 import { formatNumberSet } from '../protocol/sequence-set.js';
@@ -62,7 +63,9 @@ export const append: CommandSpec = {
         if (m.size > s.config.maxAppendBytes) await refuse(m, new ImapNo('Message too large', 'TOOBIG'));
         const user = await s.store.getUserById(s.user!.id);
         const pending = received.reduce((n, r) => n + r.body.size, 0);
-        if (user?.quotaBytes != null && user.usedBytes + pending + m.size > user.quotaBytes) {
+        // The quota also holds the user's files when files share it (files.quota "shared").
+        const other = user ? await otherUsageOf(s.ctx, s.log, user) : 0;
+        if (user?.quotaBytes != null && user.usedBytes + other + pending + m.size > user.quotaBytes) {
           await refuse(m, new ImapNo('Quota exceeded', 'OVERQUOTA'));
         }
         received.push(await receive(s, m, flags, date));

@@ -3,6 +3,7 @@
  * SETQUOTA is for the administrator (wharf user quota), not for the user.
  */
 import { ArgCursor } from '../protocol/args.js';
+import { otherUsageOf } from '../../net/other-usage.js';
 import { ImapNo } from '../errors.js';
 import type { ImapSession } from '../session.js';
 import { mailboxFromWire, mailboxToWire, requireMailbox } from './mailbox-name.js';
@@ -11,7 +12,9 @@ import { AUTHENTICATED, argsOf, type CommandSpec } from './types.js';
 async function quotaLine(s: ImapSession): Promise<string> {
   const user = await s.store.getUserById(s.user!.id);
   if (!user || user.quotaBytes === null) return 'QUOTA "" ()';
-  return `QUOTA "" (STORAGE ${Math.ceil(user.usedBytes / 1024)} ${Math.floor(user.quotaBytes / 1024)})`;
+  // One quota root: mail, plus the user's files when they share the quota.
+  const used = user.usedBytes + (await otherUsageOf(s.ctx, s.log, user));
+  return `QUOTA "" (STORAGE ${Math.ceil(used / 1024)} ${Math.floor(user.quotaBytes / 1024)})`;
 }
 
 export const getQuotaRoot: CommandSpec = {

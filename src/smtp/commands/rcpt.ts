@@ -3,6 +3,7 @@
  * ones (for the outbound queue). Nobody else's mail for other domains is ever relayed.
  */
 import { StoreError, type User } from '../../store/types.js';
+import { otherUsage } from '../quota.js';
 import { parsePathArgument } from '../address.js';
 import { Replies, formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
@@ -30,10 +31,14 @@ async function postmasterAddress(s: SmtpSession): Promise<string> {
   return candidates[1] ?? candidates[0];
 }
 
-/** A user can take no more mail when its quota is used up (or the declared size would pass it). */
-function overQuota(user: User, declaredSize: number | null): boolean {
+/**
+ * A user can take no more mail when its quota is used up (or the declared size would pass it);
+ * `otherBytes` is what else the quota holds (their files, when shared with mail).
+ */
+function overQuota(user: User, declaredSize: number | null, otherBytes: number): boolean {
   if (user.quotaBytes === null) return false;
-  return user.usedBytes >= user.quotaBytes || user.usedBytes + (declaredSize ?? 0) > user.quotaBytes;
+  const used = user.usedBytes + otherBytes;
+  return used >= user.quotaBytes || used + (declaredSize ?? 0) > user.quotaBytes;
 }
 
 export async function rcpt(s: SmtpSession, argument: string): Promise<void> {
@@ -67,7 +72,11 @@ export async function rcpt(s: SmtpSession, argument: string): Promise<void> {
   switch (resolution.kind) {
     case 'local': {
       // A full mailbox is a temporary failure (RFC 3463 X.2.2): the sender retries later.
-      const full = resolution.users.find((u) => overQuota(u, txn.declaredSize));
+      let full = false;
+      for (const u of resolution.users) {
+        if (overQuota(u, txn.declaredSize, await otherUsage(s, u))) full = true;
+      }
+      if (s.txn !== txn) return;
       if (full) return s.reply(Replies.mailboxFull(address));
       txn.addRecipient(address, resolution.users.map((u) => u.id));
       s.log.info('rcpt', { queueId: txn.queueId, to: address });

@@ -5,7 +5,17 @@
  */
 import type { FilesConfig } from '../../config/types.js';
 import type { FileSpace, FileStore } from '../file-store.js';
-import type { AccountStore } from '../types.js';
+import type { AccountStore, User } from '../types.js';
+
+/**
+ * Bytes of `user`'s quota taken by their files, which mail must leave room for: their space's
+ * usage when `files.quota` is 'shared' (one limit for mail and files) and the user has a
+ * quota; 0 otherwise.
+ */
+export async function filesUsageUnderMailQuota(files: FilesConfig, fileStore: FileStore, user: User): Promise<number> {
+  if (files.quota !== 'shared' || user.quotaBytes === null) return 0;
+  return fileStore.usage({ kind: 'user', userId: user.id, address: user.address });
+}
 
 /** Bytes an upload to `space` may add now; null for no limit; 0 for the (read-only) anonymous area. */
 export async function uploadAllowance(
