@@ -118,7 +118,7 @@ export function defaultConfig(): WharfConfig {
       idleTimeoutMs: 5 * MINUTE,
       dataIdleTimeoutMs: 5 * MINUTE,
       dataConnectTimeoutMs: MINUTE,
-      uploadCloseGraceMs: 0,
+      uploadCloseGraceMs: 25,
       passivePortMin: 0,
       passivePortMax: 0,
       requireTls: 'except-loopback',

@@ -63,7 +63,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
       idleTimeoutMs: 10_000,
       dataIdleTimeoutMs: 10_000,
       dataConnectTimeoutMs: 5_000,
-      uploadCloseGraceMs: 0,
+      uploadCloseGraceMs: 25,
       passivePortMin: 0,
       passivePortMax: 0,
       requireTls: 'except-loopback',
