@@ -7,6 +7,7 @@
  * machine's available memory falls under a floor, so a server that needs more than the machine
  * has cannot take the machine down with it.
  */
+import { readFile } from 'node:fs/promises';
 import { sleep } from '../lib/common.js';
 import { ImapConnection, openImapSession } from '../lib/imap-client.js';
 import { memAvailableKiB, treeMemory, type TreeMemory } from '../lib/proc-memory.js';
@@ -41,10 +42,33 @@ export interface SessionsSummary {
   openSeconds: number;
   before: TreeMemory;
   after: TreeMemory;
+  /**
+   * The server process's own resident memory split (Linux /proc/PID/status): anonymous (heaps,
+   * stacks, caches: what sessions and data cost) and file-backed (the program's and libraries'
+   * code, shared with any other process running them). Absent where /proc has no such fields.
+   */
+  rootSplit?: { before: ResidentSplit; after: ResidentSplit };
+}
+
+export interface ResidentSplit {
+  anonKiB: number;
+  fileKiB: number;
+}
+
+async function residentSplit(pid: number): Promise<ResidentSplit | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+    const file = /^RssFile:\s+(\d+) kB/m.exec(status);
+    return anon && file ? { anonKiB: Number(anon[1]), fileKiB: Number(file[1]) } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function runSessions(o: SessionsOptions): Promise<SessionsSummary> {
   const before = await treeMemory(o.serverPid);
+  const splitBefore = await residentSplit(o.serverPid);
   const open: ImapConnection[] = [];
   const failureSamples = new Map<string, number>();
   let failed = 0;
@@ -85,6 +109,7 @@ export async function runSessions(o: SessionsOptions): Promise<SessionsSummary> 
   const openSeconds = (performance.now() - t0) / 1000;
   await sleep(o.settleMs);
   const after = await treeMemory(o.serverPid);
+  const splitAfter = await residentSplit(o.serverPid);
   const alive = open.filter((c) => !c.closed).length;
   // The server is stopped next; closing the sockets is all the goodbye these sessions need.
   for (const c of open) c.destroy();
@@ -99,5 +124,6 @@ export async function runSessions(o: SessionsOptions): Promise<SessionsSummary> 
     openSeconds,
     before,
     after,
+    rootSplit: splitBefore && splitAfter ? { before: splitBefore, after: splitAfter } : undefined,
   };
 }

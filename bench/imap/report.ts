@@ -75,6 +75,10 @@ function memoryReport(rows: Named<SessionsSummary>[], p: ReportParams): string[]
     lines.push(`${name.padEnd(9)}${String(s.alive).padStart(7)}${memoryLine(s.after)}${' '.repeat(4)}${memoryLine(s.before)}${fmt(perSession).padStart(17)}`);
     const parts = Object.entries(s.after.byName).sort((a, b) => b[1].pssKiB - a[1].pssKiB);
     lines.push(`  ${name} by process: ${parts.map(([n, v]) => `${n} x${v.processes} ${mib(v.pssKiB)} MiB PSS`).join(', ')}`);
+    if (s.rootSplit) {
+      const { before: b, after: a } = s.rootSplit;
+      lines.push(`  ${name} main process RSS: anonymous ${mib(a.anonKiB)} MiB + file-backed (code) ${mib(a.fileKiB)} MiB; before: ${mib(b.anonKiB)} + ${mib(b.fileKiB)} MiB`);
+    }
     if (s.alive < s.wanted) lines.push(`  ${name}: WARNING only ${s.alive} of ${s.wanted} sessions idle at the reading (${s.opened} opened, ${s.failed} failed${s.stoppedForMemory ? ', stopped: the machine ran low on memory' : ''})`);
     for (const [msg, n] of Object.entries(s.failureSamples)) lines.push(`  ${name} failure x${n}: ${msg}`);
     lines.push(`  ${name}: sessions opened in ${fmt(s.openSeconds)} s (untimed setup: includes each LOGIN's password check)`);

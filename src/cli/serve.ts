@@ -3,6 +3,7 @@ import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { createLogger } from '../net/log.js';
 import type { Logger } from '../net/types.js';
 import { addConfigOptions } from './common.js';
+import { tuneHeapForServing } from './heap.js';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -39,6 +40,8 @@ export async function serve(options: ConfigOptions): Promise<void> {
     void reloadTls();
   });
   log.info('starting', { dataDir: config.dataDir, store: config.store.kind, host: config.host, hostname: config.hostname });
+  // Before the server's code loads, so its first allocations already follow them.
+  tuneHeapForServing();
   // Loaded here, not at the top: the admin commands need none of the protocol code.
   const { startServer } = await import('../server.js');
   const server = await startServer(config, log);

@@ -3,7 +3,6 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import { generate } from 'selfsigned';
 import type { TlsConfig } from '../config/types.js';
 import type { Logger, TlsMaterial } from './types.js';
 
@@ -247,6 +246,8 @@ export async function loadTlsMaterial(config: TlsConfig, dataDir: string, hostna
 export async function generateSelfSigned(hostname: string): Promise<CertificatePair> {
   const notAfterDate = new Date();
   notAfterDate.setFullYear(notAfterDate.getFullYear() + 10);
+  // Imported here: it is needed once per data directory, and its code is several MB.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: hostname }], {
     keyType: 'ec',
     curve: 'P-256',

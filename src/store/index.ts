@@ -2,12 +2,11 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from './types.js';
-import { installedVersion } from './postgres/schema.js';
-import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
 
+// The PostgreSQL store (and the pg driver under it) is imported only when a database URL asks
+// for it: on SQLite it would be a few MB of code and heap for nothing.
 export * from './types.js';
-export { PostgresStore } from './postgres/store.js';
 export { SqliteStore } from './sqlite/store.js';
 
 /** The database file inside the data directory. */
@@ -43,6 +42,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   if (opts.databaseUrl !== undefined) {
     // Config validation refuses other URLs; a caller passing one by mistake must not get SQLite silently.
     if (!isPostgresUrl(opts.databaseUrl)) throw new Error('databaseUrl must be a postgres:// or postgresql:// URL');
+    const { PostgresStore } = await import('./postgres/store.js');
     return PostgresStore.open(opts.databaseUrl.trim());
   }
   await mkdir(opts.dataDir, { recursive: true });
@@ -56,6 +56,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 export async function storeExists(opts: OpenStoreOptions): Promise<boolean> {
   if (opts.databaseUrl !== undefined) {
     if (!isPostgresUrl(opts.databaseUrl)) throw new Error('databaseUrl must be a postgres:// or postgresql:// URL');
+    const { installedVersion } = await import('./postgres/schema.js');
     return (await installedVersion(opts.databaseUrl.trim())) > 0;
   }
   return access(join(opts.dataDir, DATABASE_FILE)).then(

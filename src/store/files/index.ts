@@ -2,12 +2,10 @@
 import type { WharfConfig } from '../../config/types.js';
 import type { FileStore } from '../file-store.js';
 import type { Store } from '../types.js';
-import { PostgresFileStore } from '../postgres/files.js';
-import { PostgresStore } from '../postgres/store.js';
 import { LocalFileStore } from './local.js';
 
+// The PostgreSQL classes are imported only when asked for (they load the pg driver).
 export { LocalFileStore } from './local.js';
-export { PostgresFileStore } from '../postgres/files.js';
 export { uploadAllowance } from './quota.js';
 
 /** Which implementation `files.kind` means with this store: 'auto' follows the store's kind. */
@@ -22,6 +20,7 @@ export function fileStoreKind(config: WharfConfig): 'local' | 'database' {
  */
 export async function openFileStore(config: WharfConfig, store: Store): Promise<FileStore> {
   if (fileStoreKind(config) === 'local') return LocalFileStore.open(config.dataDir);
+  const [{ PostgresStore }, { PostgresFileStore }] = await Promise.all([import('../postgres/store.js'), import('../postgres/files.js')]);
   if (!(store instanceof PostgresStore)) throw new Error('files.kind "database" needs the PostgreSQL store (store.kind "postgres")');
   return PostgresFileStore.open(store.database);
 }

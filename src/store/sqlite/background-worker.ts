@@ -1,18 +1,24 @@
 /**
- * A worker thread that does the store's background work (checkpoints, indexing) on its own
- * database connection. It never keeps the process alive by itself, except while someone
- * waits for it (`hold`) or it is stopping.
+ * The worker thread that does the store's background work (checkpoints, indexing: see
+ * store-worker.ts) on its own database connection. It never keeps the process alive by
+ * itself, except while someone waits for it (`hold`) or it is stopping.
  */
 import { Worker } from 'node:worker_threads';
 
+export interface WorkerMessage {
+  type: string;
+  message?: string;
+  id?: number;
+}
+
 export class BackgroundWorker {
   private readonly worker: Worker;
+  private readonly listeners: ((message: WorkerMessage) => void)[] = [];
   private stopping: Promise<void> | null = null;
 
   constructor(
     script: URL,
     workerData: unknown,
-    onMessage: (message: { type: string; message?: string; id?: number }) => void,
     /** What it is, for warnings. */
     private readonly what: string,
   ) {
@@ -24,9 +30,16 @@ export class BackgroundWorker {
       workerData,
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
     });
-    this.worker.on('message', onMessage);
+    this.worker.on('message', (message: WorkerMessage) => {
+      for (const listener of this.listeners) listener(message);
+    });
     this.worker.on('error', (err) => process.emitWarning(`store: ${what} failed: ${String(err)}`));
     this.worker.unref();
+  }
+
+  /** Adds a listener for the worker's messages. */
+  onMessage(listener: (message: WorkerMessage) => void): void {
+    this.listeners.push(listener);
   }
 
   get stopped(): boolean {

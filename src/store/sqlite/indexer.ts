@@ -1,43 +1,37 @@
 /**
- * Owns the index worker (index-worker.ts): starts it with the store, tells it when messages
- * were stored, and lets tests wait until everything stored so far is indexed.
+ * The indexing side of the store's worker (store-worker.ts, index-worker.ts): tells it when
+ * messages were stored, and lets tests wait until everything stored so far is indexed.
  */
-import { BackgroundWorker } from './background-worker.js';
-import { SEARCH_TEXT_LIMIT } from './bodies.js';
+import type { BackgroundWorker } from './background-worker.js';
 
 /** How often the worker looks for work without being told (e.g. deliveries by the CLI). */
-const INTERVAL_MS = 1000;
+export const INDEX_INTERVAL_MS = 1000;
 
 export class Indexer {
-  private readonly worker: BackgroundWorker;
   private nudged = false;
+  private stopped = false;
   private drainSeq = 0;
   private readonly drains = new Map<number, () => void>();
   /** Counters for tests and benchmarks. */
   readonly stats = { errors: 0 };
 
-  constructor(file: string) {
-    this.worker = new BackgroundWorker(
-      new URL('./index-worker.js', import.meta.url),
-      { file, maxTextBytes: SEARCH_TEXT_LIMIT, intervalMs: INTERVAL_MS },
-      (m) => {
-        if (m.type === 'error') {
-          this.stats.errors++;
-          process.emitWarning(`store: indexing failed: ${m.message}`);
-        }
-        if (m.type === 'drained' && m.id !== undefined) {
-          this.drains.get(m.id)?.();
-          this.drains.delete(m.id);
-          if (this.drains.size === 0) this.worker.release();
-        }
-      },
-      'index worker',
-    );
+  constructor(private readonly worker: BackgroundWorker) {
+    worker.onMessage((m) => {
+      if (m.type === 'index-error') {
+        this.stats.errors++;
+        process.emitWarning(`store: indexing failed: ${m.message}`);
+      }
+      if (m.type === 'drained' && m.id !== undefined) {
+        this.drains.get(m.id)?.();
+        this.drains.delete(m.id);
+        if (this.drains.size === 0) this.worker.release();
+      }
+    });
   }
 
   /** Messages were stored: index them soon (at most one nudge per event-loop turn). */
   nudge(): void {
-    if (this.nudged || this.worker.stopped) return;
+    if (this.nudged || this.stopped || this.worker.stopped) return;
     this.nudged = true;
     setImmediate(() => {
       this.nudged = false;
@@ -47,7 +41,7 @@ export class Indexer {
 
   /** Resolves once everything committed before the call is indexed. */
   idle(): Promise<void> {
-    if (this.worker.stopped) return Promise.resolve();
+    if (this.stopped || this.worker.stopped) return Promise.resolve();
     const id = ++this.drainSeq;
     this.worker.hold();
     return new Promise<void>((resolve) => {
@@ -56,9 +50,10 @@ export class Indexer {
     });
   }
 
-  stop(): Promise<void> {
+  /** Stops asking the worker for anything and lets every waiter go (the worker stops with the store). */
+  stop(): void {
+    this.stopped = true;
     for (const resolve of this.drains.values()) resolve();
     this.drains.clear();
-    return this.worker.stop();
   }
 }

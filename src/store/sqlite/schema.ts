@@ -301,6 +301,9 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** Page cache of the main connection, KiB (PRAGMA cache_size takes KiB as a negative number). */
+const MAIN_CACHE_KIB = 4096;
+
 /** Opens the database file, sets the pragmas and brings the schema up to date. */
 export function openDatabase(file: string): Db {
   const db = new Database(file);
@@ -316,6 +319,10 @@ export function openDatabase(file: string): Db {
     // When the WAL restarts after a checkpoint, keep at most this much of the file.
     db.pragma('journal_size_limit = 67108864');
     db.pragma('foreign_keys = ON');
+    // The page cache lives in the process's native memory (the SQLite build's default is
+    // 16 MB per connection). Mailbox metadata, the hot part, is a few MB even for large
+    // mailboxes; bodies are read once per fetch and the OS's file cache holds them anyway.
+    db.pragma(`cache_size = -${MAIN_CACHE_KIB}`);
     migrate(db);
     // A writer that finds the lock taken (the CLI while the server runs) retries on a timer
     // in write-queue.ts instead of blocking the event loop for seconds.

@@ -43,7 +43,7 @@ import type {
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { Accounts } from './accounts.js';
-import { BodyStore } from './bodies.js';
+import { BodyStore, SEARCH_TEXT_LIMIT } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
 import { DkimKeys } from './dkim-keys.js';
@@ -61,8 +61,10 @@ import { SearchIndex } from './search.js';
 import { Subscriptions } from './subscriptions.js';
 import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
-import { Checkpointer } from './checkpointer.js';
-import { Indexer } from './indexer.js';
+import { BackgroundWorker } from './background-worker.js';
+import { Checkpointer, CHECKPOINT_INTERVAL_MS } from './checkpointer.js';
+import { Indexer, INDEX_INTERVAL_MS } from './indexer.js';
+import type { StoreWorkerOptions } from './store-worker.js';
 import { WalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -103,6 +105,8 @@ export class SqliteStore implements Store {
   }
 
   private readonly walSync: WalSync;
+  /** The one worker thread for checkpoints and indexing (store-worker.ts). */
+  private readonly worker: BackgroundWorker;
   private readonly checkpointer: Checkpointer;
   private readonly indexer: Indexer;
   private readonly checkSchema: () => void;
@@ -112,8 +116,15 @@ export class SqliteStore implements Store {
     file: string,
   ) {
     this.walSync = new WalSync(`${file}-wal`);
-    this.checkpointer = new Checkpointer(file);
-    this.indexer = new Indexer(file);
+    const options: StoreWorkerOptions = {
+      file,
+      maxTextBytes: SEARCH_TEXT_LIMIT,
+      indexIntervalMs: INDEX_INTERVAL_MS,
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+    };
+    this.worker = new BackgroundWorker(new URL('./store-worker.js', import.meta.url), options, 'store worker');
+    this.checkpointer = new Checkpointer(this.worker);
+    this.indexer = new Indexer(this.worker);
     this.queue = new WriteQueue(
       db,
       (touched) => {
@@ -166,8 +177,9 @@ export class SqliteStore implements Store {
       await this.queue.drain();
       await this.bodies.close();
       await this.queue.close();
-      await this.indexer.stop();
-      await this.checkpointer.stop();
+      this.indexer.stop();
+      // Its last checkpoint runs as it stops.
+      await this.worker.stop();
       this.db.close();
     })();
     return this.closing;
