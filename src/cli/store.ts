@@ -8,8 +8,7 @@ import type { Store } from '../store/types.js';
 import type { WharfConfig } from '../config/types.js';
 import { copyFiles, type FileCopyReport } from '../store/copy-files.js';
 import type { FileStore } from '../store/file-store.js';
-import { fileStoreKind, LocalFileStore, openFileStore, PostgresFileStore } from '../store/files/index.js';
-import { PostgresStore } from '../store/postgres/store.js';
+import { fileStoreKind, LocalFileStore, openFileStore } from '../store/files/index.js';
 import { addConfigOptions } from './common.js';
 import { CliError, EXIT_FAILURE, UsageError } from './errors.js';
 
@@ -96,12 +95,13 @@ async function fileStoresFor(config: WharfConfig, source: Store, target: Store, 
       return null;
     }
   }
-  if (targetKind === 'database' && !(target instanceof PostgresStore)) {
+  if (targetKind === 'database' && targetOpen.databaseUrl === undefined) {
     throw new UsageError('files.kind "database" needs a PostgreSQL target');
   }
   const from = await openFileStore(config, source);
   try {
-    const to = targetKind === 'local' ? await LocalFileStore.open(targetOpen.dataDir) : await PostgresFileStore.open((target as PostgresStore).database);
+    // The database file store is the target store's own tables (openFileStore picks it by kind).
+    const to = targetKind === 'local' ? await LocalFileStore.open(targetOpen.dataDir) : await openFileStore({ ...config, files: { ...config.files, kind: 'database' } }, target);
     return { from, to };
   } catch (err) {
     await from.close();
