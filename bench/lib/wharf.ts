@@ -4,6 +4,7 @@
  * admin CLI.
  */
 import { existsSync } from 'node:fs';
+import { SERVE_NODE_OPTIONS } from '../../src/cli/heap.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pop3Connection } from './pop3-client.js';
@@ -110,7 +111,9 @@ export async function startWharf(opts: {
   Object.assign(env, opts.env);
   const logFile = join(opts.dir, 'wharf.log');
   const listening: string[] = [];
-  const server = startProcess(process.execPath, [...(process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--data', dataDir], {
+  // As `npm start` runs it (SERVE_NODE_OPTIONS), then whatever the bench run adds.
+  const nodeArgs = [...SERVE_NODE_OPTIONS, ...(process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const server = startProcess(process.execPath, [...nodeArgs, main, 'serve', '--data', dataDir], {
     logFile,
     env,
     cwd: opts.dir,

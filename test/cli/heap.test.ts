@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SERVE_V8_FLAGS, tuneHeapForServing } from '../../src/cli/heap.js';
+import { readFileSync } from 'node:fs';
+import { SERVE_NODE_OPTIONS, SERVE_V8_FLAGS, tuneHeapForServing } from '../../src/cli/heap.js';
 
 describe('serve heap settings', () => {
   it('sets the V8 flags for serving', () => {
@@ -13,5 +14,10 @@ describe('serve heap settings', () => {
     const set: string[] = [];
     assert.deepEqual(tuneHeapForServing({ WHARF_V8_DEFAULT_HEAP: '1' }, (f) => set.push(f)), []);
     assert.deepEqual(set, []);
+  });
+
+  it('npm start runs serve with the Node options the benchmarks use', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.start, `node ${SERVE_NODE_OPTIONS.join(' ')} dist/src/cli/main.js serve`);
   });
 });
