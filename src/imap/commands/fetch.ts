@@ -2,11 +2,11 @@
 import { ImapBad } from '../errors.js';
 import { MessageFetcher, onlySmallItems, smallFetchFormatter } from '../fetch/message-response.js';
 
-/** Response text gathered before one write when FETCH needs only the entries. */
-const BATCH_CHARS = 64 * 1024;
+/** Response bytes gathered before one write when FETCH needs only the entries. */
+const BATCH_BYTES = 64 * 1024;
 import { parseFetch } from '../grammar.js';
 import { formatNumberSet } from '../protocol/sequence-set.js';
-import { resolveTargets } from '../message-set.js';
+import { resolveTargetLists } from '../message-set.js';
 import type { FetchItem } from '../protocol/types.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxEntry } from '../../store/types.js';
@@ -38,7 +38,7 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
     throw new ImapBad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
   }
   if (request.changedSince !== undefined || request.items.some((i) => i.kind === 'MODSEQ')) s.condstoreActive = true;
-  const targets = resolveTargets(s, request.set, uid);
+  const targets = resolveTargetLists(s, request.set, uid);
   const snapshot = await s.entries.entriesOf(view.mailbox.id);
   // Entries whose flags this command changed (the implicit \Seen); the rest come from the snapshot.
   const changedHere = new Map<number, MailboxEntry>();
@@ -46,7 +46,7 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
   if (request.vanished && request.changedSince !== undefined) {
     const changes = await s.store.changesSince(view.mailbox.id, request.changedSince);
     const max = view.uids[view.uids.length - 1] ?? 0;
-    const inSet = new Set(targets.map((t) => t.uid));
+    const inSet = new Set(targets.uids);
     const gone = changes.expunged.filter((u) => u <= max && (inSet.has(u) || !view.seqOf(u)));
     if (gone.length > 0) s.out.untagged(`VANISHED (EARLIER) ${formatNumberSet(gone)}`);
   }
@@ -55,8 +55,8 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
   const flagged = new Set<number>();
   if (markSeen) {
     const unseen: number[] = [];
-    for (const t of targets) {
-      const e = snapshot.find(t.uid);
+    for (const targetUid of targets.uids) {
+      const e = snapshot.find(targetUid);
       if (e && !e.flags.includes('\\Seen')) unseen.push(e.uid);
     }
     if (unseen.length > 0) {
@@ -70,8 +70,13 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
   }
 
   const small = onlySmallItems(request.items) ? smallFetchFormatter(request.items, uid) : null;
-  let batch = '';
-  for (const target of targets) {
+  // Lines are encoded into a buffer as they are made, so each line's string is garbage at once:
+  // joined into one long string first, they would live through collections (and be copied)
+  // until the batch is written, which on 100,000 messages is most of the work.
+  let batch = small ? Buffer.allocUnsafe(BATCH_BYTES) : null;
+  let used = 0;
+  for (let i = 0; i < targets.uids.length; i++) {
+    const target = { uid: targets.uids[i]!, seq: targets.seqs[i]! };
     const entry = changedHere.get(target.uid) ?? snapshot.find(target.uid);
     // Expunged by someone else and not yet announced: nothing to send (RFC 9051 7.5.1).
     if (!entry) continue;
@@ -82,18 +87,25 @@ async function fetch(s: ImapSession, c: Command, uid: boolean) {
       withModseq: s.condstoreActive && (request.changedSince !== undefined || flagged.has(entry.uid)),
       withFlags: flagged.has(entry.uid),
     };
-    if (small) {
+    if (small && batch) {
       // Many lines go out as one write, with back-pressure between writes.
-      batch += small(ctx, target.seq, entry);
-      if (batch.length >= BATCH_CHARS) {
-        await s.out.rawWait(Buffer.from(batch, 'utf8'));
-        batch = '';
+      const line = small(ctx, target.seq, entry);
+      // At most 3 bytes per UTF-16 unit; a line longer than a batch goes out alone.
+      if (used > 0 && used + line.length * 3 > batch.length) {
+        await s.out.rawWait(batch.subarray(0, used));
+        batch = Buffer.allocUnsafe(BATCH_BYTES);
+        used = 0;
       }
+      if (line.length * 3 > batch.length) {
+        await s.out.rawWait(Buffer.from(line, 'utf8'));
+        continue;
+      }
+      used += batch.write(line, used, 'utf8');
       continue;
     }
     await new MessageFetcher({ ...ctx, store: s.store, out: s.out }, target.seq, entry).write(request.items);
   }
-  if (batch) s.out.raw(batch);
+  if (batch && used > 0) s.out.raw(batch.subarray(0, used));
 }
 
 export const fetchCommand: CommandSpec = { states: SELECTED, expungeSafe: false, run: (s, c) => fetch(s, c, false) };
