@@ -40,7 +40,7 @@ export interface QueuedDelivery {
   headers: string;
   envelope: string | null;
   structure: string | null;
-  /** messages.text_state, and the text for message_textPending (none: null). */
+  /** messages.text_state, and the text for message_text_pending (none: null). */
   textState: string;
   pendingText: { state: 'complete' | 'truncated'; columns: TextColumns } | null;
   userIds: readonly number[];
@@ -85,7 +85,7 @@ const DELIVER_BATCH = `
     INSERT INTO messages (id, size, internal_date, headers, envelope, structure, text_state)
     SELECT id, size, internal_date, headers, envelope, structure, text_state FROM msg
   ), texts AS (
-    INSERT INTO message_textPending (message_id, state, ${TEXT_COLUMNS.join(', ')})
+    INSERT INTO message_text_pending (message_id, state, ${TEXT_COLUMNS.join(', ')})
     SELECT msg.id, t.state, ${TEXT_COLUMNS.map((c) => `t.${c}`).join(', ')}
     FROM unnest($11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
       AS t(msg, state, ${TEXT_COLUMNS.join(', ')})
