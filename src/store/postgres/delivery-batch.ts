@@ -162,10 +162,14 @@ export class DeliveryBatcher {
 
   /** Resolves once a COMMIT that holds the delivery has returned. */
   submit(delivery: QueuedDelivery): Promise<DeliveryResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ delivery, resolve, reject });
-      this.pump();
-    });
+    // Tracked from now on, not only once its batch starts: closing the store waits for it.
+    return this.db.track(
+      () =>
+        new Promise<DeliveryResult>((resolve, reject) => {
+          this.queue.push({ delivery, resolve, reject });
+          this.pump();
+        }),
+    );
   }
 
   private pump(): void {
