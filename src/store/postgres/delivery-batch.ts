@@ -57,7 +57,10 @@ interface Waiting {
 }
 
 /**
- * The whole batch. Per message (msg, in batch order): its body id (the pending body of a large
+ * The whole batch. Small values (ids, sizes, dates) travel as arrays; the large ones (the body's
+ * last chunk and head, the structure, the header and body text) each as a parameter of its
+ * own (LARGE_ROWS), a bytea sent in binary: parsed out of one array literal, they cost the
+ * server more than all the rest of the statement. Per message (msg, in batch order): its body id (the pending body of a large
  * message, else a new one from the sequence), body, message row and search text. Per target
  * (tgt, deliveries in batch order, each delivery's users then copies): the mailbox (a user's
  * folder as foldersInTx chooses it: the folder's role, else INBOX). The mailboxes are locked
@@ -65,12 +68,14 @@ interface Waiting {
  * once per user, after every mailbox lock was taken (the lock order of messages.ts).
  */
 const DELIVER_BATCH = `
-  WITH msg AS MATERIALIZED (
+  WITH large (ord, head, tail, structure, text_headers, text_body) AS MATERIALIZED (
+    VALUES LARGE_ROWS
+  ), msg AS MATERIALIZED (
     SELECT m.ord, COALESCE(m.body_id, nextval('bodies_id_seq'::regclass)) AS id, m.body_id IS NULL AS fresh,
-      m.size, m.head, m.tail, m.tail_seq, m.internal_date, m.headers, m.envelope, m.structure, m.text_state
-    FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::int[], $6::timestamptz[], $7::text[],
-                $8::text[], $9::text[], $10::text[])
-      WITH ORDINALITY AS m(body_id, size, head, tail, tail_seq, internal_date, headers, envelope, structure, text_state, ord)
+      m.size, l.head, l.tail, m.tail_seq, m.internal_date, m.headers, m.envelope, l.structure, m.text_state
+    FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+      WITH ORDINALITY AS m(body_id, size, tail_seq, internal_date, headers, envelope, text_state, ord)
+    JOIN large l ON l.ord = m.ord
   ), new_bodies AS (
     INSERT INTO bodies (id, state, size, chunk_size, head)
     SELECT id, 'committed', size, ${CHUNK_SIZE}, head FROM msg WHERE fresh
@@ -86,17 +91,18 @@ const DELIVER_BATCH = `
     SELECT id, size, internal_date, headers, envelope, structure, text_state FROM msg
   ), texts AS (
     INSERT INTO message_text_pending (message_id, state, ${TEXT_COLUMNS.join(', ')})
-    SELECT msg.id, t.state, ${TEXT_COLUMNS.map((c) => `t.${c}`).join(', ')}
-    FROM unnest($11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
-      AS t(msg, state, ${TEXT_COLUMNS.join(', ')})
+    SELECT msg.id, t.state, t.subject, t.from_addr, t.to_addr, t.cc_addr, t.bcc_addr, l.text_headers, l.text_body
+    FROM unnest($8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+      AS t(msg, state, subject, from_addr, to_addr, cc_addr, bcc_addr)
     JOIN msg ON msg.ord = t.msg
+    JOIN large l ON l.ord = t.msg
   ), tgt AS MATERIALIZED (
     SELECT t.ord, t.msg, t.flags,
       COALESCE(t.mailbox_id, (
         SELECT f.id FROM mailboxes f WHERE f.user_id = t.user_id AND f.role IN ('inbox', t.folder)
         ORDER BY f.role = 'inbox', f.id LIMIT 1
       )) AS mailbox_id
-    FROM unnest($20::int[], $21::bigint[], $22::text[], $23::bigint[], $24::text[])
+    FROM unnest($15::int[], $16::bigint[], $17::text[], $18::bigint[], $19::text[])
       WITH ORDINALITY AS t(msg, user_id, folder, mailbox_id, flags, ord)
   ), wanted AS MATERIALIZED (
     SELECT t.mailbox_id AS id, count(*) AS n, count(DISTINCT t.msg) AS d, sum(msg.size) AS bytes
@@ -133,6 +139,27 @@ const DELIVER_BATCH = `
     (SELECT array_agg(mailbox_id ORDER BY ord) FROM numbered) AS entry_mailboxes,
     (SELECT array_agg(uid ORDER BY ord) FROM numbered) AS entry_uids,
     (SELECT array_agg(user_id ORDER BY ord) FROM numbered) AS entry_users`;
+
+/** Array parameters of DELIVER_BATCH ($1..$19), before the per-message ones. */
+const ARRAY_PARAMS = 19;
+/** Per message, parameters of their own: head, tail, structure, header text, body text. */
+const LARGE_PARAMS = 5;
+const statements = new Map<number, string>();
+
+/** DELIVER_BATCH for a batch of `messages`. */
+function deliverBatch(messages: number): string {
+  let text = statements.get(messages);
+  if (text === undefined) {
+    const rows: string[] = [];
+    for (let i = 0; i < messages; i++) {
+      const p = ARRAY_PARAMS + i * LARGE_PARAMS;
+      rows.push(`(${i + 1}, $${p + 1}::bytea, $${p + 2}::bytea, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text)`);
+    }
+    text = DELIVER_BATCH.replace('LARGE_ROWS', rows.join(', '));
+    statements.set(messages, text);
+  }
+  return text;
+}
 
 interface BatchRow {
   message_ids: number[];
@@ -209,33 +236,30 @@ export class DeliveryBatcher {
     const m = {
       bodyIds: [] as Array<number | null>,
       sizes: [] as number[],
-      heads: [] as Array<Buffer | null>,
-      tails: [] as Array<Buffer | null>,
       tailSeqs: [] as number[],
       dates: [] as Date[],
       headers: [] as string[],
       envelopes: [] as Array<string | null>,
-      structures: [] as Array<string | null>,
       textStates: [] as string[],
     };
-    const text = { msg: [] as number[], state: [] as string[], columns: TEXT_COLUMNS.map(() => [] as Array<string | null>) };
+    const large: unknown[] = [];
+    const small: TextColumn[] = ['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr'];
+    const text = { msg: [] as number[], state: [] as string[], columns: small.map(() => [] as Array<string | null>) };
     const t = { msg: [] as number[], user: [] as Array<number | null>, folder: [] as Array<string | null>, mailbox: [] as Array<number | null>, flags: [] as string[] };
     for (const [i, d] of deliveries.entries()) {
       const ord = i + 1;
       m.bodyIds.push(d.writer.bodyId);
       m.sizes.push(d.size);
-      m.heads.push(d.writer.takeHead());
-      m.tails.push(d.writer.takeTail());
       m.tailSeqs.push(d.writer.tailSeq);
       m.dates.push(d.internalDate);
       m.headers.push(d.headers);
       m.envelopes.push(d.envelope);
-      m.structures.push(d.structure);
       m.textStates.push(d.textState);
+      large.push(d.writer.takeHead(), d.writer.takeTail(), d.structure, d.pendingText?.columns.headers ?? null, d.pendingText?.columns.body ?? null);
       if (d.pendingText) {
         text.msg.push(ord);
         text.state.push(d.pendingText.state);
-        for (const [c, column] of TEXT_COLUMNS.entries()) text.columns[c]!.push(d.pendingText.columns[column]);
+        for (const [c, column] of small.entries()) text.columns[c]!.push(d.pendingText.columns[column]);
       }
       for (const userId of d.userIds) {
         t.msg.push(ord);
@@ -253,16 +277,13 @@ export class DeliveryBatcher {
         t.flags.push(copy.flags.join(' '));
       }
     }
-    const row = (await tx.one<BatchRow>(DELIVER_BATCH, [
+    const row = (await tx.one<BatchRow>(deliverBatch(deliveries.length), [
       m.bodyIds,
       m.sizes,
-      m.heads,
-      m.tails,
       m.tailSeqs,
       m.dates,
       m.headers,
       m.envelopes,
-      m.structures,
       m.textStates,
       text.msg,
       text.state,
@@ -272,6 +293,7 @@ export class DeliveryBatcher {
       t.folder,
       t.mailbox,
       t.flags,
+      ...large,
     ]))!;
     // Every pending body still there, every target resolved to a mailbox that exists: else the
     // deliveries alone say which one failed, and why.
