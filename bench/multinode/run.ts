@@ -222,6 +222,12 @@ function printReport(results: Result[], p: { sessions: number; size: number; dur
     if (r.cpu) {
       const parts = Object.entries(r.cpu.byWho).map(([who, c]) => `${who} ${c.toFixed(2)}`);
       lines.push(`  CPU (cores busy) during the window: ${parts.join(', ')}; whole machine ${r.cpu.machine.toFixed(2)} of ${r.cpu.cores}`);
+      // On a machine shared with other work the rate moves with the others' load; the CPU
+      // each message cost moves much less, so the two are read together.
+      if (l.messagesPerSecond > 0) {
+        const perMessage = Object.entries(r.cpu.byWho).map(([who, c]) => `${who} ${((c / l.messagesPerSecond) * 1000).toFixed(2)}`);
+        lines.push(`  CPU ms per message: ${perMessage.join(', ')}`);
+      }
     }
   }
   const rate = (s: Scenario) => results.find((r) => r.scenario === s)?.load.messagesPerSecond ?? 0;

@@ -92,7 +92,7 @@ export class Accounts {
     } catch {
       return false;
     }
-    return (await this.db.one('SELECT 1 FROM domains WHERE name = $1', [domain])) !== undefined;
+    return (await this.db.preparedOne('SELECT 1 FROM domains WHERE name = $1', [domain])) !== undefined;
   }
 
   // ---- users -----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ export class Accounts {
   async getUser(address: string): Promise<User | null> {
     const parsed = tryParseAddress(address);
     if (!parsed) return null;
-    const row = await this.db.one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE address = $1`, [parsed.address]);
+    const row = await this.db.preparedOne<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE address = $1`, [parsed.address]);
     return row ? toUser(row) : null;
   }
 
@@ -294,7 +294,7 @@ export class Accounts {
     const base = stripSubaddress(address);
     if (base !== null) candidates.push(base);
     for (const candidate of candidates) {
-      const user = await this.db.one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE address = $1`, [candidate]);
+      const user = await this.db.preparedOne<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE address = $1`, [candidate]);
       if (user) return { user: toUser(user) };
       const targets = await this.targetsOf(this.db, candidate);
       if (targets.length > 0) return { targets };

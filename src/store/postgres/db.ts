@@ -167,6 +167,22 @@ export class Database {
     return (await this.rows<R>(text, values))[0];
   }
 
+  /**
+   * One statement as a named prepared statement (parsed once per connection, see prepared):
+   * for the few run on every message outside a transaction (a recipient's lookup, the
+   * indexer's batch). Only for statements whose plan does not depend on the values: after a
+   * few runs PostgreSQL may keep one generic plan for them.
+   */
+  preparedOne<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R | undefined> {
+    return this.track(async () => {
+      try {
+        return (await this.pool.query<R>(prepared(text, values))).rows[0];
+      } catch (err) {
+        throw translateError(err);
+      }
+    });
+  }
+
   async count(text: string, values?: unknown[]): Promise<number> {
     return this.track(async () => {
       try {

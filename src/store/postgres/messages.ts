@@ -30,8 +30,9 @@ import {
   type MailboxEntry,
   type StoredMessage,
 } from '../types.js';
-import { checkDeliveryTargets, checkInternalDate, normalizeFlags } from '../normalize.js';
+import { checkDeliveryTargets, checkInternalDate, normalizeFlags, type DeliveryTargets } from '../normalize.js';
 import type { BodyStore } from './bodies.js';
+import { DeliveryBatcher } from './delivery-batch.js';
 import type { Database, Tx } from './db.js';
 import { isId, type Mailboxes } from './mailboxes.js';
 import type { PostgresQueue } from './queue.js';
@@ -70,6 +71,7 @@ function checkDate(date: Date): Date {
 
 export class Messages {
   private readonly structures = new StructureCache();
+  private readonly batcher: DeliveryBatcher;
 
   constructor(
     private readonly db: Database,
@@ -79,39 +81,74 @@ export class Messages {
     private readonly outbound: PostgresQueue,
     /** Told after a commit that left search text for the indexer (text-indexer.ts). */
     private readonly onTextPending: () => void = () => {},
-  ) {}
+  ) {
+    this.batcher = new DeliveryBatcher(
+      db,
+      (d) => this.deliverAlone(d.request, d.writer, { userIds: [...d.userIds], folder: d.folder, copies: [...d.copies] }, d.internalDate),
+      () => this.onTextPending(),
+    );
+  }
 
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const writer = this.bodies.claim(request.body);
     const targets = checkDeliveryTargets(request);
     const internalDate = checkDate(request.internalDate);
     return writer.commitWith(() => {
-      writer.analysis(); // finished before the transaction starts: it holds locks
-      return this.db.transaction(async (tx) => {
-        const folderOf = await this.foldersInTx(tx, targets.userIds, targets.folder);
-        const copyIds = targets.copies.map((c) => c.mailboxId);
-        const unknown = copyIds.find((id) => !isId(id));
-        if (unknown !== undefined) throw new StoreError('not-found', `no mailbox ${unknown}`);
-        // The new message's rows first: nobody else can lock a row that does not exist yet, so
-        // this keeps the lock order, and the mailbox rows (which every delivery to these users
-        // waits for) are held only for the entries and the COMMIT.
-        const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
-        const locked = await this.mailboxes.lockInTx(tx, [...folderOf.values(), ...copyIds]);
-        // Users' entries, then the copies (flags as given, no quota check), as DeliveryResult lists them.
-        const planned = [
-          ...targets.userIds.map((userId) => ({ mailbox: locked.get(folderOf.get(userId)!)!, flags: [] as string[] })),
-          ...targets.copies.map(({ mailboxId, flags }) => ({ mailbox: locked.get(mailboxId)!, flags })),
-        ];
-        const added = planned.length > 0 ? await this.addEntriesInTx(tx, planned, messageId, writer.size, internalDate) : [];
-        const queueId = request.outbound
-          ? await this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
-          : null;
-        return {
-          messageId,
-          entries: added.map((entry, i) => ({ userId: planned[i]!.mailbox.userId, mailboxId: entry.mailboxId, uid: entry.uid })),
-          queueId,
-        };
+      const analysis = writer.analysis(); // finished before the transaction starts: it holds locks
+      const unknownUser = targets.userIds.find((id) => !isId(id));
+      if (unknownUser !== undefined) throw new StoreError('not-found', `no user ${unknownUser}`);
+      const unknown = targets.copies.find((c) => !isId(c.mailboxId));
+      if (unknown !== undefined) throw new StoreError('not-found', `no mailbox ${unknown.mailboxId}`);
+      // A delivery that also queues for other servers goes alone; the others share a
+      // transaction with the deliveries made at the same time (delivery-batch.ts).
+      if (request.outbound) return this.deliverAlone(request, writer, targets, internalDate);
+      const text = this.search.textOf(analysis);
+      return this.batcher.submit({
+        writer,
+        size: writer.size,
+        internalDate,
+        headers: headersJson(request.headers ?? analysis?.headers ?? {}),
+        envelope: JSON.stringify({ mailFrom: request.envelope.mailFrom, rcptTo: request.envelope.rcptTo }),
+        structure: analysis ? JSON.stringify({ root: analysis.root, envelope: analysis.envelope }) : null,
+        textState: text.columns ? 'pending' : text.state,
+        pendingText: text.columns && text.state !== 'missing' ? { state: text.state, columns: text.columns } : null,
+        userIds: targets.userIds,
+        folder: targets.folder,
+        copies: targets.copies,
+        request,
       });
+    });
+  }
+
+  /** One delivery in a transaction of its own. */
+  private deliverAlone(
+    request: DeliveryRequest,
+    writer: ChunkedBodyWriter,
+    targets: DeliveryTargets,
+    internalDate: Date,
+  ): Promise<DeliveryResult> {
+    return this.db.transaction(async (tx) => {
+      const folderOf = await this.foldersInTx(tx, targets.userIds, targets.folder);
+      const copyIds = targets.copies.map((c) => c.mailboxId);
+      // The new message's rows first: nobody else can lock a row that does not exist yet, so
+      // this keeps the lock order, and the mailbox rows (which every delivery to these users
+      // waits for) are held only for the entries and the COMMIT.
+      const messageId = await this.storeMessageInTx(tx, writer, internalDate, request.headers, request.envelope);
+      const locked = await this.mailboxes.lockInTx(tx, [...folderOf.values(), ...copyIds]);
+      // Users' entries, then the copies (flags as given, no quota check), as DeliveryResult lists them.
+      const planned = [
+        ...targets.userIds.map((userId) => ({ mailbox: locked.get(folderOf.get(userId)!)!, flags: [] as string[] })),
+        ...targets.copies.map(({ mailboxId, flags }) => ({ mailbox: locked.get(mailboxId)!, flags })),
+      ];
+      const added = planned.length > 0 ? await this.addEntriesInTx(tx, planned, messageId, writer.size, internalDate) : [];
+      const queueId = request.outbound
+        ? await this.outbound.enqueueInTx(tx, messageId, writer.size, request.envelope.mailFrom, request.outbound)
+        : null;
+      return {
+        messageId,
+        entries: added.map((entry, i) => ({ userId: planned[i]!.mailbox.userId, mailboxId: entry.mailboxId, uid: entry.uid })),
+        queueId,
+      };
     });
   }
 

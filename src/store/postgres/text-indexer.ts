@@ -111,7 +111,7 @@ export class TextIndexer {
   private async drain(): Promise<void> {
     try {
       while (!this.stopped) {
-        const row = await this.db.one<{ n: number }>(MOVE);
+        const row = await this.db.preparedOne<{ n: number }>(MOVE, []);
         if ((row?.n ?? 0) < BATCH) return;
       }
     } catch {
