@@ -65,8 +65,8 @@ export interface WriteHandle {
   upload: FileUpload | null;
   /** Bytes of the old file kept in front of what is written (resume offset, appended-to size). */
   keptBytes: number;
-  /** Size of the file the upload replaces (0 for a new one): the quota counts only growth. */
-  replacedBytes: number;
+  /** Size of the file the upload replaces (0 for a new one): the quota counts only growth. Null until needed. */
+  replacedBytes: number | null;
   /** Bytes the space may grow by (quota left when the upload started); null for no limit. */
   maxBytes: number | null;
   /** Bytes accepted from WRITEs (written or still gathered; not counting keptBytes). */

@@ -5,6 +5,7 @@
  * that vanishes mid-upload leaves no half file.
  */
 import { normalizeFilePath } from '../store/files/path.js';
+import type { FileInfo, FileUpload } from '../store/file-store.js';
 import { StoreError } from '../store/types.js';
 import { replyAttrs } from './attributes.js';
 import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
@@ -94,30 +95,26 @@ function folderIsNoFile(err: unknown): never {
  */
 async function openForWriting(session: SftpSession, path: string, flags: number, attrs: RequestAttrs): Promise<WriteHandle> {
   const { files, space } = session.ctx;
+  const maxBytes = await session.ctx.uploadAllowance();
+  const { mode } = settableAttrs(attrs);
+  if ((flags & (OpenFlag.CREAT | OpenFlag.TRUNC | OpenFlag.APPEND | OpenFlag.EXCL)) === (OpenFlag.CREAT | OpenFlag.TRUNC)) {
+    // What every client sends for a new upload: the store checks the name itself, so no STAT
+    // first (one file at a time, that is a fair part of the time per file). The size of the
+    // file replaced is looked up only if the quota needs it.
+    try {
+      const upload = await files.createUpload(space, path, { mode: 'replace', maxBytes });
+      return newWriteHandle(path, { upload, replacedBytes: null, maxBytes, mode });
+    } catch (err) {
+      // A folder or something else in the way: the checks below say what.
+      if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
+    }
+  }
   const existing = await files.stat(space, path);
   if (existing?.type === 'directory') throw new SftpError(Status.FAILURE, 'is a directory');
   const exclusive = (flags & OpenFlag.EXCL) !== 0;
   if (exclusive && existing) throw new SftpError(Status.FAILURE, 'file exists');
   if (!existing && (flags & OpenFlag.CREAT) === 0) throw new SftpError(Status.NO_SUCH_FILE, 'no such file');
-  const { mode } = settableAttrs(attrs);
-  const handle: WriteHandle = {
-    kind: 'write',
-    path,
-    upload: null,
-    keptBytes: 0,
-    replacedBytes: existing?.size ?? 0,
-    maxBytes: await session.ctx.uploadAllowance(),
-    acceptedBytes: 0,
-    writeBehind: newWriteBehind(),
-    nextOffset: 0,
-    append: false,
-    failure: null,
-    early: new Map(),
-    earlyBytes: 0,
-    mode,
-    modified: null,
-  };
-  const { maxBytes } = handle;
+  const handle = newWriteHandle(path, { upload: null, replacedBytes: existing?.size ?? 0, maxBytes, mode });
   if (flags & OpenFlag.APPEND) {
     handle.upload = await files.createUpload(space, path, { mode: 'append', maxBytes });
     handle.keptBytes = existing?.size ?? 0;
@@ -129,6 +126,26 @@ async function openForWriting(session: SftpSession, path: string, flags: number,
     handle.nextOffset = null;
   }
   return handle;
+}
+
+function newWriteHandle(
+  path: string,
+  init: { upload: FileUpload | null; replacedBytes: number | null; maxBytes: number | null; mode: number | null },
+): WriteHandle {
+  return {
+    kind: 'write',
+    path,
+    ...init,
+    keptBytes: 0,
+    acceptedBytes: 0,
+    writeBehind: newWriteBehind(),
+    nextOffset: 0,
+    append: false,
+    failure: null,
+    early: new Map(),
+    earlyBytes: 0,
+    modified: null,
+  };
 }
 
 const close: RequestHandler = async (session, id, req) => {
@@ -164,14 +181,15 @@ const close: RequestHandler = async (session, id, req) => {
   }
   // The bytes still gathered are written first; a failed write gives the upload up (its status is the answer).
   await flushUpload(session, handle);
+  let info: FileInfo;
   try {
-    await handle.upload.commit();
+    info = await handle.upload.commit();
   } catch (err) {
     await handle.upload.abort({ keepPartial: false }).catch(() => {});
     throw err;
   }
   session.log.info('file uploaded', { path: handle.path, bytes: handle.keptBytes + handle.acceptedBytes });
-  await applyAttrs(session, handle);
+  await applyAttrs(session, handle, info);
   await session.ok(id);
 };
 
@@ -180,10 +198,11 @@ const close: RequestHandler = async (session, id, req) => {
  * exists under its name. The data is committed by then, so a failure here is logged, not
  * reported as a failed upload.
  */
-async function applyAttrs(session: SftpSession, handle: WriteHandle): Promise<void> {
+async function applyAttrs(session: SftpSession, handle: WriteHandle, committed: FileInfo): Promise<void> {
   const { files, space } = session.ctx;
   try {
-    if (handle.mode !== null) await files.setMode(space, handle.path, handle.mode);
+    // Clients send the usual 0644 with every OPEN, which the new file has already.
+    if (handle.mode !== null && handle.mode !== committed.mode) await files.setMode(space, handle.path, handle.mode);
     if (handle.modified !== null) await files.setModified(space, handle.path, handle.modified);
   } catch (err) {
     session.log.warn('setting attributes after upload failed', { path: handle.path, error: (err as Error).message });

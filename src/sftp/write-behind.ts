@@ -50,8 +50,12 @@ function failureError(handle: WriteHandle): SftpError {
  */
 export async function acceptWrite(session: SftpSession, handle: WriteHandle, data: Buffer): Promise<void> {
   if (handle.failure) throw failureError(handle);
-  const growth = handle.keptBytes + handle.acceptedBytes + data.length - handle.replacedBytes;
-  if (handle.maxBytes !== null && growth > handle.maxBytes) {
+  const size = handle.keptBytes + handle.acceptedBytes + data.length;
+  if (handle.maxBytes !== null && size > handle.maxBytes && handle.replacedBytes === null) {
+    // Only now does the size of the file being replaced matter (see openForWriting).
+    handle.replacedBytes = (await session.ctx.files.stat(session.ctx.space, handle.path))?.size ?? 0;
+  }
+  if (handle.maxBytes !== null && size - (handle.replacedBytes ?? 0) > handle.maxBytes) {
     await giveUp(session, handle, new StoreError('quota', 'the upload would exceed the quota'));
   }
   const wb = handle.writeBehind;
