@@ -17,7 +17,7 @@ import { extendedRequests } from './extended-requests.js';
 import { fileRequests } from './file-requests.js';
 import { pathRequests } from './path-requests.js';
 import { endReadAhead, type ReadAhead } from './read-ahead.js';
-import { settleUpload, startFlush, type WriteBehind } from './write-behind.js';
+import { BlockPool, settleUpload, startFlush, type WriteBehind } from './write-behind.js';
 import { PacketType, Status } from './protocol.js';
 import {
   attrsPacket,
@@ -121,6 +121,8 @@ export class SftpSession {
   private stopRequested: () => void = () => {};
   /** Bytes gathered by write-behind in all uploads of the session (see write-behind.ts). */
   writeBehindBytes = 0;
+  /** Blocks write-behind gathers WRITEs in, reused from one upload to the next. */
+  readonly blocks = new BlockPool();
   /** Read handles holding read-ahead blocks (see read-ahead.ts). */
   readAheadHandles = 0;
   /** Resolves when the session has ended and every handle is released. */

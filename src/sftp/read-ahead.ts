@@ -2,7 +2,8 @@
  * Read-ahead for downloads. Clients pipeline READs of about 32 KiB at increasing offsets;
  * reading each from the store on its own costs a thread-pool round trip per READ, served one
  * after another. When READs follow on from each other, the file is instead read in blocks of
- * READ_AHEAD_BYTES, the next block while the current one is being answered from memory.
+ * READ_AHEAD_BYTES (the store's own streaming size), the next block while the current one is
+ * being answered from memory.
  * A READ that does not follow on (random access) is read from the store directly.
  *
  * Memory: at most two blocks per handle, and only MAX_READ_AHEAD_HANDLES handles of a
@@ -11,7 +12,7 @@
 import type { FileReader } from '../store/file-store.js';
 import type { ReadHandle, SftpSession } from './engine.js';
 
-export const READ_AHEAD_BYTES = 1024 * 1024;
+export const READ_AHEAD_BYTES = 256 * 1024;
 export const MAX_READ_AHEAD_HANDLES = 8;
 
 interface Block {

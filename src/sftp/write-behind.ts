@@ -15,6 +15,12 @@
  * - Memory is bounded: a WRITE that fills a block waits for the block before it to be
  *   written, and meanwhile the channel is not read (the SSH window holds the client back);
  *   and all of a session's uploads together gather at most SESSION_WRITE_BEHIND_BYTES.
+ *
+ * The bytes are copied into the block as each WRITE arrives and blocks are reused (a few
+ * kept per session): holding the packets themselves until their block is written kept them
+ * alive long enough to reach the collector's old generation, which cost more CPU than the
+ * store's round trips saved. A block goes back for reuse only once the store's write of it
+ * has finished (FileUpload.write keeps no reference to its chunk after it resolves).
  */
 import { StoreError } from '../store/types.js';
 import type { SftpSession, WriteHandle } from './engine.js';
@@ -25,17 +31,34 @@ export const WRITE_BEHIND_BYTES = 1024 * 1024;
 /** Bytes gathered by all uploads of one session together (a client may open many). */
 export const SESSION_WRITE_BEHIND_BYTES = 8 * 1024 * 1024;
 
+/** Free blocks a session keeps for its next uploads. */
+const SPARE_BLOCKS = 2;
+
 /** The per-upload state of write-behind, kept on its handle. */
 export interface WriteBehind {
-  /** Bytes accepted and not yet handed to the store, in order. */
-  chunks: Buffer[];
+  /** Bytes accepted and not yet handed to the store: the first `bytes` of `block`. */
+  block: Buffer | null;
   bytes: number;
   /** The block being written; it never rejects (a failure is recorded on the handle). */
   flushing: Promise<void> | null;
 }
 
 export function newWriteBehind(): WriteBehind {
-  return { chunks: [], bytes: 0, flushing: null };
+  return { block: null, bytes: 0, flushing: null };
+}
+
+/** The blocks of one session's uploads. */
+export class BlockPool {
+  private readonly spare: Buffer[] = [];
+
+  take(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(WRITE_BEHIND_BYTES);
+  }
+
+  /** A block no longer used: no write of it may still be running. */
+  give(block: Buffer): void {
+    if (this.spare.length < SPARE_BLOCKS) this.spare.push(block);
+  }
 }
 
 /** The error a WRITE or CLOSE reports once the upload was given up. */
@@ -59,12 +82,15 @@ export async function acceptWrite(session: SftpSession, handle: WriteHandle, dat
     await giveUp(session, handle, new StoreError('quota', 'the upload would exceed the quota'));
   }
   const wb = handle.writeBehind;
-  wb.chunks.push(data);
+  // A packet is at most MAX_PACKET_BYTES, far less than a block: it fits once the block is written.
+  if (wb.bytes + data.length > WRITE_BEHIND_BYTES) await startFlush(session, handle);
+  wb.block ??= session.blocks.take();
+  data.copy(wb.block, wb.bytes);
   wb.bytes += data.length;
   session.writeBehindBytes += data.length;
   handle.acceptedBytes += data.length;
   if (handle.nextOffset !== null) handle.nextOffset += data.length;
-  if (wb.bytes >= WRITE_BEHIND_BYTES) await startFlush(session, handle);
+  if (wb.bytes === WRITE_BEHIND_BYTES) await startFlush(session, handle);
   else if (session.writeBehindBytes > SESSION_WRITE_BEHIND_BYTES) await session.flushAllUploads();
 }
 
@@ -77,16 +103,19 @@ export async function startFlush(session: SftpSession, handle: WriteHandle): Pro
   if (wb.flushing) await wb.flushing;
   if (handle.failure) throw failureError(handle);
   if (wb.bytes === 0) return;
-  const block = wb.chunks.length === 1 ? wb.chunks[0] : Buffer.concat(wb.chunks, wb.bytes);
-  session.writeBehindBytes -= wb.bytes;
-  wb.chunks = [];
+  const block = wb.block!;
+  const length = wb.bytes;
+  session.writeBehindBytes -= length;
+  wb.block = null;
   wb.bytes = 0;
   const upload = handle.upload!;
-  const flushing: Promise<void> = upload.write(block).then(
+  const flushing: Promise<void> = upload.write(block.subarray(0, length)).then(
     () => {
+      session.blocks.give(block);
       if (wb.flushing === flushing) wb.flushing = null;
     },
     async (err: unknown) => {
+      session.blocks.give(block);
       await fail(session, handle, err);
       if (wb.flushing === flushing) wb.flushing = null;
     },
@@ -115,7 +144,8 @@ export async function settleUpload(session: SftpSession, handle: WriteHandle, ke
 function dropGathered(session: SftpSession, handle: WriteHandle): void {
   const wb = handle.writeBehind;
   session.writeBehindBytes -= wb.bytes;
-  wb.chunks = [];
+  if (wb.block) session.blocks.give(wb.block);
+  wb.block = null;
   wb.bytes = 0;
 }
 
