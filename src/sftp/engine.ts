@@ -1,11 +1,13 @@
 /**
  * One SFTP session on one SSH channel: reads requests one after another, runs each against
  * the user's file space and answers it. Requests are served in the order they arrive, one at
- * a time: WRITEs to an upload must be applied in order anyway, and while one request waits
- * for the store the channel stops being read, so the SSH window holds a fast client back
- * (memory stays flat whatever it sends). The request handlers live in file-requests.ts,
- * path-requests.ts and extended-requests.ts; this class owns the handles and every way the
- * session ends, so that an upload not closed is given up (never committed) on all of them.
+ * a time. WRITEs and READs do not wait for the store one by one, though: WRITEs are answered
+ * once accepted and written behind in large blocks (write-behind.ts), and sequential READs are
+ * answered from blocks read ahead (read-ahead.ts). While one of those blocks is awaited the
+ * channel stops being read, so the SSH window holds a fast client back (memory stays bounded
+ * whatever it sends). The request handlers live in file-requests.ts, path-requests.ts and
+ * extended-requests.ts; this class owns the handles and every way the session ends, so that
+ * an upload not closed is given up (never committed) on all of them.
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../net/types.js';
@@ -14,6 +16,8 @@ import { SftpError, statusForError } from './errors.js';
 import { extendedRequests } from './extended-requests.js';
 import { fileRequests } from './file-requests.js';
 import { pathRequests } from './path-requests.js';
+import { endReadAhead, type ReadAhead } from './read-ahead.js';
+import { BlockPool, settleUpload, startFlush, type WriteBehind } from './write-behind.js';
 import { PacketType, Status } from './protocol.js';
 import {
   attrsPacket,
@@ -48,6 +52,7 @@ export interface ReadHandle {
   kind: 'read';
   path: string;
   reader: FileReader;
+  readAhead: ReadAhead;
 }
 
 export interface WriteHandle {
@@ -60,6 +65,14 @@ export interface WriteHandle {
   upload: FileUpload | null;
   /** Bytes of the old file kept in front of what is written (resume offset, appended-to size). */
   keptBytes: number;
+  /** Size of the file the upload replaces (0 for a new one): the quota counts only growth. Null until needed. */
+  replacedBytes: number | null;
+  /** Bytes the space may grow by (quota left when the upload started); null for no limit. */
+  maxBytes: number | null;
+  /** Bytes accepted from WRITEs (written or still gathered; not counting keptBytes). */
+  acceptedBytes: number;
+  /** WRITEs accepted but not yet in the store (see write-behind.ts). */
+  writeBehind: WriteBehind;
   /** The offset the next WRITE must have; null when offsets are ignored (APPEND) or not yet known. */
   nextOffset: number | null;
   /** With APPEND every WRITE goes to the end, whatever its offset (v3 section 6.3). */
@@ -106,6 +119,12 @@ export class SftpSession {
   private stopping = false;
   private released: Promise<void> | null = null;
   private stopRequested: () => void = () => {};
+  /** Bytes gathered by write-behind in all uploads of the session (see write-behind.ts). */
+  writeBehindBytes = 0;
+  /** Blocks write-behind gathers WRITEs in, reused from one upload to the next. */
+  readonly blocks = new BlockPool();
+  /** Read handles holding read-ahead blocks (see read-ahead.ts). */
+  readAheadHandles = 0;
   /** Resolves when the session has ended and every handle is released. */
   readonly finished: Promise<void>;
 
@@ -146,6 +165,13 @@ export class SftpSession {
 
   removeHandle(id: Buffer): void {
     this.handles.delete(id.toString('latin1'));
+  }
+
+  /** Hands every upload's gathered bytes to the store: all together gathered too much. */
+  async flushAllUploads(): Promise<void> {
+    for (const h of this.handles.values()) {
+      if (h.kind === 'write' && h.writeBehind.bytes > 0) await startFlush(this, h).catch(() => undefined);
+    }
   }
 
   // ---- replies -------------------------------------------------------------------------
@@ -276,8 +302,13 @@ export class SftpSession {
       this.handles.clear();
       for (const h of handles) {
         try {
-          if (h.kind === 'read') await h.reader.close();
-          else if (h.kind === 'write' && h.upload && !h.failure) {
+          if (h.kind === 'read') {
+            await endReadAhead(this, h);
+            await h.reader.close();
+          } else if (h.kind === 'write' && h.upload) {
+            // What was accepted but not written yet is written first when it is to be kept.
+            await settleUpload(this, h, this.ctx.keepPartial);
+            if (h.failure) continue;
             await h.upload.abort({ keepPartial: this.ctx.keepPartial });
             this.log.info('upload abandoned', { path: h.path, bytes: h.upload.bytesWritten, kept: this.ctx.keepPartial });
           }

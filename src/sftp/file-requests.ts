@@ -5,12 +5,15 @@
  * that vanishes mid-upload leaves no half file.
  */
 import { normalizeFilePath } from '../store/files/path.js';
+import type { FileInfo, FileUpload } from '../store/file-store.js';
 import { StoreError } from '../store/types.js';
 import { replyAttrs } from './attributes.js';
 import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
-import { SftpError, statusForError } from './errors.js';
+import { SftpError } from './errors.js';
 import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
+import { endReadAhead, newReadAhead, readAt } from './read-ahead.js';
 import type { FieldReader, RequestAttrs } from './wire.js';
+import { acceptWrite, flushUpload, newWriteBehind, settleUpload } from './write-behind.js';
 
 /** The path of a request, resolved inside the space (relative names start at its root). */
 export function requestPath(req: FieldReader): string {
@@ -58,10 +61,25 @@ const open: RequestHandler = async (session, id, req) => {
   }
   if (!writing) {
     const reader = await session.ctx.files.openRead(session.ctx.space, path).catch(folderIsNoFile);
-    await session.sendHandle(id, session.addHandle({ kind: 'read', path, reader }));
+    try {
+      await session.sendHandle(id, session.addHandle({ kind: 'read', path, reader, readAhead: newReadAhead() }));
+    } catch (err) {
+      // Too many handles: the reader must not stay open.
+      await reader.close().catch(() => undefined);
+      throw err;
+    }
     return;
   }
-  await session.sendHandle(id, session.addHandle(await openForWriting(session, path, flags, attrs)));
+  const handle = await openForWriting(session, path, flags, attrs);
+  let handleId: Buffer;
+  try {
+    handleId = session.addHandle(handle);
+  } catch (err) {
+    // Too many handles: the upload just created must not stay behind.
+    await handle.upload?.abort({ keepPartial: false }).catch(() => undefined);
+    throw err;
+  }
+  await session.sendHandle(id, handleId);
 };
 
 /** Opening a folder as a file: say so rather than the store's generic conflict. */
@@ -77,26 +95,26 @@ function folderIsNoFile(err: unknown): never {
  */
 async function openForWriting(session: SftpSession, path: string, flags: number, attrs: RequestAttrs): Promise<WriteHandle> {
   const { files, space } = session.ctx;
+  const maxBytes = await session.ctx.uploadAllowance();
+  const { mode } = settableAttrs(attrs);
+  if ((flags & (OpenFlag.CREAT | OpenFlag.TRUNC | OpenFlag.APPEND | OpenFlag.EXCL)) === (OpenFlag.CREAT | OpenFlag.TRUNC)) {
+    // What every client sends for a new upload: the store checks the name itself, so no STAT
+    // first (one file at a time, that is a fair part of the time per file). The size of the
+    // file replaced is looked up only if the quota needs it.
+    try {
+      const upload = await files.createUpload(space, path, { mode: 'replace', maxBytes });
+      return newWriteHandle(path, { upload, replacedBytes: null, maxBytes, mode });
+    } catch (err) {
+      // A folder or something else in the way: the checks below say what.
+      if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
+    }
+  }
   const existing = await files.stat(space, path);
   if (existing?.type === 'directory') throw new SftpError(Status.FAILURE, 'is a directory');
   const exclusive = (flags & OpenFlag.EXCL) !== 0;
   if (exclusive && existing) throw new SftpError(Status.FAILURE, 'file exists');
   if (!existing && (flags & OpenFlag.CREAT) === 0) throw new SftpError(Status.NO_SUCH_FILE, 'no such file');
-  const { mode } = settableAttrs(attrs);
-  const handle: WriteHandle = {
-    kind: 'write',
-    path,
-    upload: null,
-    keptBytes: 0,
-    nextOffset: 0,
-    append: false,
-    failure: null,
-    early: new Map(),
-    earlyBytes: 0,
-    mode,
-    modified: null,
-  };
-  const maxBytes = await session.ctx.uploadAllowance();
+  const handle = newWriteHandle(path, { upload: null, replacedBytes: existing?.size ?? 0, maxBytes, mode });
   if (flags & OpenFlag.APPEND) {
     handle.upload = await files.createUpload(space, path, { mode: 'append', maxBytes });
     handle.keptBytes = existing?.size ?? 0;
@@ -110,11 +128,32 @@ async function openForWriting(session: SftpSession, path: string, flags: number,
   return handle;
 }
 
+function newWriteHandle(
+  path: string,
+  init: { upload: FileUpload | null; replacedBytes: number | null; maxBytes: number | null; mode: number | null },
+): WriteHandle {
+  return {
+    kind: 'write',
+    path,
+    ...init,
+    keptBytes: 0,
+    acceptedBytes: 0,
+    writeBehind: newWriteBehind(),
+    nextOffset: 0,
+    append: false,
+    failure: null,
+    early: new Map(),
+    earlyBytes: 0,
+    modified: null,
+  };
+}
+
 const close: RequestHandler = async (session, id, req) => {
   const handleId = req.bytes();
   const handle = session.handle(handleId);
   session.removeHandle(handleId);
   if (handle.kind === 'read') {
+    await endReadAhead(session, handle);
     await handle.reader.close();
     await session.ok(id);
     return;
@@ -135,18 +174,22 @@ const close: RequestHandler = async (session, id, req) => {
   }
   if (handle.early.size > 0) {
     // Bytes after a hole cannot be stored, and keeping those before it would pass for the file.
+    await settleUpload(session, handle, false);
     await handle.upload.abort({ keepPartial: false }).catch(() => {});
     const gapAt = handle.nextOffset;
     throw new SftpError(Status.FAILURE, `the data written has a gap at offset ${gapAt}; nothing was stored`);
   }
+  // The bytes still gathered are written first; a failed write gives the upload up (its status is the answer).
+  await flushUpload(session, handle);
+  let info: FileInfo;
   try {
-    await handle.upload.commit();
+    info = await handle.upload.commit();
   } catch (err) {
     await handle.upload.abort({ keepPartial: false }).catch(() => {});
     throw err;
   }
-  session.log.info('file uploaded', { path: handle.path, bytes: handle.keptBytes + handle.upload.bytesWritten });
-  await applyAttrs(session, handle);
+  session.log.info('file uploaded', { path: handle.path, bytes: handle.keptBytes + handle.acceptedBytes });
+  await applyAttrs(session, handle, info);
   await session.ok(id);
 };
 
@@ -155,10 +198,11 @@ const close: RequestHandler = async (session, id, req) => {
  * exists under its name. The data is committed by then, so a failure here is logged, not
  * reported as a failed upload.
  */
-async function applyAttrs(session: SftpSession, handle: WriteHandle): Promise<void> {
+async function applyAttrs(session: SftpSession, handle: WriteHandle, committed: FileInfo): Promise<void> {
   const { files, space } = session.ctx;
   try {
-    if (handle.mode !== null) await files.setMode(space, handle.path, handle.mode);
+    // Clients send the usual 0644 with every OPEN, which the new file has already.
+    if (handle.mode !== null && handle.mode !== committed.mode) await files.setMode(space, handle.path, handle.mode);
     if (handle.modified !== null) await files.setModified(space, handle.path, handle.modified);
   } catch (err) {
     session.log.warn('setting attributes after upload failed', { path: handle.path, error: (err as Error).message });
@@ -170,7 +214,7 @@ const read: RequestHandler = async (session, id, req) => {
   const offset = req.uint64();
   const length = req.uint32();
   if (handle.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle is not open for reading');
-  const data = await handle.reader.read(offset, Math.min(length, MAX_READ_BYTES));
+  const data = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES));
   if (data.length === 0) await session.status(id, Status.EOF, 'end of file');
   else await session.sendData(id, data);
 };
@@ -194,7 +238,7 @@ const write: RequestHandler = async (session, id, req) => {
   }
   if (!handle.upload) {
     // The first WRITE of a rewrite: the old bytes before its offset stay.
-    const maxBytes = await session.ctx.uploadAllowance();
+    const { maxBytes } = handle;
     handle.upload = await session.ctx.files.createUpload(session.ctx.space, handle.path, { mode: 'resume', offset, maxBytes });
     handle.keptBytes = offset;
     handle.nextOffset = offset;
@@ -211,32 +255,16 @@ const write: RequestHandler = async (session, id, req) => {
     await session.ok(id);
     return;
   }
-  await appendToUpload(session, handle, data);
+  // Accepted now and written behind (write-behind.ts); a failure gives the whole upload up.
+  await acceptWrite(session, handle, data);
   while (handle.nextOffset !== null && handle.early.has(handle.nextOffset)) {
     const next = handle.early.get(handle.nextOffset)!;
     handle.early.delete(handle.nextOffset);
     handle.earlyBytes -= next.length;
-    await appendToUpload(session, handle, next);
+    await acceptWrite(session, handle, next);
   }
   await session.ok(id);
 };
-
-/** Writes a chunk at the end of the upload; a failure gives the whole upload up. */
-async function appendToUpload(session: SftpSession, handle: WriteHandle, data: Buffer): Promise<void> {
-  const upload = handle.upload!;
-  try {
-    await upload.write(data);
-  } catch (err) {
-    const { status, message } = statusForError(err);
-    handle.failure = { status, message };
-    handle.early.clear();
-    handle.earlyBytes = 0;
-    await upload.abort({ keepPartial: session.ctx.keepPartial }).catch(() => {});
-    session.log.info('upload failed', { path: handle.path, reason: message, kept: session.ctx.keepPartial });
-    throw err;
-  }
-  if (handle.nextOffset !== null) handle.nextOffset += data.length;
-}
 
 const fstat: RequestHandler = async (session, id, req) => {
   const handle = session.handle(req.bytes());
@@ -253,7 +281,7 @@ const fstat: RequestHandler = async (session, id, req) => {
   // An upload in progress: what the file will be when closed.
   const seconds = Math.floor(Date.now() / 1000);
   await session.sendAttrs(id, {
-    size: handle.keptBytes + (handle.upload?.bytesWritten ?? 0),
+    size: handle.keptBytes + handle.acceptedBytes,
     permissions: S_IFREG | (handle.mode ?? 0o644),
     atime: seconds,
     mtime: seconds,
@@ -265,7 +293,7 @@ const fsetstat: RequestHandler = async (session, id, req) => {
   const attrs = req.attrs();
   const { mode, modified } = settableAttrs(attrs);
   if (handle.kind === 'write') {
-    const size = handle.keptBytes + (handle.upload?.bytesWritten ?? 0);
+    const size = handle.keptBytes + handle.acceptedBytes;
     if (attrs.size !== undefined && attrs.size !== size) {
       throw new SftpError(Status.OP_UNSUPPORTED, 'changing the size of an open file is not supported');
     }

@@ -36,8 +36,9 @@ export async function* readPackets(chunks: AsyncIterable<Buffer>): AsyncGenerato
         throw new FatalPacketError(`packet length ${length} is outside 1..${MAX_PACKET_BYTES + 1024}`);
       }
       if (pending.length < 4 + length) break;
-      // A copy, so the packet does not keep the whole chunk it came in alive.
-      const packet = Buffer.from(pending.subarray(4, 4 + length));
+      // A packet that is the rest of its chunk is used as it is; one sharing its chunk with
+      // others is copied, so it does not keep the whole chunk alive.
+      const packet = pending.length === 4 + length ? pending.subarray(4) : Buffer.from(pending.subarray(4, 4 + length));
       pending = pending.subarray(4 + length);
       yield packet;
     }

@@ -122,6 +122,9 @@ describe('SFTP with the ssh2 client', () => {
     await call((cb) => s.sftp.appendFile('/flags.txt', 'yz', cb));
     assert.equal((await call<Buffer>((cb) => s.sftp.readFile('/flags.txt', cb))).toString(), 'xyz');
     assert.equal((await failure(call((cb) => s.sftp.open('/codes', 'r', cb)))).message, 'is a directory');
+    // 'w' is CREAT|TRUNC, which goes to the store without a STAT first: the answer is the same.
+    const folder = await failure(call((cb) => s.sftp.open('/codes', 'w', cb)));
+    assert.deepEqual([folder.code, folder.message], [STATUS.FAILURE, 'is a directory']);
   });
 
   it('refuses a WRITE going back, holds one ahead until the gap is filled, and fails CLOSE over a gap', async () => {
