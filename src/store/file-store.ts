@@ -59,7 +59,10 @@ export interface UploadOptions {
 export interface FileUpload {
   /** Bytes written through this upload so far (not counting kept bytes of 'resume'/'append'). */
   readonly bytesWritten: number;
-  /** Writes at the end. Calls must not overlap (await each one). */
+  /**
+   * Writes at the end. Calls must not overlap (await each one). Once the promise settles the
+   * store holds no reference to `chunk`: the caller may reuse it (SFTP's write-behind does).
+   */
   write(chunk: Buffer): Promise<void>;
   /**
    * Makes the bytes written so far durable without putting the file under its name, so a
