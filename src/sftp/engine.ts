@@ -79,6 +79,8 @@ export interface WriteHandle {
   append: boolean;
   /** Set once a WRITE failed: the upload is given up, later WRITEs and CLOSE report this. */
   failure: { status: Status; message: string } | null;
+  /** The store upload being given up after `failure` (CLOSE answers only once it is done). */
+  givingUp?: Promise<void>;
   /** WRITEs that arrived before the bytes in front of them, by offset (see MAX_EARLY_BYTES). */
   early: Map<number, Buffer>;
   earlyBytes: number;

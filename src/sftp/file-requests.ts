@@ -163,7 +163,9 @@ const close: RequestHandler = async (session, id, req) => {
     return;
   }
   if (handle.failure) {
-    // The upload was given up when a WRITE failed: CLOSE must not look like success.
+    // The upload was given up when a WRITE failed: CLOSE must not look like success, and
+    // answers once the giving up is done (no temporary file, or the partial one kept).
+    await handle.givingUp;
     await session.status(id, handle.failure.status, handle.failure.message);
     return;
   }

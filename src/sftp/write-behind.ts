@@ -166,6 +166,8 @@ async function fail(session: SftpSession, handle: WriteHandle, err: unknown): Pr
   dropGathered(session, handle);
   handle.early.clear();
   handle.earlyBytes = 0;
-  await handle.upload!.abort({ keepPartial: session.ctx.keepPartial }).catch(() => undefined);
+  // Kept on the handle: a CLOSE that comes meanwhile answers only once nothing is left behind.
+  handle.givingUp = handle.upload!.abort({ keepPartial: session.ctx.keepPartial }).catch(() => undefined);
+  await handle.givingUp;
   session.log.info('upload failed', { path: handle.path, reason: message, kept: session.ctx.keepPartial });
 }
