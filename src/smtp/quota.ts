@@ -15,6 +15,8 @@ export function otherUsage(s: Pick<SmtpSession, 'ctx' | 'log'>, user: User): Pro
 /**
  * Refuses ('quota') a message of `size` bytes that would take a recipient past a quota that
  * also holds their files. The store checks the mail alone when it delivers; this adds the rest.
+ * `userIds` are the recipients that had a quota at RCPT, so mail to users without one costs no
+ * lookup here.
  */
 export async function checkSharedQuota(s: Pick<SmtpSession, 'ctx' | 'log'>, userIds: Iterable<number>, size: number): Promise<void> {
   if (!s.ctx.otherUsage) return;

@@ -206,7 +206,7 @@ export class SmtpSession implements Session {
         this.reply(verdict.reply);
         return;
       }
-      await checkSharedQuota(this, txn.userIds, sink.size);
+      await checkSharedQuota(this, txn.quotaUserIds, sink.size);
       const result = await this.ctx.store.deliver({
         body,
         internalDate: new Date(),

@@ -11,6 +11,8 @@ export class Transaction {
   readonly recipients: string[] = [];
   /** Local users who get a copy; a user reached through several aliases is listed once. */
   readonly userIds = new Set<number>();
+  /** Of them, those with a quota: the only ones the end of DATA checks again (smtp/quota.ts). */
+  readonly quotaUserIds = new Set<number>();
   /** Recipients in other domains (authenticated submission only), for the outbound queue; domains lower-cased. */
   readonly remoteRecipients: string[] = [];
   /** The message being received with BDAT (RFC 3030), between the first and the LAST chunk. */

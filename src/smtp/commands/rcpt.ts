@@ -79,6 +79,7 @@ export async function rcpt(s: SmtpSession, argument: string): Promise<void> {
       if (s.txn !== txn) return;
       if (full) return s.reply(Replies.mailboxFull(address));
       txn.addRecipient(address, resolution.users.map((u) => u.id));
+      for (const u of resolution.users) if (u.quotaBytes !== null) txn.quotaUserIds.add(u.id);
       s.log.info('rcpt', { queueId: txn.queueId, to: address });
       return s.reply(formatReply(250, `2.1.5 Recipient <${address}> OK`));
     }
