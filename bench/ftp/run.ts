@@ -101,6 +101,8 @@ runMain(async () => {
       dir,
       domain: DOMAIN,
       users: [WHARF_USER],
+      // BENCH_WHARF_CONFIG: settings for Wharf's config file, as JSON (e.g. to compare a setting).
+      config: process.env.BENCH_WHARF_CONFIG ? (JSON.parse(process.env.BENCH_WHARF_CONFIG) as Record<string, unknown>) : undefined,
       // Plain FTP from loopback, like the vsftpd side (Wharf's default allows it there too).
       env: { WHARF_FTP_PORT: String(ftpPort), WHARF_SFTP_PORT: String(sftpPort) },
     });

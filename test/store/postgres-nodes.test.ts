@@ -10,6 +10,7 @@ import { afterEach, describe, it } from 'node:test';
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/store/postgres/watch.js';
+import { bodyWordsOf } from '../../src/store/postgres/body-words.js';
 import { openStore } from '../../src/store/index.js';
 import { createTestDatabase, queryDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { bodyOf, deliverText, pseudoRandomBytes, readAll, sleep, waitFor } from './helpers.js';
@@ -232,6 +233,42 @@ describe('PostgresStore: bodies', () => {
     assert.deepEqual(await store.searchText(inbox.id, 'body', 'qu'), [1]);
   });
 
+  it('indexes the body by its words, and migration 8 gives stored rows the words the server computes', async () => {
+    const db = await freshDatabase();
+    let store = await node(db.url);
+    const { alice, inbox } = await seed(store);
+    const body = 'Quarterly  report\tattached;\r\nthe REPORT is late,\u00a0the\u3000numbers  100%_done\r\n';
+    await deliverText(store, [alice.id], `Subject: words\r\n\r\n${body}`);
+    await deliverText(store, [alice.id], 'Subject: other\r\n\r\nweekly report\r\n');
+    await store.flushSearchIndex();
+    const words = async () => (await queryDatabase<{ body: string; body_words: string }>(db.url, 'SELECT body, body_words FROM message_text ORDER BY message_id'));
+    for (const row of await words()) assert.equal(row.body_words, bodyWordsOf(row.body));
+    const search = async () => ({
+      phrase: await store.searchText(inbox.id, 'body', 'quarterly report'),
+      across: await store.searchText(inbox.id, 'body', 'rly  report\tatt'),
+      word: await store.searchText(inbox.id, 'text', 'REPORT'),
+      escaped: await store.searchText(inbox.id, 'body', '100%_d'),
+      spaces: await store.searchText(inbox.id, 'body', 'is late,\u00a0the\u3000num'),
+      absent: await store.searchText(inbox.id, 'body', 'report attached; the'),
+    });
+    const expected = { phrase: [], across: [1], word: [1, 2], escaped: [1], spaces: [1], absent: [] };
+    assert.deepEqual(await search(), expected);
+    // The database as version 7 left it: no words, the index over the whole body.
+    await store.close();
+    await queryDatabase(
+      db.url,
+      `ALTER TABLE message_text DROP COLUMN body_words;
+       ALTER TABLE message_text_pending DROP COLUMN body_words;
+       CREATE INDEX message_text_trgm ON message_text USING gin (subject gin_trgm_ops, body gin_trgm_ops);
+       DELETE FROM schema_migrations WHERE version = 8`,
+    );
+    store = await node(db.url);
+    const migrated = await words();
+    assert.equal(migrated.length, 2);
+    for (const row of migrated) assert.deepEqual(new Set(row.body_words.split(' ')), new Set(bodyWordsOf(row.body).split(' ')));
+    assert.deepEqual(await search(), expected);
+  });
+
   it('indexes the text another node left pending when it stopped', async () => {
     const db = await freshDatabase();
     const first = await node(db.url);
@@ -255,6 +292,8 @@ describe('PostgresStore: bodies', () => {
       await sleep(20);
     }
     assert.equal(await count(db.url, `SELECT COUNT(*) FROM messages WHERE text_state = 'complete'`), 1);
+    // Left without body words (as a node from before them writes it): the indexer adds them.
+    assert.equal(await count(db.url, `SELECT COUNT(*) FROM message_text WHERE body_words = ' basalt '`), 1);
     assert.deepEqual(await second.searchText(inbox.id, 'body', 'basalt'), [1]);
   });
 });

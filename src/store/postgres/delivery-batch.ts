@@ -22,9 +22,10 @@
  * and running them again could store a message twice.
  */
 import { CHUNK_SIZE, type ChunkedBodyWriter } from '../chunked-body-writer.js';
-import type { TextColumn, TextColumns } from '../text-columns.js';
+import type { TextColumn } from '../text-columns.js';
 import type { DeliveryRequest, DeliveryResult } from '../types.js';
 import type { Database, Tx } from './db.js';
+import type { SearchText } from './search.js';
 
 /** Deliveries per batch: enough to share the locks and the commit, few enough to keep it short. */
 const MAX_BATCH = 64;
@@ -42,7 +43,7 @@ export interface QueuedDelivery {
   structure: string | null;
   /** messages.text_state, and the text for message_text_pending (none: null). */
   textState: string;
-  pendingText: { state: 'complete' | 'truncated'; columns: TextColumns } | null;
+  pendingText: { state: 'complete' | 'truncated'; text: SearchText } | null;
   userIds: readonly number[];
   folder: 'inbox' | 'junk';
   copies: ReadonlyArray<{ mailboxId: number; flags: string[] }>;
@@ -68,7 +69,7 @@ interface Waiting {
  * once per user, after every mailbox lock was taken (the lock order of messages.ts).
  */
 const DELIVER_BATCH = `
-  WITH large (ord, head, tail, structure, text_headers, text_body) AS MATERIALIZED (
+  WITH large (ord, head, tail, structure, text_headers, text_body, body_words) AS MATERIALIZED (
     VALUES LARGE_ROWS
   ), msg AS MATERIALIZED (
     SELECT m.ord, COALESCE(m.body_id, nextval('bodies_id_seq'::regclass)) AS id, m.body_id IS NULL AS fresh,
@@ -90,8 +91,8 @@ const DELIVER_BATCH = `
     INSERT INTO messages (id, size, internal_date, headers, envelope, structure, text_state)
     SELECT id, size, internal_date, headers, envelope, structure, text_state FROM msg
   ), texts AS (
-    INSERT INTO message_text_pending (message_id, state, ${TEXT_COLUMNS.join(', ')})
-    SELECT msg.id, t.state, t.subject, t.from_addr, t.to_addr, t.cc_addr, t.bcc_addr, l.text_headers, l.text_body
+    INSERT INTO message_text_pending (message_id, state, ${TEXT_COLUMNS.join(', ')}, body_words)
+    SELECT msg.id, t.state, t.subject, t.from_addr, t.to_addr, t.cc_addr, t.bcc_addr, l.text_headers, l.text_body, l.body_words
     FROM unnest($8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
       AS t(msg, state, subject, from_addr, to_addr, cc_addr, bcc_addr)
     JOIN msg ON msg.ord = t.msg
@@ -142,8 +143,8 @@ const DELIVER_BATCH = `
 
 /** Array parameters of DELIVER_BATCH ($1..$19), before the per-message ones. */
 const ARRAY_PARAMS = 19;
-/** Per message, parameters of their own: head, tail, structure, header text, body text. */
-const LARGE_PARAMS = 5;
+/** Per message, parameters of their own: head, tail, structure, header text, body text, body words. */
+const LARGE_PARAMS = 6;
 const statements = new Map<number, string>();
 
 /** DELIVER_BATCH for a batch of `messages`. */
@@ -153,7 +154,7 @@ function deliverBatch(messages: number): string {
     const rows: string[] = [];
     for (let i = 0; i < messages; i++) {
       const p = ARRAY_PARAMS + i * LARGE_PARAMS;
-      rows.push(`(${i + 1}, $${p + 1}::bytea, $${p + 2}::bytea, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text)`);
+      rows.push(`(${i + 1}, $${p + 1}::bytea, $${p + 2}::bytea, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text, $${p + 6}::text)`);
     }
     text = DELIVER_BATCH.replace('LARGE_ROWS', rows.join(', '));
     statements.set(messages, text);
@@ -255,11 +256,12 @@ export class DeliveryBatcher {
       m.headers.push(d.headers);
       m.envelopes.push(d.envelope);
       m.textStates.push(d.textState);
-      large.push(d.writer.takeHead(), d.writer.takeTail(), d.structure, d.pendingText?.columns.headers ?? null, d.pendingText?.columns.body ?? null);
+      const pending = d.pendingText?.text;
+      large.push(d.writer.takeHead(), d.writer.takeTail(), d.structure, pending?.columns.headers ?? null, pending?.columns.body ?? null, pending?.bodyWords ?? null);
       if (d.pendingText) {
         text.msg.push(ord);
         text.state.push(d.pendingText.state);
-        for (const [c, column] of small.entries()) text.columns[c]!.push(d.pendingText.columns[column]);
+        for (const [c, column] of small.entries()) text.columns[c]!.push(d.pendingText.text.columns[column]);
       }
       for (const userId of d.userIds) {
         t.msg.push(ord);

@@ -102,7 +102,7 @@ export class Messages {
       // A delivery that also queues for other servers goes alone; the others share a
       // transaction with the deliveries made at the same time (delivery-batch.ts).
       if (request.outbound) return this.deliverAlone(request, writer, targets, internalDate);
-      const text = this.search.textOf(analysis);
+      const found = this.search.textOf(analysis);
       return this.batcher.submit({
         writer,
         size: writer.size,
@@ -110,8 +110,8 @@ export class Messages {
         headers: headersJson(request.headers ?? analysis?.headers ?? {}),
         envelope: JSON.stringify({ mailFrom: request.envelope.mailFrom, rcptTo: request.envelope.rcptTo }),
         structure: analysis ? JSON.stringify({ root: analysis.root, envelope: analysis.envelope }) : null,
-        textState: text.columns ? 'pending' : text.state,
-        pendingText: text.columns && text.state !== 'missing' ? { state: text.state, columns: text.columns } : null,
+        textState: found.text ? 'pending' : found.state,
+        pendingText: found.text && found.state !== 'missing' ? { state: found.state, text: found.text } : null,
         userIds: targets.userIds,
         folder: targets.folder,
         copies: targets.copies,
@@ -351,13 +351,13 @@ export class Messages {
         headersJson(headers),
         envelope ? JSON.stringify({ mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo }) : null,
         structure,
-        text.columns ? 'pending' : text.state,
+        text.text ? 'pending' : text.state,
       ],
     );
     // The text goes in the same transaction, searchable the moment the delivery is
     // acknowledged; the trigram indexing of it happens after, in batches (text-indexer.ts).
-    if (text.columns && text.state !== 'missing') {
-      await this.search.insertPendingInTx(tx, bodyId, text.state, text.columns);
+    if (text.text && text.state !== 'missing') {
+      await this.search.insertPendingInTx(tx, bodyId, text.state, text.text);
       tx.afterCommit(() => this.onTextPending());
     }
     tx.afterCommit(() => writer.markCommitted());

@@ -2,7 +2,8 @@
  * The full-text index: the decoded text of each message (the same columns the SQLite store
  * keeps, text-columns.ts), lower-cased by foldCase. A delivery writes it to
  * message_text_pending in its own transaction; the indexer (text-indexer.ts) moves it into
- * message_text, which has pg_trgm GIN indexes over each column. Every search reads both
+ * message_text, which has pg_trgm GIN indexes over each column (over the body's distinct
+ * words for the body, body-words.ts). Every search reads both
  * tables in one statement, so a message is found from the moment it is acknowledged.
  *
  * A search is exact case-insensitive substring matching, with the same folding on both
@@ -24,6 +25,7 @@ import {
   type TextColumns,
 } from '../text-columns.js';
 import type { BodyStore } from './bodies.js';
+import { bodyWordsOf, wordPatterns } from './body-words.js';
 import type { Database, Tx } from './db.js';
 import { isId } from './mailboxes.js';
 
@@ -32,6 +34,12 @@ import { isId } from './mailboxes.js';
  * in message_text_pending, whose own state column says which of the others it will become.
  */
 export type TextState = 'missing' | 'pending' | 'complete' | 'truncated';
+
+/** A message's folded text columns, and its body's distinct words (what the index holds for the body). */
+export interface SearchText {
+  columns: TextColumns;
+  bodyWords: string | null;
+}
 
 /** pg_trgm extracts nothing from a needle shorter than this. */
 const TRIGRAM = 3;
@@ -54,23 +62,24 @@ export class SearchIndex {
    * with a NUL character (PostgreSQL text cannot hold one) is not indexed at all: 'missing'
    * makes search confirm the message from its body, exactly.
    */
-  textOf(analysis: MessageAnalysis | null): { state: Exclude<TextState, 'pending'>; columns: TextColumns | null } {
-    if (!analysis) return { state: 'missing', columns: null };
+  textOf(analysis: MessageAnalysis | null): { state: Exclude<TextState, 'pending'>; text: SearchText | null } {
+    if (!analysis) return { state: 'missing', text: null };
     const raw = columnsOf(analysis);
     const columns = {} as TextColumns;
     for (const column of COLUMNS) {
       const value = raw[column];
-      if (value !== null && value.includes('\u0000')) return { state: 'missing', columns: null };
+      if (value !== null && value.includes('\u0000')) return { state: 'missing', text: null };
       columns[column] = value === null ? null : foldCase(value);
     }
-    return { state: analysis.text.truncated ? 'truncated' : 'complete', columns };
+    const bodyWords = columns.body === null ? null : bodyWordsOf(columns.body);
+    return { state: analysis.text.truncated ? 'truncated' : 'complete', text: { columns, bodyWords } };
   }
 
   /** Queues a message's text for the indexer; `state` is what the message becomes once indexed. */
-  async insertPendingInTx(tx: Tx, messageId: number, state: 'complete' | 'truncated', columns: TextColumns): Promise<void> {
+  async insertPendingInTx(tx: Tx, messageId: number, state: 'complete' | 'truncated', text: SearchText): Promise<void> {
     await tx.rows(
-      `INSERT INTO message_text_pending (message_id, state, ${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [messageId, state, ...COLUMNS.map((c) => columns[c])],
+      `INSERT INTO message_text_pending (message_id, state, ${COLUMNS.join(', ')}, body_words) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [messageId, state, ...COLUMNS.map((c) => text.columns[c]), text.bodyWords],
     );
   }
 
@@ -87,15 +96,22 @@ export class SearchIndex {
       // indexer moves meanwhile is seen in exactly one of the two. The pending rows are few
       // (the indexer's backlog) and are scanned; the indexed ones go through the trigram index.
       const trigram = [...needle].length >= TRIGRAM;
-      const match = (t: string) =>
-        columns.map((c) => (trigram ? `${t}.${c} LIKE $2` : `strpos(${t}.${c}, $2) > 0`)).join(' OR ');
+      // message_text's index holds the body's words, not the body: the words narrow (every
+      // body holding the needle has words matching each pattern), the body confirms.
+      const words = trigram && columns.includes('body') ? wordPatterns(folded) : [];
+      const indexed = columns.map((c) => {
+        if (!trigram) return `strpos(t.${c}, $2) > 0`;
+        if (c !== 'body' || words.length === 0) return `t.${c} LIKE $2`;
+        return `(${words.map((_, i) => `t.body_words LIKE $${i + 3}`).join(' AND ')} AND t.body LIKE $2)`;
+      });
+      const pending = columns.map((c) => (trigram ? `p.${c} LIKE $2` : `strpos(p.${c}, $2) > 0`));
       const rows = await this.db.rows<{ uid: number }>(
         `SELECT e.uid FROM message_text t JOIN mailbox_entries e ON e.message_id = t.message_id
-           WHERE e.mailbox_id = $1 AND (${match('t')})
+           WHERE e.mailbox_id = $1 AND (${indexed.join(' OR ')})
          UNION ALL
          SELECT e.uid FROM message_text_pending p JOIN mailbox_entries e ON e.message_id = p.message_id
-           WHERE e.mailbox_id = $1 AND (${match('p')})`,
-        [mailboxId, trigram ? containsPattern(folded) : folded],
+           WHERE e.mailbox_id = $1 AND (${pending.join(' OR ')})`,
+        [mailboxId, trigram ? containsPattern(folded) : folded, ...words],
       );
       for (const row of rows) found.add(row.uid);
     }

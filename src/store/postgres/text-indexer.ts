@@ -10,6 +10,7 @@
  * what search finds (search.ts reads both tables in one snapshot); a failed batch is simply
  * tried again later.
  */
+import { WORD_SEPARATOR_CLASS } from './body-words.js';
 import type { Database } from './db.js';
 
 /** Messages per statement: enough to share the commit, few enough to keep each one short. */
@@ -24,6 +25,15 @@ const RETRY_MS = 2_000;
 const COLUMNS = 'subject, from_addr, to_addr, cc_addr, bcc_addr, headers, body';
 
 /**
+ * The body's words as the delivery computed them; a row without them (written by a node from
+ * before the words, during an upgrade) gets them here, split the same way.
+ */
+const BODY_WORDS = `COALESCE(body_words, (
+  SELECT ' ' || COALESCE(string_agg(DISTINCT w, ' '), '') || ' '
+  FROM regexp_split_to_table(body, '${WORD_SEPARATOR_CLASS}+') AS w WHERE w <> ''
+))`;
+
+/**
  * One statement, so that the rows leave the pending table, enter message_text and the
  * message's state changes together: a search (one statement too) sees either side, never
  * neither.
@@ -36,8 +46,8 @@ const MOVE = `
     )
     RETURNING *
   ), indexed AS (
-    INSERT INTO message_text (message_id, ${COLUMNS})
-    SELECT message_id, ${COLUMNS} FROM moved
+    INSERT INTO message_text (message_id, ${COLUMNS}, body_words)
+    SELECT message_id, ${COLUMNS}, ${BODY_WORDS} FROM moved
     ON CONFLICT (message_id) DO NOTHING
   ), marked AS (
     UPDATE messages m SET text_state = moved.state FROM moved WHERE m.id = moved.message_id
