@@ -12,7 +12,7 @@ import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
 import { SftpError } from './errors.js';
 import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
 import { endReadAhead, newReadAhead, readAt } from './read-ahead.js';
-import type { FieldReader, RequestAttrs } from './wire.js';
+import { DATA_HEADER_BYTES, type FieldReader, type RequestAttrs } from './wire.js';
 import { acceptWrite, flushUpload, newWriteBehind, settleUpload } from './write-behind.js';
 
 /** The path of a request, resolved inside the space (relative names start at its root). */
@@ -216,8 +216,11 @@ const read: RequestHandler = async (session, id, req) => {
   const offset = req.uint64();
   const length = req.uint32();
   if (handle.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle is not open for reading');
-  const data = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES));
+  const room = session.earlierRepliesCopied ? DATA_HEADER_BYTES : 0;
+  const { data, roomInFront } = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES), room);
   if (data.length === 0) await session.status(id, Status.EOF, 'end of file');
+  // The channel is asked again: the wait for the block may have let a reply queue meanwhile.
+  else if (roomInFront && session.earlierRepliesCopied) await session.sendDataInPlace(id, data);
   else await session.sendData(id, data);
 };
 

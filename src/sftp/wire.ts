@@ -217,6 +217,23 @@ export function dataPacket(id: number, data: Buffer): Buffer {
   return new PacketWriter(PacketType.DATA).uint32(id).bytes(data).finish();
 }
 
+/** Length, type, request id and data length: what comes in front of a DATA reply's bytes. */
+export const DATA_HEADER_BYTES = 13;
+
+/**
+ * A DATA reply built around `data` without copying it: the header is written into the
+ * DATA_HEADER_BYTES in memory just in front of `data`, which the caller must own (see
+ * read-ahead.ts, room in front).
+ */
+export function dataPacketInPlace(id: number, data: Buffer): Buffer {
+  const packet = Buffer.from(data.buffer, data.byteOffset - DATA_HEADER_BYTES, DATA_HEADER_BYTES + data.length);
+  packet.writeUInt32BE(DATA_HEADER_BYTES - 4 + data.length, 0);
+  packet[4] = PacketType.DATA;
+  packet.writeUInt32BE(id >>> 0, 5);
+  packet.writeUInt32BE(data.length, 9);
+  return packet;
+}
+
 export interface NameEntry {
   filename: string;
   longname: string;
