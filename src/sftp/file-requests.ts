@@ -13,7 +13,7 @@ import { SftpError } from './errors.js';
 import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
 import { endReadAhead, newReadAhead, readAt } from './read-ahead.js';
 import { DATA_HEADER_BYTES, type FieldReader, type RequestAttrs } from './wire.js';
-import { acceptWrite, flushUpload, newWriteBehind, settleUpload } from './write-behind.js';
+import { acceptWrite, flushUpload, newWriteBehind, settleUpload, writeSmallUploadNow } from './write-behind.js';
 
 /** The path of a request, resolved inside the space (relative names start at its root). */
 export function requestPath(req: FieldReader): string {
@@ -268,6 +268,7 @@ const write: RequestHandler = async (session, id, req) => {
     handle.earlyBytes -= next.length;
     await acceptWrite(session, handle, next);
   }
+  writeSmallUploadNow(session, handle);
   await session.ok(id);
 };
 
