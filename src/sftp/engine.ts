@@ -213,7 +213,7 @@ export class SftpSession {
     return this.send(handlePacket(id, handle));
   }
 
-  sendData(id: number, data: Buffer): Promise<void> {
+  sendData(id: number, data: Buffer | Buffer[]): Promise<void> {
     return this.send(dataPacket(id, data));
   }
 

@@ -217,11 +217,11 @@ const read: RequestHandler = async (session, id, req) => {
   const length = req.uint32();
   if (handle.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle is not open for reading');
   const room = session.earlierRepliesCopied ? DATA_HEADER_BYTES : 0;
-  const { data, roomInFront } = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES), room);
-  if (data.length === 0) await session.status(id, Status.EOF, 'end of file');
+  const { pieces, length: got, roomInFront } = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES), room);
+  if (got === 0) await session.status(id, Status.EOF, 'end of file');
   // The channel is asked again: the wait for the block may have let a reply queue meanwhile.
-  else if (roomInFront && session.earlierRepliesCopied) await session.sendDataInPlace(id, data);
-  else await session.sendData(id, data);
+  else if (roomInFront && session.earlierRepliesCopied) await session.sendDataInPlace(id, pieces[0]!);
+  else await session.sendData(id, pieces);
 };
 
 /**

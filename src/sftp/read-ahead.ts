@@ -35,9 +35,11 @@ interface Block {
 
 /** What readAt answers. */
 export interface ReadBytes {
-  data: Buffer;
+  /** The bytes in one piece, or in one per block when they cross a block boundary (not copied together). */
+  pieces: Buffer[];
+  length: number;
   /**
-   * True when the `room` bytes in memory just in front of `data` are the caller's to overwrite:
+   * True when the `room` bytes in memory just in front of the one piece are the caller's to overwrite:
    * they belong to the same block and were answered already, so only a reply that has been
    * handed on (copied) may have used them.
    */
@@ -80,7 +82,8 @@ export async function readAt(session: SftpSession, handle: ReadHandle, offset: n
   if (!inBlocks || !claim(session, ra)) {
     dropBlocks(ra);
     ra.expected = offset + length;
-    return { data: await handle.reader.read(offset, length), roomInFront: false };
+    const data = await handle.reader.read(offset, length);
+    return { pieces: [data], length: data.length, roomInFront: false };
   }
   const parts: Buffer[] = [];
   let position = offset;
@@ -112,14 +115,13 @@ export async function readAt(session: SftpSession, handle: ReadHandle, offset: n
     missing -= piece.length;
   }
   ra.expected = position;
-  if (parts.length !== 1) return { data: parts.length === 0 ? Buffer.alloc(0) : Buffer.concat(parts), roomInFront: false };
-  const data = parts[0]!;
+  if (parts.length !== 1) return { pieces: parts, length: position - offset, roomInFront: false };
   // Room only inside the block, in front of bytes still intact; from now on the block serves
   // nothing below `offset` (those bytes answered an earlier READ, whose reply the caller made
   // sure was handed on).
   const roomInFront = room > 0 && first !== null && offset - first.start >= room && offset >= first.overwrittenBelow;
   if (roomInFront) first!.overwrittenBelow = offset;
-  return { data, roomInFront };
+  return { pieces: parts, length: position - offset, roomInFront };
 }
 
 /** The block holding `position`, moving on to the next block when it starts there; null if none does. */
