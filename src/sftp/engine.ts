@@ -23,6 +23,7 @@ import {
   attrsPacket,
   BadMessageError,
   dataPacket,
+  dataPacketInPlace,
   extendedReplyPacket,
   FieldReader,
   FatalPacketError,
@@ -135,6 +136,12 @@ export class SftpSession {
     private readonly channel: Duplex,
     /** Called on every request, for the connection's idle timer. */
     private readonly onActivity: () => void = () => {},
+    /**
+     * The channel copies what it is given before write() returns whenever nothing is queued in
+     * it (ssh2's channels: each write becomes SSH packets at once while the window allows), so
+     * a reply's memory may be reused as soon as writableLength is 0 again.
+     */
+    private readonly channelCopiesWrites = false,
   ) {
     channel.on('error', (err: Error) => this.log.debug('sftp channel error', { error: err.message }));
     this.finished = this.run();
@@ -206,8 +213,21 @@ export class SftpSession {
     return this.send(handlePacket(id, handle));
   }
 
-  sendData(id: number, data: Buffer): Promise<void> {
+  sendData(id: number, data: Buffer | Buffer[]): Promise<void> {
     return this.send(dataPacket(id, data));
+  }
+
+  /**
+   * Whether a reply may be built in memory that an earlier reply used (see read-ahead.ts, room
+   * in front): only once the channel has copied everything written to it.
+   */
+  get earlierRepliesCopied(): boolean {
+    return this.channelCopiesWrites && this.channel.writableLength === 0;
+  }
+
+  /** A DATA reply whose header goes into the DATA_HEADER_BYTES in front of `data` (no copy). */
+  sendDataInPlace(id: number, data: Buffer): Promise<void> {
+    return this.send(dataPacketInPlace(id, data));
   }
 
   sendNames(id: number, entries: NameEntry[]): Promise<void> {

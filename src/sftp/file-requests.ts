@@ -12,8 +12,8 @@ import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
 import { SftpError } from './errors.js';
 import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
 import { endReadAhead, newReadAhead, readAt } from './read-ahead.js';
-import type { FieldReader, RequestAttrs } from './wire.js';
-import { acceptWrite, flushUpload, newWriteBehind, settleUpload } from './write-behind.js';
+import { DATA_HEADER_BYTES, type FieldReader, type RequestAttrs } from './wire.js';
+import { acceptWrite, flushUpload, newWriteBehind, settleUpload, writeSmallUploadNow } from './write-behind.js';
 
 /** The path of a request, resolved inside the space (relative names start at its root). */
 export function requestPath(req: FieldReader): string {
@@ -216,9 +216,12 @@ const read: RequestHandler = async (session, id, req) => {
   const offset = req.uint64();
   const length = req.uint32();
   if (handle.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle is not open for reading');
-  const data = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES));
-  if (data.length === 0) await session.status(id, Status.EOF, 'end of file');
-  else await session.sendData(id, data);
+  const room = session.earlierRepliesCopied ? DATA_HEADER_BYTES : 0;
+  const { pieces, length: got, roomInFront } = await readAt(session, handle, offset, Math.min(length, MAX_READ_BYTES), room);
+  if (got === 0) await session.status(id, Status.EOF, 'end of file');
+  // The channel is asked again: the wait for the block may have let a reply queue meanwhile.
+  else if (roomInFront && session.earlierRepliesCopied) await session.sendDataInPlace(id, pieces[0]!);
+  else await session.sendData(id, pieces);
 };
 
 /**
@@ -265,6 +268,7 @@ const write: RequestHandler = async (session, id, req) => {
     handle.earlyBytes -= next.length;
     await acceptWrite(session, handle, next);
   }
+  writeSmallUploadNow(session, handle);
   await session.ok(id);
 };
 

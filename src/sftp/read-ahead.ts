@@ -8,6 +8,14 @@
  *
  * Memory: at most two blocks per handle, and only MAX_READ_AHEAD_HANDLES handles of a
  * session read ahead at once (the others read directly).
+ *
+ * Room in front: a DATA reply is its bytes behind a 13-byte header, and copying each 30 KB
+ * answer into a packet of its own was a third of the buffers a download allocated (the rest
+ * being the blocks and the SSH layer's packets), which is what set how often the collector
+ * ran. So a caller may ask for room in front of the bytes: when they come from inside a block
+ * and the bytes in front are ones already answered, the caller may write its header there. The
+ * block then never serves those bytes again (a READ going back reads the store directly).
+ * The block is our own buffer: FileReader.read hands out a fresh one on every call.
  */
 import type { FileReader } from '../store/file-store.js';
 import type { ReadHandle, SftpSession } from './engine.js';
@@ -21,6 +29,21 @@ interface Block {
   data: Promise<Buffer>;
   /** The bytes, once read (shorter than asked for only at the end of the file). */
   bytes: Buffer | null;
+  /** File offset below which the block's bytes may have been overwritten (room given in front). */
+  overwrittenBelow: number;
+}
+
+/** What readAt answers. */
+export interface ReadBytes {
+  /** The bytes in one piece, or in one per block when they cross a block boundary (not copied together). */
+  pieces: Buffer[];
+  length: number;
+  /**
+   * True when the `room` bytes in memory just in front of the one piece are the caller's to overwrite:
+   * they belong to the same block and were answered already, so only a reply that has been
+   * handed on (copied) may have used them.
+   */
+  roomInFront: boolean;
 }
 
 /** The read-ahead state of a handle. */
@@ -40,7 +63,7 @@ export function newReadAhead(): ReadAhead {
 function fetchBlock(reader: FileReader, start: number): Block {
   const data = reader.read(start, READ_AHEAD_BYTES);
   data.catch(() => undefined);
-  return { start, data, bytes: null };
+  return { start, data, bytes: null, overwrittenBelow: start };
 }
 
 async function bytesOf(block: Block): Promise<Buffer> {
@@ -50,18 +73,22 @@ async function bytesOf(block: Block): Promise<Buffer> {
 
 /**
  * Up to `length` bytes at `offset` (fewer only at the end of the file): what a READ answers.
+ * With `room` > 0, see ReadBytes.roomInFront.
  */
-export async function readAt(session: SftpSession, handle: ReadHandle, offset: number, length: number): Promise<Buffer> {
+export async function readAt(session: SftpSession, handle: ReadHandle, offset: number, length: number, room = 0): Promise<ReadBytes> {
   const ra = handle.readAhead;
-  const inBlocks = (ra.current && offset >= ra.current.start) || offset === ra.expected;
+  // Going back into the current block is fine, except to bytes given up as room in front.
+  const inBlocks = ra.current !== null ? offset >= ra.current.overwrittenBelow : offset === ra.expected;
   if (!inBlocks || !claim(session, ra)) {
     dropBlocks(ra);
     ra.expected = offset + length;
-    return handle.reader.read(offset, length);
+    const data = await handle.reader.read(offset, length);
+    return { pieces: [data], length: data.length, roomInFront: false };
   }
   const parts: Buffer[] = [];
   let position = offset;
   let missing = length;
+  let first: Block | null = null;
   while (missing > 0) {
     let block: Block | null;
     try {
@@ -82,12 +109,19 @@ export async function readAt(session: SftpSession, handle: ReadHandle, offset: n
     const bytes = block.bytes!;
     if (position >= block.start + bytes.length) break; // the end of the file
     const piece = bytes.subarray(position - block.start, Math.min(bytes.length, position - block.start + missing));
+    first ??= block;
     parts.push(piece);
     position += piece.length;
     missing -= piece.length;
   }
   ra.expected = position;
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  if (parts.length !== 1) return { pieces: parts, length: position - offset, roomInFront: false };
+  // Room only inside the block, in front of bytes still intact; from now on the block serves
+  // nothing below `offset` (those bytes answered an earlier READ, whose reply the caller made
+  // sure was handed on).
+  const roomInFront = room > 0 && first !== null && offset - first.start >= room && offset >= first.overwrittenBelow;
+  if (roomInFront) first!.overwrittenBelow = offset;
+  return { pieces: parts, length: position - offset, roomInFront };
 }
 
 /** The block holding `position`, moving on to the next block when it starts there; null if none does. */

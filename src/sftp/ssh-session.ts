@@ -138,6 +138,7 @@ export class SshSession implements Session {
       },
       channel,
       () => this.touch(),
+      true,
     );
     this.sftpSessions.add(session);
     this.log.info('sftp started');

@@ -213,8 +213,34 @@ export function handlePacket(id: number, handle: Buffer): Buffer {
   return new PacketWriter(PacketType.HANDLE).uint32(id).bytes(handle).finish();
 }
 
-export function dataPacket(id: number, data: Buffer): Buffer {
-  return new PacketWriter(PacketType.DATA).uint32(id).bytes(data).finish();
+/** A DATA reply; bytes given in pieces are copied into it once, together. */
+export function dataPacket(id: number, data: Buffer | Buffer[]): Buffer {
+  const pieces = Array.isArray(data) ? data : [data];
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const header = Buffer.allocUnsafe(DATA_HEADER_BYTES);
+  writeDataHeader(header, id, length);
+  return Buffer.concat([header, ...pieces], DATA_HEADER_BYTES + length);
+}
+
+function writeDataHeader(target: Buffer, id: number, length: number): void {
+  target.writeUInt32BE(DATA_HEADER_BYTES - 4 + length, 0);
+  target[4] = PacketType.DATA;
+  target.writeUInt32BE(id >>> 0, 5);
+  target.writeUInt32BE(length, 9);
+}
+
+/** Length, type, request id and data length: what comes in front of a DATA reply's bytes. */
+export const DATA_HEADER_BYTES = 13;
+
+/**
+ * A DATA reply built around `data` without copying it: the header is written into the
+ * DATA_HEADER_BYTES in memory just in front of `data`, which the caller must own (see
+ * read-ahead.ts, room in front).
+ */
+export function dataPacketInPlace(id: number, data: Buffer): Buffer {
+  const packet = Buffer.from(data.buffer, data.byteOffset - DATA_HEADER_BYTES, DATA_HEADER_BYTES + data.length);
+  writeDataHeader(packet, id, data.length);
+  return packet;
 }
 
 export interface NameEntry {

@@ -123,6 +123,25 @@ export async function startFlush(session: SftpSession, handle: WriteHandle): Pro
   wb.flushing = flushing;
 }
 
+/**
+ * Uploads no larger than this so far have each WRITE handed to the store as soon as it is
+ * accepted (when no write of theirs is running), instead of when a block fills or at CLOSE.
+ * A client uploading small files one at a time sends CLOSE right after its last WRITE's OK
+ * and waits; the store's write then runs during that round trip rather than in front of the
+ * commit (one thread-pool round trip less per file). A large upload does this for its first
+ * WRITEs only, so its writes stay large.
+ */
+export const WRITE_AT_ONCE_BYTES = 64 * 1024;
+
+/** Starts writing what a small upload has gathered (see WRITE_AT_ONCE_BYTES); never waits. */
+export function writeSmallUploadNow(session: SftpSession, handle: WriteHandle): void {
+  const wb = handle.writeBehind;
+  if (handle.acceptedBytes > WRITE_AT_ONCE_BYTES || wb.flushing !== null || wb.bytes === 0 || handle.failure) return;
+  // With no write running, startFlush hands the block over before its first await; a failed
+  // write is recorded on the handle, which the next WRITE or the CLOSE reports.
+  void startFlush(session, handle).catch(() => undefined);
+}
+
 /** Writes everything accepted and waits for it: what CLOSE does before committing. */
 export async function flushUpload(session: SftpSession, handle: WriteHandle): Promise<void> {
   await startFlush(session, handle);

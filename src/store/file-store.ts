@@ -88,7 +88,10 @@ export interface FileUpload {
 /** An open file for reading: positional reads (SFTP READ) or a stream (FTP RETR). */
 export interface FileReader {
   readonly info: FileInfo;
-  /** Up to `length` bytes at `position`; an empty buffer at or past the end. */
+  /**
+   * Up to `length` bytes at `position`; an empty buffer at or past the end. The buffer is the
+   * caller's own (a fresh one each call): SFTP's read-ahead writes reply headers into it.
+   */
   read(position: number, length: number): Promise<Buffer>;
   /** The bytes from `start` (default 0) to the end, in chunks of at most 256 KiB. */
   stream(start?: number): AsyncIterable<Buffer>;

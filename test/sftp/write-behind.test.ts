@@ -125,7 +125,7 @@ describe('SFTP write-behind and read-ahead', () => {
     await c.end();
   });
 
-  it('fails the CLOSE when the last bytes, written only at CLOSE, fail', async () => {
+  it('fails the CLOSE when a small upload\'s bytes, written right after its WRITE was answered, fail', async () => {
     const c = await start({ store: (f) => failingStore(f, 0) });
     const h = await c.open('/small.bin', newFile);
     assert.equal(parseStatus(await c.write(h, 0, Buffer.from('hello'))).code, Status.OK);
