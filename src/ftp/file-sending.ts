@@ -37,34 +37,48 @@ export interface SendOptions {
  * chunk is handed to the socket (finishSending then waits for the client to have it all).
  * Rejects with the socket's error when it closes first, or 426 when the transfer is aborted;
  * a read's failure is thrown as is. No read is running when it settles.
+ *
+ * The next read starts before a chunk is written, so the disk (or page cache) is read while
+ * the socket copies the previous chunk, instead of the two taking turns.
  */
 export async function sendFromReads(socket: DataSocket, read: ReadInto, start: number, transfer: Transfer, options: SendOptions = {}): Promise<void> {
   const ring = new BufferRing(options.buffers ?? SEND_BUFFERS, options.bufferBytes ?? SEND_BUFFER_BYTES);
   const onClose = () => ring.fail(socket.errored ?? new DataInterruptedError(ABORTED));
   socket.once('close', onClose);
   transfer.signal.addEventListener('abort', onClose, { once: true });
+  const readAt = async (position: number): Promise<{ buffer: Buffer; count: number }> => {
+    // A free buffer is read into at once (the read is under way when this returns).
+    const buffer = ring.takeNow() ?? (await ring.take());
+    return { buffer, count: await read(buffer, position) };
+  };
+  let next: Promise<{ buffer: Buffer; count: number }> | null = readAt(start);
   try {
     let position = start;
-    for (;;) {
+    while (next) {
+      const { buffer, count }: { buffer: Buffer; count: number } = await next;
+      next = null;
       if (transfer.aborted || socket.destroyed) throw socket.errored ?? new DataInterruptedError(ABORTED);
-      const buffer = await ring.take();
-      const count = await read(buffer, position);
       if (count === 0) return;
       position += count;
+      // Fewer bytes than asked is the end of the file: nothing more to read.
+      if (count === buffer.length) next = readAt(position);
       const bytes = count === buffer.length ? buffer : buffer.subarray(0, count);
       const wire = options.convert ? options.convert(bytes) : bytes;
-      if (transfer.aborted || socket.destroyed) throw socket.errored ?? new DataInterruptedError(ABORTED);
       // A failed write destroys the socket: 'close' then fails the ring, and a buffer the
       // socket may still hold is never handed out again.
       socket.write(wire, (err?: Error | null) => {
         if (!err) ring.give(buffer);
       });
       options.onSent?.(wire.length);
-      if (count < buffer.length) return;
     }
   } finally {
     socket.off('close', onClose);
     transfer.signal.removeEventListener('abort', onClose);
+    if (next) {
+      // Stopped early: a read waiting for a buffer gives up, one under way is let finish.
+      ring.fail(new DataInterruptedError(ABORTED));
+      await next.catch(() => undefined);
+    }
   }
 }
 
@@ -88,15 +102,23 @@ export class BufferRing {
     return this.made - this.free.length;
   }
 
+  /** A buffer if one is free (or can still be made), else null; never after fail(). */
+  takeNow(): Buffer | null {
+    if (this.failure || this.waiter) return null;
+    const ready = this.free.pop();
+    if (ready) return ready;
+    if (this.made < this.count) {
+      this.made++;
+      return Buffer.allocUnsafe(this.bytes);
+    }
+    return null;
+  }
+
   take(): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error('one take() at a time'));
-    const ready = this.free.pop();
+    const ready = this.takeNow();
     if (ready) return Promise.resolve(ready);
-    if (this.made < this.count) {
-      this.made++;
-      return Promise.resolve(Buffer.allocUnsafe(this.bytes));
-    }
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
