@@ -126,20 +126,30 @@ export function dropData(socket: DataSocket | null): void {
  * under load. The wait runs alongside the disk sync, which the 226 waits for anyway.
  */
 /** Bytes of an upload gathered into one store write (fewer, larger writes to the disk). */
-const UPLOAD_BATCH_BYTES = 1024 * 1024;
+export const UPLOAD_BATCH_BYTES = 1024 * 1024;
+/** Below this, a batch of several chunks is joined into a new buffer rather than the reused one. */
+const SMALL_BATCH_BYTES = 64 * 1024;
 
 /**
- * The bytes of a data connection in batches of up to about UPLOAD_BATCH_BYTES: whatever
- * arrived while the previous batch was being written, joined. The socket is paused while a
- * full batch waits, so a fast client cannot fill our memory. Ends at the end of the data;
- * throws the socket's error (an idle timeout, a reset).
+ * The bytes of a data connection in batches of up to UPLOAD_BATCH_BYTES: whatever arrived
+ * while the previous batch was being written. The socket is paused while a full batch waits,
+ * so a fast client cannot fill our memory. Ends at the end of the data; throws the socket's
+ * error (an idle timeout, a reset).
+ *
+ * A batch is valid only until the next one is asked for: the chunks of a large batch are
+ * copied into one buffer that is reused for the next batch (the consumer must be done with
+ * it, e.g. a FileUpload.write that settled). A new buffer per batch, at hundreds of MB/s,
+ * kept V8's collector marking the whole heap several times a second. A batch that is one
+ * chunk of the socket is that chunk itself.
  */
-export async function* dataBatches(socket: DataSocket): AsyncGenerator<Buffer> {
+export async function* dataBatches(socket: DataSocket, batchBytes = UPLOAD_BATCH_BYTES): AsyncGenerator<Buffer> {
   let chunks: Buffer[] = [];
   let size = 0;
   let ended = false;
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
+  /** The buffer large batches are joined in, made when first needed. */
+  let joined: Buffer | null = null;
   const notify = () => {
     const w = wake;
     wake = null;
@@ -148,7 +158,7 @@ export async function* dataBatches(socket: DataSocket): AsyncGenerator<Buffer> {
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= UPLOAD_BATCH_BYTES) socket.pause();
+    if (size >= batchBytes) socket.pause();
     notify();
   };
   const onEnd = () => {
@@ -167,10 +177,21 @@ export async function* dataBatches(socket: DataSocket): AsyncGenerator<Buffer> {
     for (;;) {
       if (failure) throw failure;
       if (size > 0) {
-        const batch = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        chunks = [];
-        size = 0;
-        socket.resume();
+        let batch: Buffer;
+        if (chunks.length === 1 && size <= batchBytes) {
+          batch = chunks[0]!;
+          chunks = [];
+          size = 0;
+        } else if (size <= SMALL_BATCH_BYTES) {
+          batch = Buffer.concat(chunks, size);
+          chunks = [];
+          size = 0;
+        } else {
+          joined ??= Buffer.allocUnsafe(batchBytes);
+          batch = takeInto(joined, chunks);
+          size -= batch.length;
+        }
+        if (size < batchBytes) socket.resume();
         yield batch;
         continue;
       }
@@ -189,6 +210,28 @@ export async function* dataBatches(socket: DataSocket): AsyncGenerator<Buffer> {
     socket.off('close', onEnd);
     socket.off('error', onError);
   }
+}
+
+/**
+ * Copies the first chunks of `chunks` into `target`, as many bytes as fit, and removes them
+ * (a chunk that fits in part stays, as the part after what was copied); returns the part of
+ * `target` filled.
+ */
+export function takeInto(target: Buffer, chunks: Buffer[]): Buffer {
+  let filled = 0;
+  let used = 0;
+  while (used < chunks.length && filled < target.length) {
+    const chunk = chunks[used]!;
+    const n = chunk.copy(target, filled);
+    filled += n;
+    if (n < chunk.length) {
+      chunks[used] = chunk.subarray(n);
+      break;
+    }
+    used++;
+  }
+  chunks.splice(0, used);
+  return target.subarray(0, filled);
 }
 
 /**

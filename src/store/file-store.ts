@@ -95,6 +95,12 @@ export interface FileReader {
   read(position: number, length: number): Promise<Buffer>;
   /** The bytes from `start` (default 0) to the end, in chunks of at most 256 KiB. */
   stream(start?: number): AsyncIterable<Buffer>;
+  /**
+   * Optional: reads into the caller's `target` at `position` and returns how many bytes were
+   * read (fewer only at the end, 0 at or past it), so a sender can reuse its buffers instead
+   * of allocating one per chunk. The store holds no reference to `target` once it settles.
+   */
+  readInto?(target: Buffer, position: number): Promise<number>;
   close(): Promise<void>;
 }
 

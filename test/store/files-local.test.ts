@@ -64,6 +64,25 @@ describe('LocalFileStore on disk', () => {
     });
   });
 
+  it('readInto fills the caller\'s buffer: whole, short at the end, empty past it', async () => {
+    await withStore(async (files) => {
+      const data = Buffer.from('0123456789abcdefghij');
+      await putFile(files, alice, '/r.bin', data);
+      const reader = await files.openRead(alice, '/r.bin');
+      assert.ok(reader.readInto, 'the local store reads into buffers');
+      const target = Buffer.alloc(8, 0x2e);
+      assert.equal(await reader.readInto(target, 4), 8);
+      assert.equal(target.toString(), '456789ab');
+      assert.equal(await reader.readInto(target, 16), 4);
+      assert.equal(target.subarray(0, 4).toString(), 'ghij');
+      assert.equal(await reader.readInto(target, 20), 0);
+      assert.equal(await reader.readInto(target, 99), 0);
+      await rejectsWith(reader.readInto(target, -1), 'invalid');
+      await reader.close();
+      await assert.rejects(reader.readInto(target, 0), /closed/);
+    });
+  });
+
   it('refuses addresses that could name another folder', async () => {
     await withStore(async (files) => {
       for (const address of ['../x@example.com', 'a@..', 'a/b@example.com', 'a@exa/mple.com', 'a\u0000@example.com', '@example.com', 'nobody']) {

@@ -21,6 +21,7 @@ import {
   writeData,
   type DataSocket,
 } from '../data-transfer.js';
+import { sendFromReads, type ReadInto } from '../file-sending.js';
 import { listLine, mlstFacts } from '../listing.js';
 import type { CommandHandler, FtpSession, Transfer } from '../session.js';
 import { isDiskFull, storeErrorReply } from '../store-errors.js';
@@ -53,15 +54,30 @@ function modeName(session: FtpSession): string {
 
 // ---- downloads ----------------------------------------------------------------------------
 
-/** Sends chunks on a new data connection, then 226; every failure is replied to. */
-async function sendOnData(session: FtpSession, transfer: Transfer, setup: DataSetup, preliminary: string, chunks: AsyncIterable<Buffer>, ascii: boolean): Promise<void> {
+/**
+ * What a transfer sends: chunks to write one by one, or a file read from `start` into the
+ * sender's own buffers (reused, see file-sending.ts) when its store can.
+ */
+type Source = { chunks: AsyncIterable<Buffer> } | { readInto: ReadInto; start: number };
+
+/** Sends `source` on a new data connection, then 226; every failure is replied to. */
+async function sendOnData(session: FtpSession, transfer: Transfer, setup: DataSetup, preliminary: string, source: Source, ascii: boolean): Promise<void> {
   const socket = await openDataConnection(session, transfer, setup, preliminary);
   if (!socket) return;
   try {
-    for await (const chunk of chunks) {
-      const wire = ascii ? lfToCrlf(chunk) : chunk;
-      await writeData(socket, wire, transfer);
-      transfer.bytes += wire.length;
+    if ('readInto' in source) {
+      await sendFromReads(socket, source.readInto, source.start, transfer, {
+        convert: ascii ? lfToCrlf : undefined,
+        onSent: (bytes) => {
+          transfer.bytes += bytes;
+        },
+      });
+    } else {
+      for await (const chunk of source.chunks) {
+        const wire = ascii ? lfToCrlf(chunk) : chunk;
+        await writeData(socket, wire, transfer);
+        transfer.bytes += wire.length;
+      }
     }
     await finishSending(socket, transfer);
   } catch (err) {
@@ -96,7 +112,8 @@ const retr: CommandHandler = async (session, argument) => {
   const preliminary = `150 Opening ${modeName(session)} mode data connection for ${path} (${file.info.size} bytes)`;
   session.startTransfer('RETR', path, async (transfer) => {
     try {
-      await sendOnData(session, transfer, setup, preliminary, file.stream(offset), ascii);
+      const source: Source = file.readInto ? { readInto: (target, position) => file.readInto!(target, position), start: offset } : { chunks: file.stream(offset) };
+      await sendOnData(session, transfer, setup, preliminary, source, ascii);
     } finally {
       await file.close();
     }
@@ -143,7 +160,7 @@ function listCommand(kind: 'LIST' | 'NLST' | 'MLSD'): CommandHandler {
       ];
     }
     session.startTransfer(kind, target || session.cwd, (transfer) =>
-      sendOnData(session, transfer, setup, '150 Here comes the directory listing', linesOf(lines), false),
+      sendOnData(session, transfer, setup, '150 Here comes the directory listing', { chunks: linesOf(lines) }, false),
     );
   };
 }

@@ -51,6 +51,20 @@ class LocalReader implements FileReader {
     return buffer.subarray(0, bytesRead);
   }
 
+  async readInto(target: Buffer, position: number): Promise<number> {
+    if (this.closed) throw new Error('the file is closed');
+    if (!Number.isSafeInteger(position) || position < 0) throw new StoreError('invalid', 'bad read range');
+    // read(2) may return less than asked before the end (a signal, a network file system):
+    // only 0 means the end, so read on until the buffer is full or the end is reached.
+    let filled = 0;
+    while (filled < target.length) {
+      const { bytesRead } = await this.handle.read(target, filled, target.length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled;
+  }
+
   async *stream(start = 0): AsyncIterable<Buffer> {
     // One read ahead: the disk (or page cache) is read while the consumer writes the previous
     // chunk, instead of the two taking turns. A fresh buffer each time: the consumer may still
