@@ -11,10 +11,11 @@ import { createLogger } from '../../src/net/log.js';
 import { SftpSession } from '../../src/sftp/engine.js';
 import { OpenFlag, PacketType, Status } from '../../src/sftp/protocol.js';
 import { PacketWriter } from '../../src/sftp/wire.js';
-import type { FileSpace, FileStore, FileUpload } from '../../src/store/file-store.js';
+import type { FileSpace, FileStore } from '../../src/store/file-store.js';
 import { LocalFileStore } from '../../src/store/files/local.js';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { FakeChannel, parseStatus } from './fake-channel.js';
+import { watchUploads } from './watched-store.js';
 
 /** A channel that copies each reply as it is written, as ssh2's channels do. */
 class CopyingChannel extends FakeChannel {
@@ -29,26 +30,7 @@ class CopyingChannel extends FakeChannel {
 
 /** Counts the store writes of every upload and their sizes. */
 function countingStore(files: FileStore, writes: number[]): FileStore {
-  return new Proxy(files, {
-    get(target, prop, receiver) {
-      if (prop !== 'createUpload') return Reflect.get(target, prop, receiver);
-      return async (...args: Parameters<FileStore['createUpload']>): Promise<FileUpload> => {
-        const upload = await target.createUpload(...args);
-        return {
-          get bytesWritten() {
-            return upload.bytesWritten;
-          },
-          async write(chunk: Buffer) {
-            writes.push(chunk.length);
-            await upload.write(chunk);
-          },
-          sync: () => upload.sync(),
-          commit: () => upload.commit(),
-          abort: (options) => upload.abort(options),
-        };
-      };
-    },
-  });
+  return watchUploads(files, () => (chunk) => writes.push(chunk.length));
 }
 
 describe('SFTP replies without copying, and small uploads written at once', () => {

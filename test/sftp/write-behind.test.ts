@@ -14,10 +14,11 @@ import { SftpSession } from '../../src/sftp/engine.js';
 import { OpenFlag, PacketType, Status } from '../../src/sftp/protocol.js';
 import { PacketWriter } from '../../src/sftp/wire.js';
 import { WRITE_BEHIND_BYTES } from '../../src/sftp/write-behind.js';
-import type { FileSpace, FileStore, FileUpload } from '../../src/store/file-store.js';
+import type { FileSpace, FileStore } from '../../src/store/file-store.js';
 import { LocalFileStore } from '../../src/store/files/local.js';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { FakeChannel, parseStatus } from './fake-channel.js';
+import { watchUploads } from './watched-store.js';
 
 const CHUNK = 32 * 1024;
 
@@ -28,27 +29,12 @@ function handleOf(reply: Buffer): Buffer {
 
 /** A store whose uploads fail to write once `failAfter` bytes went through. */
 function failingStore(files: FileStore, failAfter: number): FileStore {
-  return new Proxy(files, {
-    get(target, prop, receiver) {
-      if (prop !== 'createUpload') return Reflect.get(target, prop, receiver);
-      return async (...args: Parameters<FileStore['createUpload']>): Promise<FileUpload> => {
-        const upload = await target.createUpload(...args);
-        let written = 0;
-        return {
-          get bytesWritten() {
-            return upload.bytesWritten;
-          },
-          async write(chunk: Buffer) {
-            if (written + chunk.length > failAfter) throw new Error('the disk went away');
-            written += chunk.length;
-            await upload.write(chunk);
-          },
-          sync: () => upload.sync(),
-          commit: () => upload.commit(),
-          abort: (options) => upload.abort(options),
-        };
-      };
-    },
+  return watchUploads(files, () => {
+    let written = 0;
+    return (chunk) => {
+      if (written + chunk.length > failAfter) throw new Error('the disk went away');
+      written += chunk.length;
+    };
   });
 }
 
