@@ -127,7 +127,10 @@ export function dropData(socket: DataSocket | null): void {
  */
 /** Bytes of an upload gathered into one store write (fewer, larger writes to the disk). */
 export const UPLOAD_BATCH_BYTES = 1024 * 1024;
-/** Below this, a batch of several chunks is joined into a new buffer rather than the reused one. */
+/**
+ * Below this, a batch of several chunks is joined into a new buffer rather than the reused one:
+ * a small upload (one of many small files) never makes the 1 MiB buffer.
+ */
 const SMALL_BATCH_BYTES = 64 * 1024;
 
 /**

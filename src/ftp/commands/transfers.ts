@@ -112,7 +112,7 @@ const retr: CommandHandler = async (session, argument) => {
   const preliminary = `150 Opening ${modeName(session)} mode data connection for ${path} (${file.info.size} bytes)`;
   session.startTransfer('RETR', path, async (transfer) => {
     try {
-      const source: Source = file.readInto ? { readInto: (target, position) => file.readInto!(target, position), start: offset } : { chunks: file.stream(offset) };
+      const source: Source = file.readInto ? { readInto: file.readInto.bind(file), start: offset } : { chunks: file.stream(offset) };
       await sendOnData(session, transfer, setup, preliminary, source, ascii);
     } finally {
       await file.close();

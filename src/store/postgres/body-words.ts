@@ -17,11 +17,23 @@
  */
 
 /**
- * What separates tokens: JavaScript's \s, spelled out so that the migration that filled the
- * words of existing rows (schema.ts) splits with the very same class in PostgreSQL.
+ * What separates tokens: JavaScript's \s, spelled out so that PostgreSQL (bodyWordsSql) splits
+ * with the very same class.
  */
-export const WORD_SEPARATOR_CLASS = '[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
+const WORD_SEPARATOR_CLASS = '[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
 const SEPARATORS = new RegExp(`${WORD_SEPARATOR_CLASS}+`);
+
+/**
+ * bodyWordsOf in SQL, for the text expression `body` (the migration that filled stored rows,
+ * the indexer for rows written without words). The order of the words differs (sorted here),
+ * which the index does not see.
+ */
+export function bodyWordsSql(body: string): string {
+  return `(
+    SELECT ' ' || COALESCE(string_agg(DISTINCT w, ' '), '') || ' '
+    FROM regexp_split_to_table(${body}, '${WORD_SEPARATOR_CLASS}+') AS w WHERE w <> ''
+  )`;
+}
 
 /** Patterns per search at most: each narrows; the longest parts narrow the most. */
 const MAX_PATTERNS = 4;

@@ -340,7 +340,7 @@ export class Messages {
     const headers = given ?? analysis?.headers ?? {};
     const bodyId = await this.bodies.commitInTx(tx, writer);
     const structure = analysis ? JSON.stringify({ root: analysis.root, envelope: analysis.envelope }) : null;
-    const text = this.search.textOf(analysis);
+    const found = this.search.textOf(analysis);
     await tx.rows(
       `INSERT INTO messages (id, size, internal_date, headers, envelope, structure, text_state)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -351,13 +351,13 @@ export class Messages {
         headersJson(headers),
         envelope ? JSON.stringify({ mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo }) : null,
         structure,
-        text.text ? 'pending' : text.state,
+        found.text ? 'pending' : found.state,
       ],
     );
     // The text goes in the same transaction, searchable the moment the delivery is
     // acknowledged; the trigram indexing of it happens after, in batches (text-indexer.ts).
-    if (text.text && text.state !== 'missing') {
-      await this.search.insertPendingInTx(tx, bodyId, text.state, text.text);
+    if (found.text && found.state !== 'missing') {
+      await this.search.insertPendingInTx(tx, bodyId, found.state, found.text);
       tx.afterCommit(() => this.onTextPending());
     }
     tx.afterCommit(() => writer.markCommitted());

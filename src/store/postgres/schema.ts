@@ -7,7 +7,7 @@
  * one transaction together with its schema_migrations row.
  */
 import pg from 'pg';
-import { WORD_SEPARATOR_CLASS } from './body-words.js';
+import { bodyWordsSql } from './body-words.js';
 import { clientConfig } from './db.js';
 
 interface Migration {
@@ -360,7 +360,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- pg_trgm's trigrams of a text are those of its words, so the index needs each word once
       -- (body-words.ts); extracting and sorting the trigrams of whole bodies was the largest
       -- database cost of a delivery. The body stays whole for the exact check. Existing rows
-      -- get their words here, split with the separators the server uses (WORD_SEPARATOR_CLASS).
+      -- get their words here, split the way the server splits them (bodyWordsSql).
       ALTER TABLE message_text_pending ADD COLUMN body_words text;
       ALTER TABLE message_text ADD COLUMN body_words text;
       DO $$
@@ -371,14 +371,8 @@ export const MIGRATIONS: readonly Migration[] = [
         END IF;
       END
       $$;
-      UPDATE message_text_pending p SET body_words = (
-        SELECT ' ' || COALESCE(string_agg(DISTINCT w, ' '), '') || ' '
-        FROM regexp_split_to_table(p.body, '${WORD_SEPARATOR_CLASS}+') AS w WHERE w <> ''
-      ) WHERE p.body IS NOT NULL;
-      UPDATE message_text t SET body_words = (
-        SELECT ' ' || COALESCE(string_agg(DISTINCT w, ' '), '') || ' '
-        FROM regexp_split_to_table(t.body, '${WORD_SEPARATOR_CLASS}+') AS w WHERE w <> ''
-      ) WHERE t.body IS NOT NULL;
+      UPDATE message_text_pending p SET body_words = ${bodyWordsSql('p.body')} WHERE p.body IS NOT NULL;
+      UPDATE message_text t SET body_words = ${bodyWordsSql('t.body')} WHERE t.body IS NOT NULL;
       DROP INDEX message_text_trgm;
       CREATE INDEX message_text_trgm ON message_text USING gin (
         subject gin_trgm_ops, from_addr gin_trgm_ops, to_addr gin_trgm_ops, cc_addr gin_trgm_ops,

@@ -10,7 +10,7 @@
  * what search finds (search.ts reads both tables in one snapshot); a failed batch is simply
  * tried again later.
  */
-import { WORD_SEPARATOR_CLASS } from './body-words.js';
+import { bodyWordsSql } from './body-words.js';
 import type { Database } from './db.js';
 
 /** Messages per statement: enough to share the commit, few enough to keep each one short. */
@@ -28,10 +28,7 @@ const COLUMNS = 'subject, from_addr, to_addr, cc_addr, bcc_addr, headers, body';
  * The body's words as the delivery computed them; a row without them (written by a node from
  * before the words, during an upgrade) gets them here, split the same way.
  */
-const BODY_WORDS = `COALESCE(body_words, (
-  SELECT ' ' || COALESCE(string_agg(DISTINCT w, ' '), '') || ' '
-  FROM regexp_split_to_table(body, '${WORD_SEPARATOR_CLASS}+') AS w WHERE w <> ''
-))`;
+const BODY_WORDS = `COALESCE(body_words, ${bodyWordsSql('body')})`;
 
 /**
  * One statement, so that the rows leave the pending table, enter message_text and the
