@@ -317,6 +317,28 @@ export function runQueueContract(backend: string, open: OpenQueueStores): void {
         assert.deepEqual((await s.claimDue('w2', new Date(), 10, LEASE)).map((m) => m.id), [two.queueId]);
       });
 
+      it('"due now" is never later than a claim made at the same millisecond (fresh, retried, released)', async () => {
+        // The node asks with whole milliseconds; a due time the store keeps finer than that
+        // would miss a claim made in the same millisecond. Claiming at exactly the time the
+        // store reports shows it, whatever the machine's speed.
+        const s = store();
+        await setupUsers(s);
+        const dueAt = async (queueId: number) => (await s.getQueued(queueId))!.recipients[0]!.nextAttemptAt;
+        const claimAt = async (owner: string, at: Date) => (await s.claimDue(owner, at, 10, LEASE)).map((m) => m.id);
+
+        const fresh = await enqueue(s, ['a@remote.example']);
+        assert.deepEqual(await claimAt('w1', await dueAt(fresh.queueId)), [fresh.queueId]);
+
+        const retried = await enqueue(s, ['b@remote.example'], { notBefore: new Date(Date.now() + HOUR) });
+        assert.equal(await s.retryNow(retried.queueId), 1);
+        assert.deepEqual(await claimAt('w2', await dueAt(retried.queueId)), [retried.queueId]);
+
+        const held = await enqueue(s, ['c@remote.example'], { notBefore: new Date(Date.now() + HOUR) });
+        assert.equal(await s.setHeld(held.queueId, true), 1);
+        assert.equal(await s.setHeld(held.queueId, false), 1);
+        assert.deepEqual(await claimAt('w3', await dueAt(held.queueId)), [held.queueId]);
+      });
+
       it('setHeld holds pending recipients (kept, never due) and releases them due now', async () => {
         const s = store();
         await setupUsers(s);

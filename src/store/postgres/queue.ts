@@ -60,6 +60,13 @@ const MESSAGE_COLUMNS = 'id, message_id, mail_from, sender_user_id, eight_bit, s
 const RECIPIENT_COLUMNS =
   'queue_id, address, domain, status, attempts, next_attempt_at, last_attempt_at, last_reply, dsn_sent';
 
+/**
+ * "Due now", written by the database. Callers ask for due work with the node's clock, which
+ * counts whole milliseconds: now() to the microsecond could lie after a claim made in the same
+ * millisecond, so a retry or a fresh message would wait for the next wake-up instead.
+ */
+const DUE_NOW = `date_trunc('milliseconds', now())`;
+
 /** now() + $n milliseconds. */
 const expiry = (param: string) => `now() + make_interval(secs => ${param}::double precision / 1000)`;
 
@@ -126,7 +133,7 @@ export class PostgresQueue {
     const queueId = row!.id;
     await tx.rows(
       `INSERT INTO queue_recipients (queue_id, seq, address, domain, status, next_attempt_at)
-       SELECT $1, s.ord - 1, s.address, s.domain, 'pending', COALESCE($4::timestamptz, now())
+       SELECT $1, s.ord - 1, s.address, s.domain, 'pending', COALESCE($4::timestamptz, ${DUE_NOW})
        FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS s(address, domain, ord)`,
       [
         queueId,
@@ -329,9 +336,9 @@ export class PostgresQueue {
       // Two statements rather than "$1 IS NULL OR ...": each keeps its own index plan.
       const changed =
         queueId === undefined
-          ? await tx.count(`UPDATE queue_recipients SET next_attempt_at = LEAST(next_attempt_at, now()) WHERE status = 'pending'`)
+          ? await tx.count(`UPDATE queue_recipients SET next_attempt_at = LEAST(next_attempt_at, ${DUE_NOW}) WHERE status = 'pending'`)
           : await tx.count(
-              `UPDATE queue_recipients SET next_attempt_at = LEAST(next_attempt_at, now())
+              `UPDATE queue_recipients SET next_attempt_at = LEAST(next_attempt_at, ${DUE_NOW})
                WHERE queue_id = $1 AND status = 'pending'`,
               [queueId],
             );
@@ -347,7 +354,7 @@ export class PostgresQueue {
         return tx.count(`UPDATE queue_recipients SET status = 'held' WHERE queue_id = $1 AND status = 'pending'`, [queueId]);
       }
       const changed = await tx.count(
-        `UPDATE queue_recipients SET status = 'pending', next_attempt_at = now() WHERE queue_id = $1 AND status = 'held'`,
+        `UPDATE queue_recipients SET status = 'pending', next_attempt_at = ${DUE_NOW} WHERE queue_id = $1 AND status = 'held'`,
         [queueId],
       );
       if (changed > 0) tx.touch(QUEUE_WATCH_ID);
