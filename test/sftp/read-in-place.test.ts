@@ -1,8 +1,10 @@
 /**
- * Replies built without copying, and small uploads written at once, on an in-process channel.
- * A DATA reply may take its header from the bytes in front of its data inside a block read
- * ahead (those bytes were answered already): whatever the offsets, every READ must still return
- * exactly the file's bytes. A small upload's WRITE goes to the store before the CLOSE comes.
+ * Replies built without copying, blocks read ahead reused, and small uploads written at once,
+ * on an in-process channel. A DATA reply may take its header from the bytes in front of its
+ * data inside a block read ahead (those bytes were answered already): whatever the offsets,
+ * every READ must still return exactly the file's bytes. A block is read into again only once
+ * no reply in it waits in the channel. A small upload's WRITE goes to the store before the
+ * CLOSE comes.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +13,7 @@ import { createLogger } from '../../src/net/log.js';
 import { SftpSession } from '../../src/sftp/engine.js';
 import { OpenFlag, PacketType, Status } from '../../src/sftp/protocol.js';
 import { PacketWriter } from '../../src/sftp/wire.js';
-import type { FileSpace, FileStore } from '../../src/store/file-store.js';
+import type { FileReader, FileSpace, FileStore } from '../../src/store/file-store.js';
 import { LocalFileStore } from '../../src/store/files/local.js';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { FakeChannel, parseStatus } from './fake-channel.js';
@@ -26,6 +28,45 @@ class CopyingChannel extends FakeChannel {
     if (chunk.buffer.byteLength > chunk.length + 64) this.inPlace++;
     super._write(Buffer.from(chunk), encoding, done);
   }
+}
+
+/**
+ * A channel that, like a slow client's, queues replies: each write is finished (and only then
+ * copied) a moment later, so writableLength stays above 0 in between. A block reused while a
+ * reply built in it waits here would send the wrong bytes.
+ */
+class QueueingChannel extends FakeChannel {
+  constructor() {
+    // A long queue: write() keeps saying go on while a megabyte of replies waits.
+    super({ writableHighWaterMark: 1024 * 1024 });
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, done: () => void): void {
+    setTimeout(() => super._write(Buffer.from(chunk), encoding, done), 1);
+  }
+}
+
+/** `files`, with every buffer its readers read into recorded in `targets`. */
+function watchReads(files: FileStore, targets: Buffer[]): FileStore {
+  return new Proxy(files, {
+    get(target, prop, receiver) {
+      if (prop !== 'openRead') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<FileStore['openRead']>): Promise<FileReader> => {
+        const reader = await target.openRead(...args);
+        assert.ok(reader.readInto, 'the local store reads into the caller\'s buffers');
+        return {
+          info: reader.info,
+          read: (position, length) => reader.read(position, length),
+          stream: (start) => reader.stream(start),
+          readInto: (buffer, position) => {
+            targets.push(buffer);
+            return reader.readInto!(buffer, position);
+          },
+          close: () => reader.close(),
+        };
+      };
+    },
+  });
 }
 
 /** Counts the store writes of every upload and their sizes. */
@@ -47,10 +88,10 @@ describe('SFTP replies without copying, and small uploads written at once', () =
     await removeDir(dataDir);
   });
 
-  async function start(opts: { store?: FileStore } = {}) {
+  async function start(opts: { store?: FileStore; channel?: FakeChannel } = {}) {
     const space: FileSpace = { kind: 'user', userId: nextUser, address: `user${nextUser}@hamburger.edu` };
     nextUser++;
-    const channel = new CopyingChannel();
+    const channel = opts.channel ?? new CopyingChannel();
     const ctx = { files: opts.store ?? files, space, owner: 'bob', uploadAllowance: async () => null, keepPartial: false, log: createLogger({ level: 'error' }) };
     const session = new SftpSession(ctx, channel, () => {}, true);
     await channel.request(0, new PacketWriter(PacketType.INIT).uint32(3).finish());
@@ -88,16 +129,22 @@ describe('SFTP replies without copying, and small uploads written at once', () =
   }
 
   const newFile = OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC;
+  type Client = Awaited<ReturnType<typeof start>>;
+
+  /** Uploads `content` as `name` in WRITEs of 30,000 bytes. */
+  async function upload(c: Client, name: string, content: Buffer): Promise<void> {
+    const h = await c.open(name, newFile);
+    for (let offset = 0; offset < content.length; offset += 30000) {
+      assert.equal(parseStatus(await c.write(h, offset, content.subarray(offset, offset + 30000))).code, Status.OK);
+    }
+    assert.equal(parseStatus(await c.close(h)).code, Status.OK);
+  }
 
   it('answers sequential READs mostly in place, and READs going back over those bytes exactly', async () => {
     const c = await start();
     const size = 1024 * 1024 + 4321;
     const content = randomBytes(size);
-    const h = await c.open('/file.bin', newFile);
-    for (let offset = 0; offset < size; offset += 30000) {
-      assert.equal(parseStatus(await c.write(h, offset, content.subarray(offset, offset + 30000))).code, Status.OK);
-    }
-    assert.equal(parseStatus(await c.close(h)).code, Status.OK);
+    await upload(c, '/file.bin', content);
 
     const r = await c.open('/file.bin', OpenFlag.READ);
     const parts: Buffer[] = [];
@@ -108,7 +155,8 @@ describe('SFTP replies without copying, and small uploads written at once', () =
       offset += data.length;
     }
     assert.ok(Buffer.concat(parts).equals(content), 'sequential reads return the file');
-    assert.ok(c.channel.inPlace > parts.length / 2, `${c.channel.inPlace} of ${parts.length} replies in place`);
+    const inPlace = (c.channel as CopyingChannel).inPlace;
+    assert.ok(inPlace > parts.length / 2, `${inPlace} of ${parts.length} replies in place`);
 
     // Back inside a block whose front bytes carried headers, a few bytes back, the same offset
     // twice, and on from there.
@@ -131,6 +179,48 @@ describe('SFTP replies without copying, and small uploads written at once', () =
       assert.ok((data as Buffer).equals(content.subarray(offset, offset + length)), `read of ${length} at ${offset}`);
     }
     assert.equal(parseStatus(await c.close(r)).code, Status.OK);
+    await c.end();
+  });
+
+  /**
+   * Uploads `content` as `name` and downloads it with sequential READs of `readBytes`, up to
+   * `inFlight` of them sent before their replies come back (as real clients pipeline them).
+   */
+  async function roundTrip(c: Client, name: string, content: Buffer, readBytes = 30000, inFlight = 1): Promise<Buffer> {
+    await upload(c, name, content);
+    const r = await c.open(name, OpenFlag.READ);
+    const parts: Buffer[] = [];
+    for (let offset = 0; offset < content.length; offset += readBytes * inFlight) {
+      const replies: Promise<Buffer | 'eof'>[] = [];
+      for (let i = 0; i < inFlight; i++) replies.push(c.readBack(r, offset + i * readBytes, readBytes));
+      for (const data of await Promise.all(replies)) if (data !== 'eof') parts.push(Buffer.from(data));
+    }
+    assert.equal(await c.readBack(r, content.length, readBytes), 'eof');
+    assert.equal(parseStatus(await c.close(r)).code, Status.OK);
+    return Buffer.concat(parts);
+  }
+
+  it('reads a long download into a few blocks, reused once the replies in them are copied', async () => {
+    const targets: Buffer[] = [];
+    const c = await start({ store: watchReads(files, targets) });
+    const content = randomBytes(3 * 1024 * 1024 + 777);
+    assert.ok((await roundTrip(c, '/long.bin', content)).equals(content), 'the download returns the file');
+    const distinct = new Set(targets).size;
+    assert.ok(targets.length >= 12, `${targets.length} block reads`);
+    // The current block, the next, and the spare: a new buffer per block was what kept V8's
+    // collector running full collections during a download.
+    assert.ok(distinct <= 3, `${distinct} buffers for ${targets.length} block reads`);
+    await c.end();
+  });
+
+  it('does not reuse a block while a reply in it waits in the channel', async () => {
+    const targets: Buffer[] = [];
+    const channel = new QueueingChannel();
+    const c = await start({ store: watchReads(files, targets), channel });
+    // Replies smaller than the channel's high-water mark: write() says go on while they wait.
+    const content = randomBytes(2 * 1024 * 1024 + 99);
+    assert.ok((await roundTrip(c, '/queued.bin', content, 4000, 100)).equals(content), 'the download returns the file');
+    assert.ok(targets.length >= 8, `${targets.length} block reads`);
     await c.end();
   });
 
