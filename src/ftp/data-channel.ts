@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { normalizeAddress } from '../net/listener.js';
 import type { Logger } from '../net/types.js';
+import type { UploadReader } from './upload-reader.js';
 
 /** Why a data connection could not be used; `reply` is what the client is told. */
 export class DataConnectionError extends Error {
@@ -48,7 +49,9 @@ export class PassiveEndpoint {
   static async open(opts: { host: string; portMin: number; portMax: number; allowedAddress: string | null; log: Logger }): Promise<PassiveEndpoint> {
     const candidates = passivePortCandidates(opts.portMin, opts.portMax);
     for (const port of candidates) {
-      const server = net.createServer();
+      // Paused until the command decides how it is read: an upload reads it through an
+      // UploadReader, which must take it over before its first read.
+      const server = net.createServer({ pauseOnConnect: true });
       const bound = await new Promise<boolean>((resolve) => {
         server.once('error', () => resolve(false));
         server.listen({ port, host: opts.host, backlog: 4, exclusive: true }, () => resolve(true));
@@ -136,11 +139,12 @@ export class ActiveTarget {
 
   /**
    * Connects from the control connection's local address (port 20 would need privileges and
-   * buys nothing), within `timeoutMs`.
+   * buys nothing), within `timeoutMs`; an upload's socket reads through `reader`.
    */
-  connect(localAddress: string, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
+  connect(localAddress: string, timeoutMs: number, signal: AbortSignal, reader?: UploadReader): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port, localAddress });
+      const socket = net.connect({ host: this.host, port: this.port, localAddress, ...(reader ? { onread: reader.onread } : {}) });
+      reader?.attach(socket);
       const finish = (error?: DataConnectionError) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { DataConnectionError, PassiveEndpoint, secureDataConnection, type DataSetup } from './data-channel.js';
 import type { FtpSession, Transfer } from './session.js';
+import type { UploadReader } from './upload-reader.js';
 
 export type DataSocket = Socket | TLSSocket;
 
@@ -25,16 +26,26 @@ const IDLE = '426 Data connection idle too long; transfer aborted';
  * Opens the data connection for `transfer` from `setup`, sends `preliminary` (150) and puts
  * TLS on it when the client asked for PROT P. Replies the error and returns null when it
  * cannot (425 no connection, 426 aborted, 522 TLS session not resumed). `setup` is closed
- * on every path.
+ * on every path. An upload passes its `reader`: a plain connection is then read through it
+ * (see upload-reader.ts; `reader.reads(socket)` tells).
  */
-export async function openDataConnection(session: FtpSession, transfer: Transfer, setup: DataSetup, preliminary: string): Promise<DataSocket | null> {
+export async function openDataConnection(
+  session: FtpSession,
+  transfer: Transfer,
+  setup: DataSetup,
+  preliminary: string,
+  reader?: UploadReader,
+): Promise<DataSocket | null> {
   const { ftp } = session.ctx.config;
+  const plainReader = session.protectData ? undefined : reader;
   let socket: DataSocket | null = null;
   try {
-    socket =
-      setup instanceof PassiveEndpoint
-        ? await setup.accept(ftp.dataConnectTimeoutMs, transfer.signal)
-        : await setup.connect(session.conn.localAddress, ftp.dataConnectTimeoutMs, transfer.signal);
+    if (setup instanceof PassiveEndpoint) {
+      socket = await setup.accept(ftp.dataConnectTimeoutMs, transfer.signal);
+      if (plainReader) socket = plainReader.adopt(socket) ?? socket;
+    } else {
+      socket = await setup.connect(session.conn.localAddress, ftp.dataConnectTimeoutMs, transfer.signal, plainReader);
+    }
     await session.reply(preliminary);
     if (session.protectData) {
       socket = await secureDataConnection(socket, session.services.dataSecureContext(session.conn), ftp.dataConnectTimeoutMs, transfer.signal);
@@ -105,8 +116,10 @@ export async function finishSending(socket: DataSocket, transfer: Transfer): Pro
     const onAbort = () => socket.destroy();
     socket.once('close', onClose);
     transfer.signal.addEventListener('abort', onAbort, { once: true });
-    // Read and drop what the client might send, so its close is seen.
+    // Read and drop what the client might send, so its close is seen. (A passive connection
+    // starts paused, and a 'data' listener alone does not resume a paused stream.)
     socket.on('data', () => {});
+    socket.resume();
     socket.end();
   });
 }
@@ -167,6 +180,8 @@ export async function* dataBatches(socket: DataSocket, batchBytes = UPLOAD_BATCH
   socket.once('end', onEnd);
   socket.once('close', onEnd);
   socket.once('error', onError);
+  // A passive connection starts paused (see PassiveEndpoint.open).
+  socket.resume();
   try {
     for (;;) {
       if (failure) throw failure;

@@ -1,7 +1,7 @@
 /**
  * The reused buffers of FTP's large transfers: a download sent from a few buffers refilled
- * only after the socket is done with them, and an upload's socket chunks joined in one buffer
- * reused from batch to batch. Over real loopback sockets: byte order, bounds, failures.
+ * only after the socket is done with them, an upload's socket chunks joined in one buffer
+ * reused from batch to batch (over TLS), and a plain upload read into two reused buffers. Over real loopback sockets: byte order, bounds, failures.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,9 +10,12 @@ import { describe, it } from 'node:test';
 import { DataInterruptedError, dataBatches, takeInto } from '../../src/ftp/data-transfer.js';
 import { BufferRing, sendFromReads } from '../../src/ftp/file-sending.js';
 import { Transfer } from '../../src/ftp/session.js';
+import { PassiveEndpoint } from '../../src/ftp/data-channel.js';
+import { UploadReader } from '../../src/ftp/upload-reader.js';
+import { createLogger } from '../../src/net/log.js';
 
 /** A connected pair of loopback sockets: `server` is the accepted side. */
-async function socketPair(): Promise<{ server: net.Socket; client: net.Socket; close: () => void }> {
+async function socketPair(): Promise<SocketPair> {
   const listener = net.createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
@@ -22,6 +25,16 @@ async function socketPair(): Promise<{ server: net.Socket; client: net.Socket; c
   listener.close();
   // As the data channel does: errors are seen through 'close' and socket.errored.
   server.on('error', () => {});
+  return pairOf(server, client);
+}
+
+interface SocketPair {
+  server: net.Socket;
+  client: net.Socket;
+  close: () => void;
+}
+
+function pairOf(server: net.Socket, client: net.Socket): SocketPair {
   return {
     server,
     client,
@@ -42,6 +55,22 @@ function collect(socket: net.Socket): Promise<Buffer> {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+
+/** The client sends `bytes` and resets the connection once they are read: `batches` must throw ECONNRESET. */
+async function assertResetMidUpload(client: net.Socket, batches: AsyncIterable<Buffer>, bytes: number): Promise<void> {
+  client.write(randomBytes(bytes));
+  let seen = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const batch of batches) {
+        seen += batch.length;
+        if (seen >= bytes) client.resetAndDestroy();
+        await tick();
+      }
+    })(),
+    (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET',
+  );
+}
 
 describe('BufferRing', () => {
   it('hands out at most its count, waits for one given back, and fails every wait', async () => {
@@ -192,18 +221,109 @@ describe('upload batches', () => {
   it('throws the socket error when the connection is reset mid-upload', async () => {
     const { server, client, close } = await socketPair();
     try {
-      client.write(randomBytes(100_000));
-      let seen = 0;
-      await assert.rejects(
-        (async () => {
-          for await (const batch of dataBatches(server, 64 * 1024)) {
-            seen += batch.length;
-            if (seen >= 100_000) client.resetAndDestroy();
-            await tick();
-          }
-        })(),
-        (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET',
-      );
+      await assertResetMidUpload(client, dataBatches(server, 64 * 1024), 100_000);
+    } finally {
+      close();
+    }
+  });
+});
+
+describe('reading an upload into reused buffers', () => {
+  /** A passive endpoint's connection, taken over by `reader`, and the client writing to it. */
+  async function adoptedPair(reader: UploadReader): Promise<SocketPair> {
+    const endpoint = await PassiveEndpoint.open({
+      host: '127.0.0.1',
+      portMin: 0,
+      portMax: 0,
+      allowedAddress: '127.0.0.1',
+      log: createLogger({ level: 'error', write: () => {} }),
+    });
+    const client = net.connect(endpoint.port, '127.0.0.1');
+    client.on('error', () => {});
+    const accepted = await endpoint.accept(2000, new AbortController().signal);
+    const server = reader.adopt(accepted);
+    assert.ok(server, 'a passive connection that has not read is taken over');
+    assert.ok(reader.reads(server));
+    return pairOf(server, client);
+  }
+
+  it('keeps byte order and bounds, with two buffers for the whole upload and the socket paused while both are taken', async () => {
+    const batchBytes = 256 * 1024;
+    const reader = new UploadReader(batchBytes);
+    const { server, client, close } = await adoptedPair(reader);
+    try {
+      const payload = randomBytes(6 * 1024 * 1024 + 777);
+      client.end(payload);
+      const got: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      let pausedSeen = false;
+      for await (const batch of reader.batches()) {
+        assert.ok(batch.length > 0 && batch.length <= batchBytes);
+        got.push(Buffer.from(batch));
+        buffers.add(batch.buffer);
+        // A slow store: meanwhile the other buffer fills and reading stops.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (server.isPaused()) pausedSeen = true;
+      }
+      assert.deepEqual(Buffer.concat(got), payload);
+      assert.equal(buffers.size, 2, 'batches come from the same two buffers');
+      assert.ok(pausedSeen, 'reading stopped while the consumer held one buffer and the other was full');
+    } finally {
+      close();
+    }
+  });
+
+  it('keeps what the client sent before the batches were asked for, with both buffers full', async () => {
+    const batchBytes = 128 * 1024;
+    const reader = new UploadReader(batchBytes);
+    const { server, client, close } = await adoptedPair(reader);
+    try {
+      // The client may send before the 150 reaches it: both buffers fill and reading stops.
+      const payload = randomBytes(1024 * 1024);
+      client.end(payload);
+      const deadline = Date.now() + 5000;
+      while (!server.isPaused() && Date.now() < deadline) await tick();
+      assert.ok(server.isPaused(), 'reading stopped with both buffers full');
+      const got: Buffer[] = [];
+      for await (const batch of reader.batches()) got.push(Buffer.from(batch));
+      assert.deepEqual(Buffer.concat(got), payload);
+    } finally {
+      close();
+    }
+  });
+
+  it('hands over what arrived without waiting for a full buffer, and ends with a small upload', async () => {
+    const reader = new UploadReader();
+    const { client, close } = await adoptedPair(reader);
+    try {
+      client.write('first');
+      const batches = reader.batches();
+      assert.equal(String((await batches.next()).value), 'first');
+      client.end('second');
+      assert.equal(String((await batches.next()).value), 'second');
+      assert.equal((await batches.next()).done, true);
+    } finally {
+      close();
+    }
+  });
+
+  it('throws the socket error when the connection is reset mid-upload', async () => {
+    const reader = new UploadReader(256 * 1024);
+    const { client, close } = await adoptedPair(reader);
+    try {
+      await assertResetMidUpload(client, reader.batches(), 300_000);
+    } finally {
+      close();
+    }
+  });
+
+  it('leaves a connection that has read already to the stream path', async () => {
+    const { server, client, close } = await socketPair();
+    try {
+      client.write('x');
+      await new Promise((resolve) => server.once('readable', resolve));
+      assert.equal(new UploadReader().adopt(server), null);
+      assert.equal(server.read()?.toString(), 'x');
     } finally {
       close();
     }

@@ -28,6 +28,7 @@ import { isDiskFull, storeErrorReply } from '../store-errors.js';
 import { storeFailureKind } from '../../store/failure.js';
 import { refuseReadOnly, withStore } from './files.js';
 import { listingTarget, readListing, type ListingEntry } from './listings.js';
+import { UploadReader } from '../upload-reader.js';
 
 const TRANSFER_COMPLETE = '226 Transfer complete';
 /** Unique names STOU tries before giving up. */
@@ -175,13 +176,14 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
   const keepPartial = session.ctx.config.files.keepPartial;
   let socket: DataSocket | null = null;
   try {
-    socket = await openDataConnection(session, transfer, setup, preliminary);
+    const reader = new UploadReader();
+    socket = await openDataConnection(session, transfer, setup, preliminary, reader);
     if (!socket) {
       await upload.abort();
       return;
     }
     const ascii = session.type === 'A' ? new CrlfToLf() : null;
-    for await (const chunk of dataBatches(socket)) {
+    for await (const chunk of reader.reads(socket) ? reader.batches() : dataBatches(socket)) {
       transfer.bytes += chunk.length;
       const bytes = ascii ? ascii.push(chunk) : chunk;
       if (bytes.length > 0) await upload.write(bytes);
