@@ -14,8 +14,12 @@
  * vsftpd on the large download, ≥ 0.8× on the large upload (Wharf fsyncs before 226, vsftpd
  * does not), ≥ 1.0× on the small files, ≥ 1.0× OpenSSH for SFTP, < 100 MB peak RSS.
  *
- *   node dist/bench/ftp/run.js [--size MiB (1024)] [--files N (1000)]
+ *   node dist/bench/ftp/run.js [--size MiB (1024)] [--files N (1000)] [--rounds N (1)]
  *        [--only wharf|vsftpd|openssh (comma-separated)] [--keep]
+ *
+ * With --rounds N every server is measured N times, taking turns (Wharf, vsftpd, OpenSSH, then
+ * again), and the report gives each round's figures and then the median of each figure, from
+ * which the ratios are taken: on a shared machine one run can be 30% off either way.
  *
  * Runs as root: vsftpd and sshd are started privately (high ports, configuration in the work
  * directory) and log in a throwaway system account `wharfbench` (created when missing, given
@@ -24,12 +28,12 @@
  * deleted at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { canConnect, fmt, freePort, intOption, log, makeWorkDir, removeDir, requireRoot, run, runMain, runSide, settle, waitFor } from '../lib/common.js';
+import { canConnect, fmt, freePort, intOption, log, makeWorkDir, median, removeDir, requireRoot, run, runMain, runSide, settle, waitFor } from '../lib/common.js';
 import { startWharf } from '../lib/wharf.js';
 import { prepareAccount, startSshd, startVsftpd } from './peers.js';
 
@@ -53,6 +57,8 @@ interface Measurement {
   baseRssMiB?: number;
   peakRssMiB?: number;
   hwmMiB?: number;
+  /** Wharf only: peak VmRSS during the first login of the measurement, in MiB. */
+  loginPeakRssMiB?: number;
 }
 
 interface Target {
@@ -64,17 +70,21 @@ interface Target {
   password: string;
   /** Wharf's pid, to watch its memory. */
   pid?: number;
-  /** A peer's uploaded large file on disk, fsync'd after its upload for the durable figure. */
-  uploadedFile?: string;
+  /**
+   * A peer's upload folder on disk: its large file is fsync'd there after the upload for the
+   * durable figure, and deleted there after the download (Wharf's is deleted through the protocol).
+   */
+  uploadDir?: string;
 }
 
 runMain(async () => {
   const { values } = parseArgs({
-    options: { size: { type: 'string' }, files: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
+    options: { size: { type: 'string' }, files: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, keep: { type: 'boolean', default: false } },
     strict: true,
   });
   const sizeMiB = intOption(values.size, 'BENCH_FTP_SIZE_MIB', 1024, 1, 65536);
   const fileCount = intOption(values.files, 'BENCH_FTP_FILES', 1000, 1, 100_000);
+  const rounds = intOption(values.rounds, 'BENCH_FTP_ROUNDS', 1, 1, 20);
   const only = new Set((values.only ?? 'wharf,vsftpd,openssh').split(',').map((s) => s.trim()));
   for (const name of only) if (!['wharf', 'vsftpd', 'openssh'].includes(name)) throw new Error('--only takes wharf, vsftpd or openssh (comma-separated)');
   if (only.has('vsftpd') || only.has('openssh')) requireRoot('the vsftpd and OpenSSH sides of this benchmark');
@@ -92,51 +102,56 @@ runMain(async () => {
   const failures: string[] = [];
   const bench = { work, big, bigBytes: sizeMiB * 1024 * 1024, smallDir, fileCount };
 
-  if (only.has('wharf')) await runSide(failures, 'wharf', async () => {
-    const dir = join(work, 'wharf');
-    await mkdir(dir);
-    const ftpPort = await freePort();
-    const sftpPort = await freePort();
-    const wharf = await startWharf({
-      dir,
-      domain: DOMAIN,
-      users: [WHARF_USER],
-      // BENCH_WHARF_CONFIG: settings for Wharf's config file, as JSON (e.g. to compare a setting).
-      config: process.env.BENCH_WHARF_CONFIG ? (JSON.parse(process.env.BENCH_WHARF_CONFIG) as Record<string, unknown>) : undefined,
-      // Plain FTP from loopback, like the vsftpd side (Wharf's default allows it there too).
-      env: { WHARF_FTP_PORT: String(ftpPort), WHARF_SFTP_PORT: String(sftpPort) },
-    });
-    for (const [what, port] of [['FTP', ftpPort], ['SFTP', sftpPort]] as const) {
-      await waitFor(`Wharf ${what} on 127.0.0.1:${port}`, 30_000, () => canConnect(port, 500));
-    }
-    const user = WHARF_USER.address;
-    results.push(await measure(bench, { server: 'wharf', protocol: 'ftp', base: `ftp://127.0.0.1:${ftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
-    results.push(await measure(bench, { server: 'wharf', protocol: 'sftp', base: `sftp://127.0.0.1:${sftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
-    await wharf.stop();
-  });
-
   const account = only.has('vsftpd') || only.has('openssh') ? await prepareAccount(join(work, 'home')) : null;
-  if (account && only.has('vsftpd')) await runSide(failures, 'vsftpd', async () => {
-    const port = await freePort();
-    const passiveMin = 40000 + Math.floor(Math.random() * 20000);
-    const vsftpd = await startVsftpd({ dir: work, port, account, passiveMin, passiveMax: passiveMin + 100 });
-    // local_root is where the login lands: URLs relative to it, as with Wharf.
-    results.push(
-      await measure(bench, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password, uploadedFile: join(vsftpd.root, 'big.bin') }),
-    );
-    await vsftpd.stop();
-  });
-  if (account && only.has('openssh')) await runSide(failures, 'openssh', async () => {
-    const port = await freePort();
-    const sshd = await startSshd({ dir: work, port, account });
-    // curl's sftp:// paths are absolute: the account's directory.
-    results.push(
-      await measure(bench, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password, uploadedFile: join(sshd.root, 'big.bin') }),
-    );
-    await sshd.stop();
-  });
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    if (only.has('wharf')) await runSide(failures, 'wharf', async () => {
+      const dir = join(work, `wharf-${round}`);
+      await mkdir(dir);
+      const ftpPort = await freePort();
+      const sftpPort = await freePort();
+      const wharf = await startWharf({
+        dir,
+        domain: DOMAIN,
+        users: [WHARF_USER],
+        // BENCH_WHARF_CONFIG: settings for Wharf's config file, as JSON (e.g. to compare a setting).
+        config: process.env.BENCH_WHARF_CONFIG ? (JSON.parse(process.env.BENCH_WHARF_CONFIG) as Record<string, unknown>) : undefined,
+        // Plain FTP from loopback, like the vsftpd side (Wharf's default allows it there too).
+        env: { WHARF_FTP_PORT: String(ftpPort), WHARF_SFTP_PORT: String(sftpPort) },
+      });
+      for (const [what, port] of [['FTP', ftpPort], ['SFTP', sftpPort]] as const) {
+        await waitFor(`Wharf ${what} on 127.0.0.1:${port}`, 30_000, () => canConnect(port, 500));
+      }
+      const user = WHARF_USER.address;
+      results.push(await measure({ ...bench, round }, { server: 'wharf', protocol: 'ftp', base: `ftp://127.0.0.1:${ftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
+      results.push(await measure({ ...bench, round }, { server: 'wharf', protocol: 'sftp', base: `sftp://127.0.0.1:${sftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
+      await wharf.stop();
+    });
 
-  printReport(results, { sizeMiB, fileCount });
+    if (account && only.has('vsftpd')) await runSide(failures, 'vsftpd', async () => {
+      const port = await freePort();
+      const passiveMin = 40000 + Math.floor(Math.random() * 20000);
+      const vsftpd = await startVsftpd({ dir: work, port, account, passiveMin, passiveMax: passiveMin + 100 });
+      // local_root is where the login lands: URLs relative to it, as with Wharf.
+      results.push(
+        await measure({ ...bench, round }, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password, uploadDir: vsftpd.root }),
+      );
+      await vsftpd.stop();
+    });
+    if (account && only.has('openssh')) await runSide(failures, 'openssh', async () => {
+      const port = await freePort();
+      const sshd = await startSshd({ dir: work, port, account });
+      // curl's sftp:// paths are absolute: the account's directory.
+      results.push(
+        await measure({ ...bench, round }, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password, uploadDir: sshd.root }),
+      );
+      await sshd.stop();
+    });
+  }
+
+  const floorMs = durableFileFloorMs(join(work, 'floor'), Math.min(fileCount, 500));
+  if (rounds > 1) printTable(results, 'Each round, in the order run');
+  printReport(rounds > 1 ? medians(results) : results, { sizeMiB, fileCount, rounds, floorMs });
   for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
   if (values.keep || failures.length > 0) {
     await removeDir(big);
@@ -221,19 +236,39 @@ async function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number>
   return m ? Number(m[1]) : NaN;
 }
 
-async function measure(b: { work: string; big: string; bigBytes: number; smallDir: string; fileCount: number }, t: Target): Promise<Measurement> {
+/**
+ * The large file goes up under a new name each time, and is deleted once downloaded, on every
+ * server alike: no server writes into memory the file it replaces has just given back (vsftpd
+ * truncates the file it overwrites; Wharf writes a new file and replaces the old one only once
+ * the new one is complete). Fresh memory is what costs on a virtual machine that hands freed
+ * memory back to its host (free page reporting): see the README's caveats.
+ */
+function bigName(t: Target, round: number): string {
+  return `big-${t.protocol}-${round}.bin`;
+}
+
+async function measure(b: { work: string; big: string; bigBytes: number; smallDir: string; fileCount: number; round: number }, t: Target): Promise<Measurement> {
   const name = `${t.server} ${t.protocol.toUpperCase()}`;
+  const file = bigName(t, b.round);
   const config = await curlConfig(b.work, t);
+  // Logged in once before the large transfers, on every server alike. A fresh Wharf runs the
+  // password through scrypt at the first login (about 32 MiB for a few tens of milliseconds,
+  // what makes the hash memory-hard) and caches the success, so the upload's own login costs
+  // nothing more; the transfers' figure is then the transfers' memory, and the login's peak is
+  // reported beside it.
+  const login = await watchRss(t.pid, () => timedCurl(config, ['-o', '/dev/null', t.base]));
   await settle();
   const baseKiB = t.pid !== undefined ? await statusKiB(t.pid, 'VmRSS') : NaN;
   log(`${name}: uploading ${fmt(b.bigBytes / 1048576, 0)} MiB`);
-  const up = await watchRss(t.pid, () => timedCurl(config, ['-T', b.big, '-w', '%{size_upload}', `${t.base}big.bin`]));
+  const up = await watchRss(t.pid, () => timedCurl(config, ['-T', b.big, '-w', '%{size_upload}', `${t.base}${file}`]));
   if (Number(up.result.stdout) !== b.bigBytes) throw new Error(`${name}: curl uploaded ${up.result.stdout} bytes, expected ${b.bigBytes}`);
-  const syncSeconds = t.uploadedFile ? await timedFsync(t.uploadedFile) : 0;
+  const syncSeconds = t.uploadDir ? await timedFsync(join(t.uploadDir, file)) : 0;
   await settle();
   log(`${name}: downloading it`);
-  const down = await watchRss(t.pid, () => timedCurl(config, ['-o', '/dev/null', '-w', '%{size_download}', `${t.base}big.bin`]));
+  const down = await watchRss(t.pid, () => timedCurl(config, ['-o', '/dev/null', '-w', '%{size_download}', `${t.base}${file}`]));
   if (Number(down.result.stdout) !== b.bigBytes) throw new Error(`${name}: curl downloaded ${down.result.stdout} bytes, expected ${b.bigBytes}`);
+  if (t.uploadDir) await rm(join(t.uploadDir, file));
+  else await timedCurl(config, ['-o', '/dev/null', '-Q', t.protocol === 'ftp' ? `DELE ${file}` : `rm /${file}`, t.base]);
   await settle();
 
   log(`${name}: uploading ${b.fileCount} files of ${SMALL_SIZE} bytes in one session`);
@@ -258,21 +293,78 @@ async function measure(b: { work: string; big: string; bigBytes: number; smallDi
     m.baseRssMiB = baseKiB / 1024;
     m.peakRssMiB = Math.max(up.peakKiB, down.peakKiB) / 1024;
     m.hwmMiB = (await statusKiB(t.pid, 'VmHWM')) / 1024;
+    m.loginPeakRssMiB = login.peakKiB / 1024;
   }
   log(`${name}: up ${fmt(m.uploadMBps)} MB/s, down ${fmt(m.downloadMBps)} MB/s, ${fmt(m.filesPerS)} small files/s${m.peakRssMiB !== undefined ? `, peak RSS ${fmt(m.peakRssMiB)} MiB` : ''}`);
   return m;
 }
 
-function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: number }): void {
-  const lines: string[] = [''];
-  lines.push(`File transfer, one curl client: a ${p.sizeMiB} MiB file up then down (to /dev/null), ${p.fileCount} files of ${SMALL_SIZE} B up in one session`);
-  lines.push(`${'server'.padEnd(14)}${'up MB/s'.padStart(10)}${'durable'.padStart(10)}${'down MB/s'.padStart(11)}${'files/s'.padStart(10)}  RSS MiB: before, peak during the large transfers (VmHWM)`);
+/** One measurement per server and protocol: the median of each figure over the rounds. */
+function medians(results: Measurement[]): Measurement[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const r of results) {
+    const key = `${r.server} ${r.protocol}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  // Memory is watched on Wharf only: the peers' rows have none.
+  const optional = (xs: (number | undefined)[]) => (xs.every((x) => x === undefined) ? undefined : median(xs.filter((x): x is number => x !== undefined)));
+  return [...groups.values()].map((rs) => ({
+    server: rs[0]!.server,
+    protocol: rs[0]!.protocol,
+    uploadMBps: median(rs.map((r) => r.uploadMBps)),
+    durableUploadMBps: median(rs.map((r) => r.durableUploadMBps)),
+    downloadMBps: median(rs.map((r) => r.downloadMBps)),
+    filesPerS: median(rs.map((r) => r.filesPerS)),
+    baseRssMiB: optional(rs.map((r) => r.baseRssMiB)),
+    peakRssMiB: optional(rs.map((r) => r.peakRssMiB)),
+    hwmMiB: optional(rs.map((r) => r.hwmMiB)),
+    loginPeakRssMiB: optional(rs.map((r) => r.loginPeakRssMiB)),
+  }));
+}
+
+function tableLines(results: Measurement[]): string[] {
+  const lines = [`${'server'.padEnd(14)}${'up MB/s'.padStart(10)}${'durable'.padStart(10)}${'down MB/s'.padStart(11)}${'files/s'.padStart(10)}  RSS MiB: before, peak during the large transfers (VmHWM)`];
   for (const r of results) {
     const rss = r.peakRssMiB !== undefined ? `${fmt(r.baseRssMiB ?? NaN)}, ${fmt(r.peakRssMiB)} (${fmt(r.hwmMiB ?? NaN)})` : '';
     lines.push(
       `${`${r.server} ${r.protocol}`.padEnd(14)}${fmt(r.uploadMBps).padStart(10)}${fmt(r.durableUploadMBps).padStart(10)}${fmt(r.downloadMBps).padStart(11)}${fmt(r.filesPerS).padStart(10)}  ${rss}`,
     );
   }
+  return lines;
+}
+
+function printTable(results: Measurement[], title: string): void {
+  process.stdout.write(['', title, ...tableLines(results)].join('\n') + '\n');
+}
+
+/**
+ * What one small file costs on this disk when it must be durable before the reply, and nothing
+ * else: write 4 KiB to a new file, fsync it, rename it into place, fsync the folder, all in
+ * one thread with no protocol and no thread pool. Milliseconds per file, over `count` files.
+ * The peers do not sync, so this is time they never spend.
+ */
+function durableFileFloorMs(dir: string, count: number): number {
+  mkdirSync(dir, { recursive: true });
+  const data = randomBytes(SMALL_SIZE);
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const temp = join(dir, `.part-${i}`);
+    const fd = openSync(temp, 'wx');
+    writeSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, join(dir, smallName(i)));
+    const folder = openSync(dir, 'r');
+    fsyncSync(folder);
+    closeSync(folder);
+  }
+  return (performance.now() - t0) / count;
+}
+
+function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: number; rounds: number; floorMs: number }): void {
+  const lines: string[] = [''];
+  lines.push(`File transfer, one curl client: a ${p.sizeMiB} MiB file up then down (to /dev/null), ${p.fileCount} files of ${SMALL_SIZE} B up in one session${p.rounds > 1 ? `; the median of ${p.rounds} rounds` : ''}`);
+  lines.push(...tableLines(results));
   lines.push('(durable: the large upload plus an fsync of the file; Wharf syncs before its 226, the peers do not, so the bench syncs theirs after)');
   const ratio = (protocol: 'ftp' | 'sftp', peer: string, target: { up: number; down: number; files: number }) => {
     const w = results.find((r) => r.server === 'wharf' && r.protocol === protocol);
@@ -286,11 +378,22 @@ function printReport(results: Measurement[], p: { sizeMiB: number; fileCount: nu
   };
   ratio('ftp', 'vsftpd', { up: 0.8, down: 0.9, files: 1.0 });
   ratio('sftp', 'openssh', { up: 1.0, down: 1.0, files: 1.0 });
+  // What durability alone costs a small file, against the peers' whole time per file.
+  const peers = results.filter((r) => r.server !== 'wharf');
+  lines.push(`A durable small file alone (write, fsync, rename, fsync the folder; one thread, no protocol): ${p.floorMs.toFixed(2)} ms on this disk.`);
+  if (peers.length > 0) {
+    const ms = (r: Measurement) => 1000 / r.filesPerS;
+    lines.push(
+      `  The peers, which do not sync, take ${peers.map((r) => `${r.server} ${ms(r).toFixed(2)} ms`).join(', ')} per file: a server as fast as them in all else, plus that sync, reaches ${peers.map((r) => `${(ms(r) / (ms(r) + p.floorMs)).toFixed(2)}`).join(' and ')} of their rate.`,
+    );
+  }
   const wharf = results.filter((r) => r.peakRssMiB !== undefined);
   const peak = Math.max(...wharf.map((r) => r.peakRssMiB!));
   const growth = Math.max(...wharf.map((r) => r.peakRssMiB! - r.baseRssMiB!));
   if (Number.isFinite(peak)) {
     lines.push(`Wharf peak RSS during the large transfers: ${fmt(peak)} MiB, ${fmt(growth)} MiB above its RSS before them (target < 100 MB: ${peak * 1.048576 < 100 ? 'met' : growth * 1.048576 < 100 ? 'met by the growth, not by the whole process' : 'MISSED'})`);
+    const loginPeak = Math.max(...wharf.map((r) => r.loginPeakRssMiB ?? 0));
+    if (loginPeak > 0) lines.push(`  and during the login before them (a fresh server's first password check, scrypt): ${fmt(loginPeak)} MiB`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
