@@ -168,7 +168,7 @@ export class Pop3Session implements Session {
     void this.maildrop?.close();
   }
 
-  /** Listener shutdown: let a command in flight finish, then say goodbye and close. */
+  /** Listener shutdown: let a command in flight finish, then say goodbye, close and release the lease. */
   shutdown(): Promise<void> {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
@@ -177,7 +177,9 @@ export class Pop3Session implements Session {
       force.unref();
       void this.transport.closed.then(() => clearTimeout(force));
     }
-    return this.transport.closed;
+    // Done once the lease is released too, so a process that exits after shutdown leaves no
+    // maildrop locked behind it (close() releases it without waiting).
+    return this.transport.closed.then(() => this.maildrop?.close());
   }
 
   private async run(): Promise<void> {
