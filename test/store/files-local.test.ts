@@ -202,16 +202,39 @@ describe('LocalFileStore on disk', () => {
       await probe.close();
       const original = proto.sync;
       const seen: boolean[] = [];
+      const exists = () => stat(target).then(() => true, () => false);
       proto.sync = async function (this: unknown) {
-        seen.push(await stat(target).then(() => true, () => false));
-        return original.call(this);
+        seen.push(await exists());
+        // A slow disk: the rename, whose checks run alongside, must still wait for the sync.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await original.call(this);
+        seen.push(await exists());
       };
       try {
         await upload.commit();
       } finally {
         proto.sync = original;
       }
-      assert.deepEqual(seen, [false, true], 'fsync of the file while its name is not there yet, then of the folder holding the name');
+      assert.deepEqual(seen, [false, false, true, true], 'fsync of the file while its name is not there yet, then of the folder holding the name');
+    });
+  });
+
+  it('an upload refused at the start leaves no temporary file', async () => {
+    await withStore(async (files, dir) => {
+      await files.makeDirectory(alice, '/folder');
+      await putFile(files, alice, '/taken.txt', 'taken');
+      await rejectsWith(files.createUpload(alice, '/folder', { mode: 'replace', maxBytes: null }), 'conflict');
+      await rejectsWith(files.createUpload(alice, '/taken.txt', { mode: 'replace', maxBytes: null, exclusive: true }), 'conflict');
+      await rejectsWith(files.createUpload(alice, '/missing/x.txt', { mode: 'replace', maxBytes: null }), 'not-found');
+      await rejectsWith(files.createUpload(alice, '/taken.txt/x.txt', { mode: 'replace', maxBytes: null }), 'not-found');
+      assert.deepEqual(await readdir(join(dir, 'files-uploads')), []);
+      // A space's first upload, into a folder below it, once the folder is made.
+      const carol = { kind: 'user' as const, userId: 3, address: 'carol@example.com' };
+      await rejectsWith(files.createUpload(carol, '/sub/a.txt', { mode: 'replace', maxBytes: null }), 'not-found');
+      await files.makeDirectory(carol, '/sub');
+      await putFile(files, carol, '/sub/a.txt', 'a');
+      assert.equal((await getFile(files, carol, '/sub/a.txt')).toString(), 'a');
+      assert.deepEqual(await readdir(join(dir, 'files-uploads')), []);
     });
   });
 

@@ -10,7 +10,7 @@ import { constants, type Stats } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { FileInfo, FileReader, FileUpload } from '../file-store.js';
 import { StoreError } from '../types.js';
-import { assertParentFolders, fsStep, infoOf, lstatOrNull, type Resolved } from './local-paths.js';
+import { assertParentFolders, fsStep, infoOf, lstatOrNull, openFolderForSync, syncOpenedFolder, type Resolved } from './local-paths.js';
 
 /** The largest chunk stream() yields, and the most one read() returns. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -99,8 +99,6 @@ export interface UploadHost {
   adjustUsage(delta: number): void;
   /** The temporary file is no longer in use (committed or removed). */
   released(tempPath: string): void;
-  /** fsync of a folder, so a rename in it is durable. */
-  syncFolder(path: string): Promise<void>;
   /** Runs `step` while no other change to the space's names runs (so usage stays exact). */
   serialize<T>(step: () => Promise<T>): Promise<T>;
 }
@@ -231,11 +229,17 @@ export class LocalUpload implements FileUpload {
     this.host.released(this.setup.tempPath);
   }
 
-  /** fsync the data, then rename into place, then fsync the folder: only then is it durable. */
+  /**
+   * fsync the data, then rename into place, then fsync the folder: only then is it durable.
+   * The sync is started before the space's names are serialized, so concurrent uploads still
+   * sync side by side; the checks before the rename run while it does (see rename()).
+   */
   private async place(): Promise<FileInfo> {
-    await this.syncData();
-    // The handle closes while the name is moved (a rename does not need it closed).
-    const [info] = await Promise.all([this.host.serialize(() => this.rename()), this.closing]);
+    const synced = this.syncData();
+    synced.catch(() => undefined);
+    const info = await this.host.serialize(() => this.rename(synced));
+    // The handle closed while the name was moved (a rename does not need it closed).
+    await this.closing;
     return info;
   }
 
@@ -255,26 +259,47 @@ export class LocalUpload implements FileUpload {
     const [, st] = await Promise.all([handle.sync(), handle.stat()]);
     this.synced = st;
     this.closing = this.closeHandle();
+    // Awaited by place() or abort(); a failure must not go unhandled before then.
+    this.closing.catch(() => undefined);
   }
 
-  private async rename(): Promise<FileInfo> {
+  /**
+   * Puts the synced file under its name, once `synced` resolves. Each step is a round through
+   * the thread pool, and a small file's upload is mostly those rounds, so what does not depend
+   * on the sync runs with it: the checks of the folders and the name, and opening the folder
+   * whose fsync makes the rename durable. Then the rename, then that fsync: three rounds, not five.
+   */
+  private async rename(synced: Promise<void>): Promise<FileInfo> {
     const { target, tempPath, exclusive } = this.setup;
-    const [, existing] = await Promise.all([assertParentFolders(target), lstatOrNull(target.full)]);
-    if (existing !== null && !existing.isFile()) {
-      throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
+    const folder = openFolderForSync(target.parent);
+    folder.catch(() => undefined);
+    let folderTaken = false;
+    const syncFolder = async () => {
+      folderTaken = true;
+      // Not there when opened, yet the rename into it worked: it was made again meanwhile.
+      await syncOpenedFolder((await folder) ?? (await openFolderForSync(target.parent)));
+    };
+    try {
+      const [, , existing] = await Promise.all([synced, assertParentFolders(target), lstatOrNull(target.full)]);
+      if (existing !== null && !existing.isFile()) {
+        throw new StoreError('conflict', existing.isDirectory() ? 'a folder has that name' : 'the name is taken');
+      }
+      if (exclusive) {
+        // link() fails if the name exists, atomically: two exclusive uploads cannot both win.
+        await fsStep(() => link(tempPath, target.full));
+        await Promise.all([unlink(tempPath), syncFolder()]);
+      } else {
+        await fsStep(() => rename(tempPath, target.full));
+        await syncFolder();
+      }
+      // The file under its name is the temporary file as synced (same inode).
+      const placed = this.synced!;
+      this.host.adjustUsage(placed.size - sizeOf(exclusive ? null : existing));
+      return infoOf(target.name, placed);
+    } finally {
+      // Not synced (a check failed): the descriptor is closed unused.
+      if (!folderTaken) void folder.then((handle) => handle?.close()).catch(() => undefined);
     }
-    if (exclusive) {
-      // link() fails if the name exists, atomically: two exclusive uploads cannot both win.
-      await fsStep(() => link(tempPath, target.full));
-      await Promise.all([unlink(tempPath), this.host.syncFolder(target.parent)]);
-    } else {
-      await fsStep(() => rename(tempPath, target.full));
-      await this.host.syncFolder(target.parent);
-    }
-    // The file under its name is the temporary file as synced (same inode).
-    const placed = this.synced!;
-    this.host.adjustUsage(placed.size - sizeOf(exclusive ? null : existing));
-    return infoOf(target.name, placed);
   }
 
   private async closeHandle(): Promise<void> {

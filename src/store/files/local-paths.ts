@@ -8,8 +8,8 @@
  * leaves it out, reading or removing it is 'not-found', and creating something under its name
  * is 'conflict' (the name is taken by something the store does not serve).
  */
-import type { Stats } from 'node:fs';
-import { lstat, mkdir } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileInfo, FileSpace } from '../file-store.js';
 import { StoreError } from '../types.js';
@@ -108,11 +108,46 @@ export async function ensureSpace(dataDir: string, space: FileSpace): Promise<st
 /** Resolves `path` in `space` (checking the path and the space folder; nothing below it yet). */
 export async function resolvePath(dataDir: string, space: FileSpace, path: string): Promise<Resolved> {
   assertNormalizedFilePath(path);
-  const root = await ensureSpace(dataDir, space);
+  return resolvedIn(await ensureSpace(dataDir, space), path);
+}
+
+/** Where normalized `path` is below the space folder `root`; nothing is looked at. */
+export function resolvedIn(root: string, path: string): Resolved {
   const segments = splitNormalized(path);
   const full = segments.length === 0 ? root : join(root, ...segments);
   const parent = segments.length <= 1 ? root : join(root, ...segments.slice(0, -1));
   return { root, path, full, parent, name: baseName(path) };
+}
+
+/** Whether the space folder and the folders above it are real folders (ensureSpace, without creating it). */
+export async function spaceExists(dataDir: string, space: FileSpace): Promise<boolean> {
+  const stats = await Promise.all(spaceFolder(dataDir, space).checked.map((folder) => lstatOrNull(folder)));
+  return stats.every((st) => st !== null && st.isDirectory());
+}
+
+/**
+ * A folder opened to be fsync'd, or null when it is gone (ENOENT, ENOTDIR). An fsync makes
+ * the folder's entries durable whenever the descriptor was opened, so it may be opened before
+ * the change it is to make durable.
+ */
+export async function openFolderForSync(folder: string): Promise<FileHandle | null> {
+  try {
+    return await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
+    throw err;
+  }
+}
+
+/** fsync of a folder opened by openFolderForSync (nothing for null); its descriptor is then closed. */
+export async function syncOpenedFolder(handle: FileHandle | null): Promise<void> {
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } finally {
+    // Closing a folder's descriptor cannot undo its sync: nobody waits for it.
+    void handle.close().catch(() => undefined);
+  }
 }
 
 /**

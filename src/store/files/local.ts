@@ -22,9 +22,13 @@ import {
   infoOf,
   isServed,
   lstatOrNull,
+  openFolderForSync,
   parentFoldersExist,
   resolvePath,
+  resolvedIn,
+  spaceExists,
   spaceFolder,
+  syncOpenedFolder,
   type Resolved,
 } from './local-paths.js';
 import { NEW_FILE_MODE, NEW_FOLDER_MODE, effectiveMode, keptBytesFor } from './modes.js';
@@ -172,6 +176,10 @@ export class LocalFileStore implements FileStore {
   }
 
   async createUpload(space: FileSpace, path: string, options: UploadOptions): Promise<FileUpload> {
+    if (options.mode === 'replace') {
+      const upload = await this.createUploadAtOnce(space, path, options);
+      if (upload) return upload;
+    }
     const at = await this.resolve(space, path);
     if (at.path === '/') throw new StoreError('invalid', 'the root is a folder');
     // The folders above (the space folder itself was checked by resolve) and the name, at once.
@@ -201,13 +209,7 @@ export class LocalFileStore implements FileStore {
         await handle.close();
         throw err;
       }
-      const host: UploadHost = {
-        adjustUsage: (delta) => this.adjustUsage(at.root, delta),
-        released: (temp) => activeUploads.delete(temp),
-        syncFolder: (folder) => this.syncFolder(folder),
-        serialize: (step) => this.serialize(at.root, step),
-      };
-      return new LocalUpload(host, {
+      return new LocalUpload(this.uploadHost(at.root), {
         target: at,
         tempPath,
         handle,
@@ -222,6 +224,65 @@ export class LocalFileStore implements FileStore {
       await unlink(tempPath).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * The common upload, a file made or replaced whole, in one round through the thread pool:
+   * the space folder, the folders above the name, the name and the new temporary file are
+   * looked at and made at once (one after another they were three rounds, most of what a
+   * small file's OPEN or STOR cost). Null, having made nothing, when any of it is not as
+   * expected: the step-by-step path then runs, creating the space folder on first use or
+   * giving the error.
+   */
+  private async createUploadAtOnce(space: FileSpace, path: string, options: UploadOptions): Promise<FileUpload | null> {
+    if (this.closed) throw new Error('the file store is closed');
+    assertNormalizedFilePath(path);
+    const at = resolvedIn(spaceFolder(this.dataDir, space).root, path);
+    if (at.path === '/') return null;
+    const tempPath = join(this.uploadsDir, tempName());
+    activeUploads.add(tempPath);
+    const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+    const [spaceOk, parentsOk, existing, handle] = await Promise.allSettled([
+      spaceExists(this.dataDir, space),
+      parentFoldersExist(at),
+      lstatOrNull(at.full),
+      open(tempPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600),
+    ]);
+    const found = existing.status === 'fulfilled' ? existing.value : undefined;
+    const usable =
+      spaceOk.status === 'fulfilled' &&
+      spaceOk.value &&
+      parentsOk.status === 'fulfilled' &&
+      parentsOk.value &&
+      found !== undefined &&
+      (found === null || (found.isFile() && !options.exclusive)) &&
+      handle.status === 'fulfilled';
+    if (!usable) {
+      activeUploads.delete(tempPath);
+      if (handle.status === 'fulfilled') {
+        await handle.value.close().catch(() => undefined);
+        await unlink(tempPath).catch(() => undefined);
+      }
+      return null;
+    }
+    return new LocalUpload(this.uploadHost(at.root), {
+      target: at,
+      tempPath,
+      handle: handle.value,
+      keptBytes: 0,
+      replacedBytes: found?.size ?? 0,
+      mode: found ? found.mode & 0o7777 : NEW_FILE_MODE,
+      exclusive: options.exclusive === true,
+      maxBytes: options.maxBytes,
+    });
+  }
+
+  private uploadHost(root: string): UploadHost {
+    return {
+      adjustUsage: (delta) => this.adjustUsage(root, delta),
+      released: (temp) => activeUploads.delete(temp),
+      serialize: (step) => this.serialize(root, step),
+    };
   }
 
   async usage(space: FileSpace): Promise<number> {
@@ -319,21 +380,8 @@ export class LocalFileStore implements FileStore {
 
   /** fsync of a folder: makes the names created, renamed or removed in it durable. */
   private async syncFolder(folder: string): Promise<void> {
-    let handle;
-    try {
-      handle = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
-    } catch (err) {
-      // Another session removed the folder meanwhile (SFTP REMOVE of its last file racing an
-      // RMDIR): whoever removed it synced its parent, which makes this change durable too.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw err;
-    }
-    try {
-      await handle.sync();
-    } finally {
-      // Closing a folder's descriptor cannot undo its sync: nobody waits for it.
-      void handle.close().catch(() => undefined);
-    }
+    // Null: another session removed the folder meanwhile (SFTP REMOVE of its last file racing
+    // an RMDIR); whoever removed it synced its parent, which makes this change durable too.
+    await syncOpenedFolder(await openFolderForSync(folder));
   }
 }
