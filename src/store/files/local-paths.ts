@@ -99,10 +99,12 @@ export async function ensureSpace(dataDir: string, space: FileSpace): Promise<st
     await mkdir(root, { recursive: true, mode: 0o700 });
     stats = await Promise.all(checked.map((folder) => lstat(folder)));
   }
-  for (const st of stats) {
-    if (st === null || !st.isDirectory()) throw new StoreError('invalid', 'the space folder is not a real folder');
-  }
+  if (!allRealFolders(stats)) throw new StoreError('invalid', 'the space folder is not a real folder');
   return root;
+}
+
+function allRealFolders(stats: (Stats | null)[]): boolean {
+  return stats.every((st) => st !== null && st.isDirectory());
 }
 
 /** Resolves `path` in `space` (checking the path and the space folder; nothing below it yet). */
@@ -121,8 +123,7 @@ export function resolvedIn(root: string, path: string): Resolved {
 
 /** Whether the space folder and the folders above it are real folders (ensureSpace, without creating it). */
 export async function spaceExists(dataDir: string, space: FileSpace): Promise<boolean> {
-  const stats = await Promise.all(spaceFolder(dataDir, space).checked.map((folder) => lstatOrNull(folder)));
-  return stats.every((st) => st !== null && st.isDirectory());
+  return allRealFolders(await Promise.all(spaceFolder(dataDir, space).checked.map((folder) => lstatOrNull(folder))));
 }
 
 /**

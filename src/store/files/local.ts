@@ -35,6 +35,9 @@ import { NEW_FILE_MODE, NEW_FOLDER_MODE, effectiveMode, keptBytesFor } from './m
 import { assertNormalizedFilePath, isNormalizedFilePath } from './path.js';
 import { activeUploads, removeStaleUploads, scanUsage, tempName } from './local-usage.js';
 
+/** A new temporary file: made here and now, never through a link. */
+const NEW_TEMP_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 /** How many entries of a folder are looked at (lstat) at once while listing it. */
 const LIST_BATCH = 64;
 
@@ -197,8 +200,7 @@ export class LocalFileStore implements FileStore {
         // must stay as it is until commit, and a crash must not leave it half appended.
         await fsStep(() => copyFile(at.full, tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE));
       }
-      const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
-      const handle = await open(tempPath, keptBytes > 0 ? O_RDWR | O_NOFOLLOW : O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      const handle = await open(tempPath, keptBytes > 0 ? constants.O_RDWR | constants.O_NOFOLLOW : NEW_TEMP_FLAGS, 0o600);
       try {
         if (keptBytes > 0) {
           const copied = await handle.stat();
@@ -209,16 +211,7 @@ export class LocalFileStore implements FileStore {
         await handle.close();
         throw err;
       }
-      return new LocalUpload(this.uploadHost(at.root), {
-        target: at,
-        tempPath,
-        handle,
-        keptBytes,
-        replacedBytes: existing?.size ?? 0,
-        mode: existing ? existing.mode & 0o7777 : NEW_FILE_MODE,
-        exclusive: options.exclusive === true,
-        maxBytes: options.maxBytes,
-      });
+      return this.newUpload(at, tempPath, handle, keptBytes, existing, options);
     } catch (err) {
       activeUploads.delete(tempPath);
       await unlink(tempPath).catch(() => undefined);
@@ -241,12 +234,11 @@ export class LocalFileStore implements FileStore {
     if (at.path === '/') return null;
     const tempPath = join(this.uploadsDir, tempName());
     activeUploads.add(tempPath);
-    const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
     const [spaceOk, parentsOk, existing, handle] = await Promise.allSettled([
       spaceExists(this.dataDir, space),
       parentFoldersExist(at),
       lstatOrNull(at.full),
-      open(tempPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600),
+      open(tempPath, NEW_TEMP_FLAGS, 0o600),
     ]);
     const found = existing.status === 'fulfilled' ? existing.value : undefined;
     const usable =
@@ -265,24 +257,27 @@ export class LocalFileStore implements FileStore {
       }
       return null;
     }
-    return new LocalUpload(this.uploadHost(at.root), {
-      target: at,
-      tempPath,
-      handle: handle.value,
-      keptBytes: 0,
-      replacedBytes: found?.size ?? 0,
-      mode: found ? found.mode & 0o7777 : NEW_FILE_MODE,
-      exclusive: options.exclusive === true,
-      maxBytes: options.maxBytes,
-    });
+    return this.newUpload(at, tempPath, handle.value, 0, found, options);
   }
 
-  private uploadHost(root: string): UploadHost {
-    return {
+  /** An upload of `at` into the temporary file `handle` holds; `existing` is the file it replaces. */
+  private newUpload(at: Resolved, tempPath: string, handle: FileHandle, keptBytes: number, existing: Stats | null, options: UploadOptions): LocalUpload {
+    const root = at.root;
+    const host: UploadHost = {
       adjustUsage: (delta) => this.adjustUsage(root, delta),
       released: (temp) => activeUploads.delete(temp),
       serialize: (step) => this.serialize(root, step),
     };
+    return new LocalUpload(host, {
+      target: at,
+      tempPath,
+      handle,
+      keptBytes,
+      replacedBytes: existing?.size ?? 0,
+      mode: existing ? existing.mode & 0o7777 : NEW_FILE_MODE,
+      exclusive: options.exclusive === true,
+      maxBytes: options.maxBytes,
+    });
   }
 
   async usage(space: FileSpace): Promise<number> {
