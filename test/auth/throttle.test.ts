@@ -85,6 +85,22 @@ describe('auth throttle', () => {
     assert.equal(await throttle.recordFailure('192.0.2.1', 'bob@hamburger.edu'), 0);
   });
 
+  it('a success after no failure writes nothing to the store', async () => {
+    const { counters, throttle } = make();
+    const resets: string[] = [];
+    const reset = counters.resetCounter.bind(counters);
+    counters.resetCounter = (name) => {
+      resets.push(name);
+      return reset(name);
+    };
+    await throttle.recordSuccess('192.0.2.1', 'bob@hamburger.edu');
+    assert.deepEqual(resets, []);
+    // One failure on the account only: only the account's count is cleared.
+    await throttle.recordFailure('198.51.100.7', 'bob@hamburger.edu');
+    await throttle.recordSuccess('192.0.2.1', 'bob@hamburger.edu');
+    assert.deepEqual(resets, ['login:user:bob@hamburger.edu:failures']);
+  });
+
   it('never computes an unbounded delay, however many failures', async () => {
     const { throttle } = make();
     let last = 0;
