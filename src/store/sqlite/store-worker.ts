@@ -18,9 +18,11 @@ export interface StoreWorkerOptions {
   indexIntervalMs: number;
   /** How often to checkpoint. */
   checkpointIntervalMs: number;
+  /** After this long with nothing to do, the thread offers to stop (background-worker.ts). */
+  idleMs: number;
 }
 
-const { file, maxTextBytes, indexIntervalMs, checkpointIntervalMs } = workerData as StoreWorkerOptions;
+const { file, maxTextBytes, indexIntervalMs, checkpointIntervalMs, idleMs } = workerData as StoreWorkerOptions;
 const db = new Database(file);
 db.pragma('busy_timeout = 5000');
 // The index is derived data: rows lost in a power failure go with their 'complete' mark, so
@@ -33,9 +35,27 @@ db.pragma('wal_autocheckpoint = 0');
 // default, 16 MB, would sit in native memory for good.)
 db.pragma('cache_size = -2048');
 
-const checkpoints = createCheckpoints(db, checkpointIntervalMs, (result) =>
-  parentPort?.postMessage(result.type === 'error' ? { type: 'checkpoint-error', message: result.message } : result),
-);
+/** When the thread last did or was asked something, and when it last said it was idle. */
+let lastWork = performance.now();
+let idleSaid = -Infinity;
+let received = 0;
+/** The WAL's length at the last checkpoint: a change means frames were written since. */
+let lastLog = -1;
+const worked = () => {
+  lastWork = performance.now();
+};
+
+const checkpoints = createCheckpoints(db, checkpointIntervalMs, (result) => {
+  if (result.type === 'error') {
+    worked();
+    parentPort?.postMessage({ type: 'checkpoint-error', message: result.message });
+    return;
+  }
+  // Frames written since the last one, or some not yet copied (a reader held them back).
+  if (result.log !== lastLog || result.checkpointed < result.log) worked();
+  lastLog = result.log;
+  parentPort?.postMessage(result);
+});
 const indexing = createIndexing(
   db,
   maxTextBytes,
@@ -43,9 +63,25 @@ const indexing = createIndexing(
   (message) => parentPort?.postMessage({ type: 'index-error', message }),
 );
 
-const checkpointTimer = setInterval(() => checkpoints.run(), checkpointIntervalMs);
-const indexTimer = setInterval(() => indexing.drain(), indexIntervalMs);
+/** Says it is idle (again every idleMs while it is): the parent decides whether it stops. */
+function offerToStop(): void {
+  const now = performance.now();
+  if (now - lastWork >= idleMs && now - idleSaid >= idleMs) {
+    idleSaid = now;
+    parentPort?.postMessage({ type: 'idle', received });
+  }
+}
+
+const checkpointTimer = setInterval(() => {
+  checkpoints.run();
+  offerToStop();
+}, checkpointIntervalMs);
+const indexTimer = setInterval(() => {
+  if (indexing.drain()) worked();
+}, indexIntervalMs);
 parentPort?.on('message', (message: { type: string; id?: number }) => {
+  received++;
+  worked();
   if (message.type === 'nudge') indexing.drain();
   if (message.type === 'drain') {
     indexing.drain();

@@ -43,7 +43,7 @@ import type {
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { Accounts } from './accounts.js';
-import { BodyStore, SEARCH_TEXT_LIMIT } from './bodies.js';
+import { BodyStore } from './bodies.js';
 import { Entries } from './entries.js';
 import { Leases } from './leases.js';
 import { DkimKeys } from './dkim-keys.js';
@@ -61,10 +61,7 @@ import { SearchIndex } from './search.js';
 import { Subscriptions } from './subscriptions.js';
 import { Transfers } from './transfer.js';
 import { Watchers } from './watch.js';
-import { BackgroundWorker } from './background-worker.js';
-import { Checkpointer, CHECKPOINT_INTERVAL_MS } from './checkpointer.js';
-import { Indexer, INDEX_INTERVAL_MS } from './indexer.js';
-import type { StoreWorkerOptions } from './store-worker.js';
+import { StoreBackground, type BackgroundTimings } from './background.js';
 import { WalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -92,11 +89,12 @@ export class SqliteStore implements Store {
   private readonly inflight = new Set<Promise<unknown>>();
 
   /** Opens (creating or migrating) the database file and discards crashed writers' bodies. */
-  static open(file: string): SqliteStore {
+  static open(file: string, timings: BackgroundTimings = {}): SqliteStore {
     const db = openDatabase(file);
     try {
-      const store = new SqliteStore(db, file);
+      const store = new SqliteStore(db, file, timings);
       store.bodies.sweepOrphans();
+      store.background.startIfNeeded();
       return store;
     } catch (err) {
       db.close();
@@ -105,31 +103,22 @@ export class SqliteStore implements Store {
   }
 
   private readonly walSync: WalSync;
-  /** The one worker thread for checkpoints and indexing (store-worker.ts). */
-  private readonly worker: BackgroundWorker;
-  private readonly checkpointer: Checkpointer;
-  private readonly indexer: Indexer;
+  /** Checkpoints and indexing, on a worker thread while there is work (background.ts). */
+  private readonly background: StoreBackground;
   private readonly checkSchema: () => void;
 
   private constructor(
     private readonly db: Db,
     file: string,
+    timings: BackgroundTimings,
   ) {
     this.walSync = new WalSync(`${file}-wal`);
-    const options: StoreWorkerOptions = {
-      file,
-      maxTextBytes: SEARCH_TEXT_LIMIT,
-      indexIntervalMs: INDEX_INTERVAL_MS,
-      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
-    };
-    this.worker = new BackgroundWorker(new URL('./store-worker.js', import.meta.url), options, 'store worker');
-    this.checkpointer = new Checkpointer(this.worker);
-    this.indexer = new Indexer(this.worker);
+    this.background = new StoreBackground(db, file, () => this.queue.stats.transactions, timings);
     this.queue = new WriteQueue(
       db,
       (touched) => {
         this.watchers.notifyCommitted(touched);
-        this.indexer.nudge();
+        this.background.indexer.nudge();
       },
       this.walSync,
     );
@@ -164,6 +153,11 @@ export class SqliteStore implements Store {
     this.checkSchema = schemaCheck(db);
   }
 
+  /** Whether the worker thread runs, and how many were started (tests). */
+  backgroundStats(): { running: boolean; started: number } {
+    return this.background.stats();
+  }
+
   async checkHealth(): Promise<void> {
     // After close() the connection is gone; say so rather than better-sqlite3's wording.
     if (this.closing) throw new Error('the store is closed');
@@ -177,9 +171,9 @@ export class SqliteStore implements Store {
       await this.queue.drain();
       await this.bodies.close();
       await this.queue.close();
-      this.indexer.stop();
-      // Its last checkpoint runs as it stops.
-      await this.worker.stop();
+      // Its last checkpoint runs as it stops (if it is running; otherwise closing the last
+      // connection checkpoints).
+      await this.background.stop();
       this.db.close();
     })();
     return this.closing;
@@ -187,12 +181,12 @@ export class SqliteStore implements Store {
 
   /** Resolves once every message stored so far is in the full-text index (for tests). */
   searchIndexIdle(): Promise<void> {
-    return this.indexer.idle();
+    return this.background.indexer.idle();
   }
 
   /** Group-commit counters (not part of Store): transactions committed, operations in them. */
   writeStats(): { transactions: number; operations: number; syncs: number; checkpoints: number } {
-    return { ...this.queue.stats, syncs: this.walSync.stats.syncs, checkpoints: this.checkpointer.stats.checkpoints };
+    return { ...this.queue.stats, syncs: this.walSync.stats.syncs, checkpoints: this.background.checkpointer.stats.checkpoints };
   }
 
   /** Remembers an operation that may queue its write later, so close() can wait for it. */
