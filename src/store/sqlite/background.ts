@@ -11,8 +11,12 @@ import { Indexer, INDEX_INTERVAL_MS } from './indexer.js';
 import type { Db } from './schema.js';
 import type { StoreWorkerOptions } from './store-worker.js';
 
-/** With nothing to do for this long, the worker thread stops (it starts again when needed). */
-export const WORKER_IDLE_MS = 5000;
+/**
+ * With nothing to do for this long, the worker thread stops (it starts again when needed).
+ * Starting one takes about 45 ms and 60 ms of CPU: long enough idle that mail arriving every
+ * few seconds keeps the same thread, short enough that a quiet server gives its memory back.
+ */
+export const WORKER_IDLE_MS = 30_000;
 
 /** The worker's timings, shortened by tests. */
 export interface BackgroundTimings {
