@@ -17,11 +17,12 @@ after(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function openQuick(): Promise<{ store: SqliteStore; file: string }> {
+/** Other commits start the thread only past `afterCommits` or `afterMs` (default: never). */
+async function openQuick(wake = { afterCommits: 1_000_000, afterMs: 1_000_000 }): Promise<{ store: SqliteStore; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-worker-'));
   tempDirs.push(dir);
   const file = join(dir, DATABASE_FILE);
-  const store = SqliteStore.open(file, { workerIdleMs: 100, wake: { afterCommits: 5, afterMs: 400, checkMs: 20 } });
+  const store = SqliteStore.open(file, { workerIdleMs: 100, wake: { ...wake, checkMs: 20 } });
   return { store, file };
 }
 
@@ -53,7 +54,7 @@ describe('SqliteStore worker thread', () => {
   });
 
   it('leaves a few other commits in the WAL for a while, then checkpoints them', async () => {
-    const { store } = await openQuick();
+    const { store } = await openQuick({ afterCommits: 5, afterMs: 1500 });
     try {
       await waitFor(() => !running(store), 'the first thread to stop');
       const started = store.backgroundStats().started;
@@ -64,7 +65,7 @@ describe('SqliteStore worker thread', () => {
       assert.equal(running(store), false);
       assert.equal(store.backgroundStats().started, started);
       // ...but within afterMs.
-      await waitFor(() => store.backgroundStats().started === started + 1, 'the thread to start for the old commits', 3000);
+      await waitFor(() => store.backgroundStats().started === started + 1, 'the thread to start for the old commits', 5000);
       await waitFor(() => !running(store), 'it to stop again', 5000);
       // Many commits start it before afterMs.
       for (let i = 0; i < 6; i++) await store.hitCounter(`login:${i}`, 60_000);
