@@ -6,7 +6,7 @@
  * Every commit is durable once the WAL is fsync'd (wal-sync.ts); a checkpoint only copies it
  * into the database file so the WAL can start over. So commits that do not store mail (a
  * login counted, a lease renewed) need not start the thread each: the WAL keeps them until
- * WAKE_AFTER_COMMITS of them have piled up or the oldest is WAKE_AFTER_MS old. Mail stored
+ * `WAKE.afterCommits` of them have piled up or the oldest is `WAKE.afterMs` old. Mail stored
  * starts it at once, for indexing (indexer.ts). Commits by another process on the same file
  * (the `wharf` command delivering, say) are seen by the database's data_version.
  */
@@ -24,7 +24,10 @@ export interface WakeTimings {
   checkMs: number;
 }
 
-/** About 1,000 pages of WAL at most: reads are not slowed by it, and it is copied in a moment. */
+/**
+ * A small login or counter commit is a few WAL pages, so 256 of them are about 1,000 pages
+ * (4 MB): reads are not slowed by it, and it is copied in a moment.
+ */
 export const WAKE: WakeTimings = { afterCommits: 256, afterMs: 30_000, checkMs: 1000 };
 
 export class Checkpointer {
