@@ -1,7 +1,8 @@
 import type { SecureContext } from 'node:tls';
 import type { Line } from '../net/line-reader.js';
 import { isLoopbackAddress, passwordsAllowed } from '../net/password-policy.js';
-import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
+import { startTls } from '../net/starttls.js';
+import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { FileSpace, FileStore } from '../store/file-store.js';
 import { normalizeFilePath } from '../store/files/path.js';
@@ -235,17 +236,10 @@ export class FtpSession implements Session {
 
   async startTls(goAhead: string): Promise<boolean> {
     this.transport.send(goAhead + '\r\n');
-    const handshakeTimeout = Math.min(this.ctx.config.ftp.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
-    const dropped = await this.transport.upgradeToTls(this.ctx.tls, handshakeTimeout);
-    if (dropped === null) {
-      this.log.info('tls handshake failed');
-      return false;
-    }
-    if (dropped > 0) this.log.warn('discarded input pipelined after AUTH TLS', { bytes: dropped });
+    if (!(await startTls(this.transport, this.ctx.tls, this.ctx.config.ftp.idleTimeoutMs, this.log, 'AUTH TLS'))) return false;
     this.pendingUser = null;
     this.pbszDone = false;
     this.protectData = false;
-    this.log.info('tls started');
     return true;
   }
 

@@ -6,6 +6,7 @@
  * command's tagged reply, and at once while IDLE.
  */
 import { passwordsAllowed } from '../net/password-policy.js';
+import { startTls } from '../net/starttls.js';
 import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { UserAddressCount } from '../net/user-address-count.js';
@@ -235,15 +236,10 @@ export class ImapSession implements Session {
    * the command is discarded unread (RFC 9051 11.1). False when the handshake failed.
    */
   async startTls(): Promise<boolean> {
-    const dropped = await this.transport.upgradeToTls(this.ctx.tls, TLS_HANDSHAKE_TIMEOUT_MS);
-    if (dropped === null) {
-      this.log.info('tls handshake failed');
-      this.closing = true;
-      return false;
-    }
-    if (dropped > 0) this.log.warn('discarded input pipelined after STARTTLS', { bytes: dropped });
-    this.log.info('tls started');
-    return true;
+    // IMAP's idle time is long (RFC 9051: at least 30 minutes): the handshake gets the TLS limit.
+    if (await startTls(this.transport, this.ctx.tls, TLS_HANDSHAKE_TIMEOUT_MS, this.log, 'STARTTLS')) return true;
+    this.closing = true;
+    return false;
   }
 
   /** Ends the session with an optional last untagged line (e.g. `BYE ...`). */

@@ -76,3 +76,30 @@ export function describeSocketError(err: Error): string {
       return err.message;
   }
 }
+
+/**
+ * Waits for the handshake of `secured`, a client-side TLS socket started on a connection that
+ * began in the clear (SMTP STARTTLS, FTP AUTH TLS). Resolves once it is done; otherwise
+ * destroys it and rejects with why, in words ("TLS handshake failed: ...", "connection closed
+ * during the TLS handshake", "TLS handshake not done within N ms"), for the caller's own error.
+ */
+export function awaitTlsHandshake(secured: tls.TLSSocket, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (reason: string | null) => {
+      clearTimeout(timer);
+      secured.off('secureConnect', onSecure);
+      secured.off('error', onError);
+      secured.off('close', onClosed);
+      if (reason === null) return resolve();
+      secured.destroy();
+      reject(new Error(reason));
+    };
+    const onSecure = () => done(null);
+    const onError = (err: Error) => done(`TLS handshake failed: ${describeSocketError(err)}`);
+    const onClosed = () => done('connection closed during the TLS handshake');
+    const timer = setTimeout(() => done(`TLS handshake not done within ${timeoutMs} ms`), timeoutMs);
+    secured.once('secureConnect', onSecure);
+    secured.once('error', onError);
+    secured.once('close', onClosed);
+  });
+}

@@ -1,6 +1,7 @@
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
-import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
+import { startTls } from '../net/starttls.js';
+import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import { authorizationCommands } from './authorization-commands.js';
 import { parseCommandLine } from './command-line.js';
@@ -135,15 +136,8 @@ export class Pop3Session implements Session {
    */
   async startTls(goAhead: string): Promise<boolean> {
     this.transport.send(goAhead + '\r\n');
-    const handshakeTimeout = Math.min(this.ctx.config.pop3.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
-    const dropped = await this.transport.upgradeToTls(this.ctx.tls, handshakeTimeout);
-    if (dropped === null) {
-      this.log.info('tls handshake failed');
-      return false;
-    }
-    if (dropped > 0) this.log.warn('discarded input pipelined after STLS', { bytes: dropped });
+    if (!(await startTls(this.transport, this.ctx.tls, this.ctx.config.pop3.idleTimeoutMs, this.log, 'STLS'))) return false;
     this.pendingUser = null;
-    this.log.info('tls started');
     return true;
   }
 

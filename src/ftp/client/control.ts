@@ -10,8 +10,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
-import { ClientSocketError, openClientSocket } from '../../net/client-socket.js';
-import { describeSocketError, FtpClientError } from './errors.js';
+import { awaitTlsHandshake, ClientSocketError, openClientSocket } from '../../net/client-socket.js';
+import { FtpClientError } from './errors.js';
 import { FtpReplyParser, MalformedReplyError, type FtpReply } from './reply.js';
 
 /** Longest reply line read; a longer one is a broken or hostile server. */
@@ -148,23 +148,8 @@ export class FtpControl {
     secured.on('error', () => {});
     this.reader.switchTo(secured);
     this.socket = secured;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err: FtpClientError | null) => {
-        clearTimeout(timer);
-        secured.off('secureConnect', onSecure);
-        secured.off('error', onError);
-        secured.off('close', onClosed);
-        if (!err) return resolve();
-        secured.destroy();
-        reject(err);
-      };
-      const onSecure = () => done(null);
-      const onError = (err: Error) => done(new FtpClientError('tls', 'AUTH TLS', `TLS handshake failed: ${describeSocketError(err)}`));
-      const onClosed = () => done(new FtpClientError('tls', 'AUTH TLS', 'connection closed during the TLS handshake'));
-      const timer = setTimeout(() => done(new FtpClientError('tls', 'AUTH TLS', `TLS handshake not done within ${this.timeoutMs} ms`)), this.timeoutMs);
-      secured.once('secureConnect', onSecure);
-      secured.once('error', onError);
-      secured.once('close', onClosed);
+    await awaitTlsHandshake(secured, this.timeoutMs).catch((err: Error) => {
+      throw new FtpClientError('tls', 'AUTH TLS', err.message);
     });
     this.note(`TLS started: ${describeTls(secured)}`);
   }

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ClientSocketError, describeSocketError, openClientSocket } from '../../net/client-socket.js';
+import { awaitTlsHandshake, ClientSocketError, openClientSocket } from '../../net/client-socket.js';
 import type { Trace } from '../../net/client-trace.js';
 import { LineReader } from '../../net/line-reader.js';
 import { SmtpClientError } from './errors.js';
@@ -224,26 +224,9 @@ export class SmtpConnection {
     this.reader.switchTo(secured);
     this.socket = secured;
     this.watchClose(secured);
-    await new Promise<void>((resolve, reject) => {
-      const done = (err: SmtpClientError | null) => {
-        clearTimeout(timer);
-        secured.off('secureConnect', onSecure);
-        secured.off('error', onError);
-        secured.off('close', onClosed);
-        if (!err) return resolve();
-        secured.destroy();
-        plain.destroy();
-        reject(err);
-      };
-      const onSecure = () => done(null);
-      const onError = (err: Error) => done(new SmtpClientError('tls', 'STARTTLS', `TLS handshake failed: ${describeSocketError(err)}`));
-      const onClosed = () => done(new SmtpClientError('tls', 'STARTTLS', 'connection closed during the TLS handshake'));
-      const timer = setTimeout(() => {
-        done(new SmtpClientError('tls', 'STARTTLS', `TLS handshake not done within ${this.commandTimeoutMs} ms`));
-      }, this.commandTimeoutMs);
-      secured.once('secureConnect', onSecure);
-      secured.once('error', onError);
-      secured.once('close', onClosed);
+    await awaitTlsHandshake(secured, this.commandTimeoutMs).catch((err: Error) => {
+      plain.destroy();
+      throw new SmtpClientError('tls', 'STARTTLS', err.message);
     });
     this.tls = tlsStateOf(secured);
     this.note(`TLS started: ${describeTls(this.tls)}`);

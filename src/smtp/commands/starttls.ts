@@ -1,5 +1,5 @@
 /** STARTTLS (RFC 3207). */
-import { TLS_HANDSHAKE_TIMEOUT_MS } from '../../net/transport.js';
+import { startTls } from '../../net/starttls.js';
 import { formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
 
@@ -10,13 +10,6 @@ export async function starttls(s: SmtpSession, argument: string): Promise<void> 
   if (s.transport.secure) return s.error(formatReply(503, '5.5.1 Error: TLS already active'));
   // The 220 goes out in the clear before the handshake starts.
   s.transport.send(READY);
-  const handshakeTimeout = Math.min(s.config.smtp.idleTimeoutMs, TLS_HANDSHAKE_TIMEOUT_MS);
-  const dropped = await s.transport.upgradeToTls(s.ctx.tls, handshakeTimeout);
-  if (dropped === null) {
-    s.log.info('tls handshake failed');
-    return;
-  }
-  if (dropped > 0) s.log.warn('discarded input pipelined after STARTTLS', { bytes: dropped });
-  s.log.info('tls started');
+  if (!(await startTls(s.transport, s.ctx.tls, s.config.smtp.idleTimeoutMs, s.log, 'STARTTLS'))) return;
   await s.resetAfterTls();
 }
