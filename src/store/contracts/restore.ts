@@ -4,20 +4,14 @@
  */
 
 import type { BodyWriter } from './blobs.js';
-import type { HeaderSummary, Mailbox, MailboxEntry, MailboxRole } from './mail.js';
+import type { HeaderSummary, Mailbox, MailboxEntry } from './mail.js';
 import type { QueuedMessage, QueuedRecipient } from './queue.js';
 
-/** A mailbox as `restoreMailbox` recreates it: what IMAP clients cache about it. */
-export interface MailboxRestore {
-  name: string;
-  role: MailboxRole | null;
-  /** 1 .. 2^32-1. */
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
-  /** Whether the user's subscriptions hold the name. */
-  subscribed: boolean;
-}
+/**
+ * A mailbox as `restoreMailbox` recreates it: what IMAP clients cache about it (uidValidity
+ * 1 .. 2^32-1), and whether the user's subscriptions hold its name.
+ */
+export type MailboxRestore = Pick<Mailbox, 'name' | 'role' | 'uidValidity' | 'uidNext' | 'highestModseq' | 'subscribed'>;
 
 /** One entry as `restoreEntries` recreates it, with the UID and modseq it had elsewhere. */
 export interface EntryRestore {
