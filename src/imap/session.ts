@@ -7,7 +7,7 @@
  */
 import { passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
-import { ConnectionClosedError, TIMED_OUT, TLS_HANDSHAKE_TIMEOUT_MS, WireTransport } from '../net/transport.js';
+import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { UserAddressCount } from '../net/user-address-count.js';
 import { storeFailureKind, type StoreFailureKind } from '../store/failure.js';
@@ -236,8 +236,7 @@ export class ImapSession implements Session {
    * the command is discarded unread (RFC 9051 11.1). False when the handshake failed.
    */
   async startTls(): Promise<boolean> {
-    // IMAP's idle time is long (RFC 9051: at least 30 minutes): the handshake gets the TLS limit.
-    if (await startTls(this.transport, this.ctx.tls, TLS_HANDSHAKE_TIMEOUT_MS, this.log, 'STARTTLS')) return true;
+    if (await startTls(this.transport, this.ctx.tls, this.ctx.config.imap.idleTimeoutMs, this.log, 'STARTTLS')) return true;
     this.closing = true;
     return false;
   }
