@@ -96,6 +96,8 @@ export function defaultConfig(): WharfConfig {
       // RFC 1939 section 3: the inactivity autologout timer must be at least 10 minutes.
       idleTimeoutMs: 10 * MINUTE,
       lockTtlMs: MINUTE,
+      // Mail clients send few commands and know the protocol: ten mistakes is a probe.
+      maxErrors: 10,
     },
     imap: {
       idleTimeoutMs: 30 * MINUTE,
@@ -124,6 +126,8 @@ export function defaultConfig(): WharfConfig {
       requireTls: 'except-loopback',
       fxpUsers: [],
       maxLineBytes: 4096,
+      // Higher than POP3's: FTP clients try commands to learn what a server has (MLSD, EPSV, SIZE ...).
+      maxErrors: 100,
     },
     sftp: {
       idleTimeoutMs: 15 * MINUTE,

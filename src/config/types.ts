@@ -114,6 +114,8 @@ export interface MailAuthConfig {
 
 export interface Pop3Config {
   idleTimeoutMs: number;
+  /** Bad commands (-ERR for syntax or sequence) tolerated in one session before it is closed. */
+  maxErrors: number;
   /** How long the maildrop lease lasts without renewal (a crashed node frees it after this). */
   lockTtlMs: number;
 }
@@ -192,6 +194,8 @@ export interface FtpConfig {
   fxpUsers: string[];
   /** Longest command line. */
   maxLineBytes: number;
+  /** Bad commands (500, 501, 503 ...) tolerated in one session before it is closed with 421. */
+  maxErrors: number;
 }
 
 export interface SftpConfig {

@@ -92,7 +92,7 @@ const SCHEMA = obj({
     },
   }),
   mailAuth: obj({ verifyInbound: { kind: 'boolean' }, signOutbound: { kind: 'boolean' }, dnsbl: { kind: 'stringList' } }),
-  pop3: obj({ idleTimeoutMs: positive, lockTtlMs: positive }),
+  pop3: obj({ idleTimeoutMs: positive, lockTtlMs: positive, maxErrors: positive }),
   imap: obj({
     idleTimeoutMs: positive,
     maxAppendBytes: positive,
@@ -119,6 +119,7 @@ const SCHEMA = obj({
     requireTls: { kind: 'enum', values: ['except-loopback', 'always', 'never'] },
     fxpUsers: { kind: 'stringList' },
     maxLineBytes: positive,
+    maxErrors: positive,
   }),
   sftp: obj({ idleTimeoutMs: positive, loginTimeoutMs: positive }),
   limits: obj({

@@ -1,4 +1,5 @@
 import type { SecureContext } from 'node:tls';
+import { destroyAfterGrace } from '../net/shutdown-deadline.js';
 import type { Line } from '../net/line-reader.js';
 import { isLoopbackAddress, passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
@@ -68,8 +69,6 @@ export class Transfer {
 
 /** Commands answered at once while a transfer runs; every other command waits for its end. */
 const DURING_TRANSFER = new Set(['ABOR', 'STAT']);
-/** Unknown or malformed commands tolerated before the client is disconnected. */
-export const MAX_BAD_COMMANDS = 100;
 
 const GREETING = '220 Wharf FTP server ready';
 const SHUTDOWN_REPLY = '421 Server shutting down, closing control connection';
@@ -187,7 +186,7 @@ export class FtpSession implements Session {
   /** Replies to a bad command; too many of them end the session. */
   async rejectCommand(text: string): Promise<void> {
     this.badCommands++;
-    if (this.badCommands >= MAX_BAD_COMMANDS) {
+    if (this.badCommands >= this.ctx.config.ftp.maxErrors) {
       this.log.warn('too many bad commands', { count: this.badCommands });
       this.close('421 Too many bad commands, closing control connection');
       return;
@@ -264,12 +263,10 @@ export class FtpSession implements Session {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
       if (!this.busy) this.closeWhenIdle();
-      const force = setTimeout(() => {
+      destroyAfterGrace(this.transport.closed, this.ctx.config.shutdownGraceMs, () => {
         this.transfer?.abort();
         this.transport.destroy();
-      }, this.ctx.config.shutdownGraceMs);
-      force.unref();
-      void this.transport.closed.then(() => clearTimeout(force));
+      });
     }
     return this.transport.closed;
   }

@@ -5,6 +5,7 @@
  * ends. Updates from other sessions are announced at the points the RFC allows: before a
  * command's tagged reply, and at once while IDLE.
  */
+import { destroyAfterGrace } from '../net/shutdown-deadline.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
 import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
@@ -256,9 +257,7 @@ export class ImapSession implements Session {
         this.transport.cancelRead();
         this.close('* BYE Server shutting down');
       }
-      const force = setTimeout(() => this.transport.destroy(), this.ctx.config.shutdownGraceMs);
-      force.unref();
-      void this.transport.closed.then(() => clearTimeout(force));
+      destroyAfterGrace(this.transport.closed, this.ctx.config.shutdownGraceMs, () => this.transport.destroy());
     }
     return this.transport.closed;
   }

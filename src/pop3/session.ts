@@ -1,3 +1,4 @@
+import { destroyAfterGrace } from '../net/shutdown-deadline.js';
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
@@ -22,8 +23,6 @@ export type CommandHandler = (session: Pop3Session, args: string[], rest: string
  * (RFC 5034 section 4) can be longer, and lenient parsing costs nothing here.
  */
 export const MAX_LINE_BYTES = 1024;
-/** Unknown or malformed commands tolerated before the client is disconnected. */
-export const MAX_BAD_COMMANDS = 10;
 
 export const GREETING = '+OK Wharf POP3 server ready';
 export const SHUTDOWN_REPLY = '-ERR [SYS/TEMP] Server shutting down';
@@ -96,7 +95,7 @@ export class Pop3Session implements Session {
   /** Replies -ERR to a bad command; too many of them end the session. */
   async rejectCommand(text: string): Promise<void> {
     this.badCommands++;
-    if (this.badCommands >= MAX_BAD_COMMANDS) {
+    if (this.badCommands >= this.ctx.config.pop3.maxErrors) {
       this.log.warn('too many bad commands', { count: this.badCommands });
       this.close('-ERR Too many bad commands, closing connection');
       return;
@@ -167,9 +166,7 @@ export class Pop3Session implements Session {
     if (!this.shuttingDown) {
       this.shuttingDown = true;
       if (!this.busy) this.close(SHUTDOWN_REPLY);
-      const force = setTimeout(() => this.transport.destroy(), this.ctx.config.shutdownGraceMs);
-      force.unref();
-      void this.transport.closed.then(() => clearTimeout(force));
+      destroyAfterGrace(this.transport.closed, this.ctx.config.shutdownGraceMs, () => this.transport.destroy());
     }
     // Done once the lease is released too, so a process that exits after shutdown leaves no
     // maildrop locked behind it (close() releases it without waiting).

@@ -8,6 +8,7 @@
  */
 import ssh2 from 'ssh2';
 import type { Connection as SshClient, ServerChannel, Session as SshChannelSession } from 'ssh2';
+import { destroyAfterGrace } from '../net/shutdown-deadline.js';
 import type { Connection, ServiceContext, Session } from '../net/types.js';
 import type { FileStore } from '../store/file-store.js';
 import { SftpSession } from './engine.js';
@@ -190,9 +191,7 @@ export class SshSession implements Session {
 
   shutdown(): Promise<void> {
     void this.endAfterSftp();
-    const force = setTimeout(() => this.conn.socket.destroy(), this.deps.ctx.config.shutdownGraceMs);
-    force.unref();
-    void this.closed.then(() => clearTimeout(force));
+    destroyAfterGrace(this.closed, this.deps.ctx.config.shutdownGraceMs, () => this.conn.socket.destroy());
     return this.closed.then(() => Promise.all([...this.sftpSessions].map((s) => s.finished))).then(() => {});
   }
 }

@@ -360,4 +360,31 @@ describe('FTP shutdown', () => {
       await h.close();
     }
   });
+
+  it('destroys a session whose transfer stalls past the grace period, so shutdown never waits on a client', async () => {
+    const h = await startFtpHarness();
+    try {
+      h.files.put(h.space, '/big.bin', Buffer.alloc(64 * 1024 * 1024, 5));
+      const stalled = await FtpTestClient.connect(h.ftpPort);
+      await stalled.login('bob', PASSWORD);
+      await stalled.expect('TYPE I', 200);
+      const socket = await stalled.openPassive();
+      socket.pause();
+      socket.on('error', () => {});
+      assert.equal((await stalled.cmd('RETR big.bin')).code, 150);
+      await h.plain.stopAccepting();
+      const started = Date.now();
+      let done = false;
+      const shutdown = h.plain.shutdownSessions().then(() => (done = true));
+      await new Promise((r) => setTimeout(r, h.config.shutdownGraceMs / 2));
+      assert.equal(done, false, 'shutdown waits for the transfer during the grace period');
+      await shutdown;
+      const took = Date.now() - started;
+      assert.ok(took >= h.config.shutdownGraceMs - 50 && took < h.config.shutdownGraceMs + 5000, `shutdown took ${took} ms`);
+      await stalled.waitClosed();
+      socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
 });

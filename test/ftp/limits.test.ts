@@ -1,7 +1,8 @@
 /**
  * FTP control-connection limits through the wire on the whole server: an over-long command
  * line gets 500 at once and the connection closes (after the greeting, after AUTH TLS, after
- * login); the login must come within limits.loginTimeoutMs (421 otherwise).
+ * login); the login must come within limits.loginTimeoutMs (421 otherwise); ftp.maxErrors bad
+ * commands end the session with 421.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +10,7 @@ import { FULL_PASSWORD, FULL_USER, startFullServer, type FullServer } from '../h
 import { trickle, WireClient } from '../helpers/wire-client.js';
 
 const LOGIN_TIMEOUT_MS = 800;
+const MAX_ERRORS = 3;
 const MIB = 'a'.repeat(1024 * 1024);
 
 describe('FTP limits and timeouts', () => {
@@ -30,7 +32,7 @@ describe('FTP limits and timeouts', () => {
   }
 
   before(async () => {
-    server = await startFullServer({ ftp: { idleTimeoutMs: 10_000 }, limits: { loginTimeoutMs: LOGIN_TIMEOUT_MS } });
+    server = await startFullServer({ ftp: { idleTimeoutMs: 10_000, maxErrors: MAX_ERRORS }, limits: { loginTimeoutMs: LOGIN_TIMEOUT_MS } });
   });
 
   after(async () => {
@@ -54,6 +56,19 @@ describe('FTP limits and timeouts', () => {
     await login(authed);
     authed.send(MIB);
     assert.match(await authed.closed(5000), /^500 [^\r]*\r\n$/);
+  });
+
+  it('closes with 421 at the ftp.maxErrors-th bad command, counting before and after login', async () => {
+    const c = await connect();
+    c.send('BOGUS\r\n');
+    assert.match(await c.until(/\r\n/), /^500 /);
+    await login(c);
+    c.send('RETR\r\n');
+    assert.match(await c.until(/\r\n/), /^501 /);
+    c.send('NOOP\r\n');
+    assert.match(await c.until(/\r\n/), /^200 /);
+    c.send('XYZZY\r\n');
+    assert.match(await c.closed(5000), /^421 Too many bad commands[^\r]*\r\n$/);
   });
 
   it('closes with 421 when the login does not come within the login timeout, however it trickles', async () => {

@@ -56,7 +56,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
       mtaSts: false,
     },
     mailAuth: { verifyInbound: false, signOutbound: false, dnsbl: [] },
-    pop3: { idleTimeoutMs: 10_000, lockTtlMs: 60_000 },
+    pop3: { idleTimeoutMs: 10_000, lockTtlMs: 60_000, maxErrors: 10 },
     imap: { idleTimeoutMs: 10_000, maxAppendBytes: 32 * 1024 * 1024, maxLineBytes: 64 * 1024, maxCommandsPerSecond: 1000, maxErrors: 10, maxConnectionsPerUserAddress: 10 },
     files: { kind: 'auto', quota: 'shared', quotaBytes: 0, keepPartial: false, anonymous: false },
     ftp: {
@@ -69,6 +69,7 @@ export function testConfig(dataDir: string, overrides: DeepPartial<WharfConfig> 
       requireTls: 'except-loopback',
       fxpUsers: [],
       maxLineBytes: 4096,
+      maxErrors: 100,
     },
     sftp: { idleTimeoutMs: 10_000, loginTimeoutMs: 10_000 },
     limits: {
