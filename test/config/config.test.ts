@@ -52,7 +52,8 @@ describe('configuration', () => {
         maxUnknownRecipients: 10,
         greetingDelayMs: 0,
       });
-      assert.deepEqual(c.pop3, { idleTimeoutMs: 600_000, lockTtlMs: 60_000 });
+      assert.deepEqual(c.pop3, { idleTimeoutMs: 600_000, lockTtlMs: 60_000, maxErrors: 10 });
+      assert.equal(c.ftp.maxErrors, 100);
       assert.deepEqual(c.limits, {
         maxConnectionsPerAddress: 50,
         maxConnections: 1000,
