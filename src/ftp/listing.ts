@@ -52,20 +52,39 @@ export function parseFtpTime(text: string): Date | null {
   return date;
 }
 
-/** The MLST facts this server knows; all are shown by default (FEAT marks them with "*"). */
+/** The MLST facts this server knows; all are shown until OPTS MLST selects fewer (FEAT marks them with "*"). */
 export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unix.mode'] as const;
+export type MlstFact = (typeof MLST_FACTS)[number];
+export const ALL_MLST_FACTS: ReadonlySet<MlstFact> = new Set(MLST_FACTS);
 
 /**
- * The facts of one entry, e.g. "type=file;size=12;modify=20261202053000;perm=adfrw;unix.mode=0644;".
+ * The selected facts of one entry, e.g. "type=file;size=12;modify=20261202053000;perm=adfrw;unix.mode=0644;",
+ * or "" when none is selected (RFC 3659 section 7.9: a fact not selected MUST NOT be shown).
  * `role` marks the listed folder itself ("cdir") in MLSD. `perm` says what this user may do:
  * the anonymous area is read-only.
  */
-export function mlstFacts(info: FileInfo, opts: { readOnly: boolean; role?: 'cdir' }): string {
-  const type = opts.role ?? (info.type === 'directory' ? 'dir' : 'file');
-  const perm =
-    info.type === 'directory' ? (opts.readOnly ? 'el' : 'flcdmpe') : opts.readOnly ? 'r' : 'adfrw';
-  const facts = [`type=${type}`];
-  if (info.type === 'file') facts.push(`size=${info.size}`);
-  facts.push(`modify=${ftpTime(info.modified)}`, `perm=${perm}`, `unix.mode=0${(info.mode & 0o7777).toString(8)}`);
-  return facts.join(';') + ';';
+export function mlstFacts(info: FileInfo, opts: { readOnly: boolean; selected: ReadonlySet<MlstFact>; role?: 'cdir' }): string {
+  const facts: string[] = [];
+  for (const fact of MLST_FACTS) {
+    if (!opts.selected.has(fact)) continue;
+    const value = factValue(fact, info, opts);
+    if (value !== null) facts.push(`${fact}=${value};`);
+  }
+  return facts.join('');
+}
+
+/** One fact's value; null where it does not apply (a folder has no size). */
+function factValue(fact: MlstFact, info: FileInfo, opts: { readOnly: boolean; role?: 'cdir' }): string | null {
+  switch (fact) {
+    case 'type':
+      return opts.role ?? (info.type === 'directory' ? 'dir' : 'file');
+    case 'size':
+      return info.type === 'file' ? String(info.size) : null;
+    case 'modify':
+      return ftpTime(info.modified);
+    case 'perm':
+      return info.type === 'directory' ? (opts.readOnly ? 'el' : 'flcdmpe') : opts.readOnly ? 'r' : 'adfrw';
+    case 'unix.mode':
+      return `0${(info.mode & 0o7777).toString(8)}`;
+  }
 }

@@ -10,6 +10,7 @@ import { normalizeFilePath } from '../store/files/path.js';
 import { parseCommandLine } from './command-line.js';
 import { commandTable } from './commands/index.js';
 import type { DataSetup } from './data-channel.js';
+import { ALL_MLST_FACTS, type MlstFact } from './listing.js';
 
 /** What the FTP sessions of one server share besides the ServiceContext. */
 export interface FtpServices {
@@ -103,6 +104,8 @@ export class FtpSession implements Session {
   pbszDone = false;
   /** PROT P: data connections are TLS. */
   protectData = false;
+  /** The facts MLST and MLSD show (OPTS MLST, RFC 3659 section 7.9). */
+  mlstSelection: ReadonlySet<MlstFact> = ALL_MLST_FACTS;
   transfer: Transfer | null = null;
 
   private badCommands = 0;

@@ -233,6 +233,32 @@ describe('FTP dialogue', () => {
     c.close();
   });
 
+  it('shows only the MLSx facts OPTS MLST selected (RFC 3659 section 7.9), and says which in FEAT', async () => {
+    const c = await loggedIn();
+    assert.equal((await c.cmd('MKD facts')).code, 257);
+    await upload(c, 'STOR facts/f.txt', 'abc');
+    // Any case; unknown names ignored; the reply lists what is selected now.
+    assert.equal((await c.cmd('OPTS MLST SIZE;frogs;Type;')).text, 'MLST OPTS type;size;');
+    const one = await c.cmd('MLST facts/f.txt');
+    assert.equal(one.code, 250);
+    assert.equal(one.lines[1], ' type=file;size=3; /facts/f.txt');
+    const mlsd = (await download(c, 'MLSD facts')).toString();
+    assert.equal(mlsd, 'type=cdir; .\r\ntype=file;size=3; f.txt\r\n');
+    const feat = (await c.cmd('FEAT')).lines.find((l) => l.startsWith(' MLST '));
+    assert.equal(feat, ' MLST type*;size*;modify;perm;unix.mode;');
+    // Bad syntax is 501 and changes nothing.
+    assert.equal((await c.cmd('OPTS MLST size; type;')).code, 501);
+    assert.equal((await c.cmd('OPTS MLST size')).code, 501);
+    assert.equal((await c.cmd('MLST facts/f.txt')).lines[1], ' type=file;size=3; /facts/f.txt');
+    // No list selects no facts: the line starts with two spaces, then the name.
+    assert.equal((await c.cmd('OPTS MLST')).text, 'MLST OPTS');
+    assert.equal((await c.cmd('MLST facts/f.txt')).lines[1], '  /facts/f.txt');
+    assert.equal((await download(c, 'MLSD facts')).toString(), ' .\r\n f.txt\r\n');
+    assert.equal((await c.cmd('OPTS MLST type;size;modify;perm;unix.mode;')).text, 'MLST OPTS type;size;modify;perm;unix.mode;');
+    assert.match((await c.cmd('MLST facts/f.txt')).lines[1], /^ type=file;size=3;modify=\d{14};perm=adfrw;unix\.mode=0644; \/facts\/f\.txt$/);
+    c.close();
+  });
+
   it('answers an over-long line with 500 and closes the connection', async () => {
     const c = await FtpTestClient.connect(h.ftpPort);
     const r = await c.cmd('USER ' + 'x'.repeat(10_000));

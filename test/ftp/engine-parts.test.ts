@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { CrlfToLf, lfToCrlf } from '../../src/ftp/ascii.js';
 import { parseCommandLine, quotePath } from '../../src/ftp/command-line.js';
 import { listingTarget } from '../../src/ftp/commands/listings.js';
-import { ftpTime, listLine, mlstFacts, parseFtpTime } from '../../src/ftp/listing.js';
+import { ALL_MLST_FACTS, ftpTime, listLine, mlstFacts, parseFtpTime } from '../../src/ftp/listing.js';
 
 describe('FTP command lines', () => {
   it('upper-cases the keyword and keeps the argument exactly, spaces included', () => {
@@ -66,8 +66,15 @@ describe('listings', () => {
   });
 
   it('writes MLSx facts, read-only where the anonymous area is', () => {
-    assert.equal(mlstFacts(file, { readOnly: false }), 'type=file;size=1234;modify=20261202053007;perm=adfrw;unix.mode=0644;');
-    assert.equal(mlstFacts(folder, { readOnly: true, role: 'cdir' }), 'type=cdir;modify=20261202053007;perm=el;unix.mode=0755;');
+    const selected = ALL_MLST_FACTS;
+    assert.equal(mlstFacts(file, { readOnly: false, selected }), 'type=file;size=1234;modify=20261202053007;perm=adfrw;unix.mode=0644;');
+    assert.equal(mlstFacts(folder, { readOnly: true, selected, role: 'cdir' }), 'type=cdir;modify=20261202053007;perm=el;unix.mode=0755;');
+  });
+
+  it('writes only the facts selected, in their usual order, and nothing for none', () => {
+    assert.equal(mlstFacts(file, { readOnly: false, selected: new Set(['size', 'type'] as const) }), 'type=file;size=1234;');
+    assert.equal(mlstFacts(folder, { readOnly: false, selected: new Set(['size'] as const) }), '', 'a folder has no size');
+    assert.equal(mlstFacts(file, { readOnly: false, selected: new Set() }), '');
   });
 
   it('reads and writes MDTM/MFMT times in UTC', () => {

@@ -159,7 +159,7 @@ const mlst: CommandHandler = async (session, argument) => {
     const path = session.resolvePath(argument);
     const info = await session.files.stat(session.user!.space, path);
     if (!info) return session.reply('550 No such file or directory');
-    const facts = mlstFacts(info, { readOnly: session.user!.readOnly });
+    const facts = mlstFacts(info, { readOnly: session.user!.readOnly, selected: session.mlstSelection });
     await session.replyLines(250, `Listing ${path}`, [`${facts} ${path}`], 'End');
   });
 };

@@ -2,13 +2,16 @@
  * Commands about the session and the server: SYST, FEAT, OPTS (RFC 2389), HELP, NOOP, STAT,
  * TYPE, MODE, STRU, ALLO (RFC 959).
  */
-import { MLST_FACTS, listLine } from '../listing.js';
-import type { CommandHandler } from '../session.js';
+import { MLST_FACTS, listLine, type MlstFact } from '../listing.js';
+import type { CommandHandler, FtpSession } from '../session.js';
 import { withStore } from './files.js';
 import { listingTarget, readListing } from './listings.js';
 
-/** What FEAT announces (RFC 2389 section 3.2); each line is one feature. */
-export function features(): string[] {
+/**
+ * What FEAT announces (RFC 2389 section 3.2); each line is one feature. MLST lists every fact
+ * known, a "*" after those the session's MLSx show (RFC 3659 section 7.9).
+ */
+export function features(selected: ReadonlySet<MlstFact>): string[] {
   return [
     'AUTH TLS',
     'PBSZ',
@@ -17,7 +20,7 @@ export function features(): string[] {
     'EPSV',
     'MDTM',
     'MFMT',
-    `MLST ${MLST_FACTS.map((f) => `${f}*;`).join('')}`,
+    `MLST ${MLST_FACTS.map((f) => `${f}${selected.has(f) ? '*' : ''};`).join('')}`,
     'REST STREAM',
     'SIZE',
     'TVFS',
@@ -31,7 +34,7 @@ const syst: CommandHandler = async (session) => {
 };
 
 const feat: CommandHandler = async (session) => {
-  await session.replyLines(211, 'Features:', features(), 'End');
+  await session.replyLines(211, 'Features:', features(session.mlstSelection), 'End');
 };
 
 const opts: CommandHandler = async (session, argument) => {
@@ -43,12 +46,27 @@ const opts: CommandHandler = async (session, argument) => {
       if (rest.length === 0 || rest[0].toUpperCase() === 'ON') return session.reply('200 Always in UTF8 mode');
       return session.rejectCommand('504 UTF8 cannot be turned off');
     case 'MLST':
-      // Every fact is always shown; the reply names them (RFC 3659 section 7.9).
-      return session.reply(`200 MLST OPTS ${MLST_FACTS.map((f) => `${f};`).join('')}`);
+      return optsMlst(session, rest);
     default:
       return session.rejectCommand('501 Option not understood');
   }
 };
+
+/**
+ * RFC 3659 section 7.9: "OPTS MLST" [SP 1*(factname ";")]. From now on MLST and MLSD show only
+ * the facts named (none when none is), in any case; names this server does not know are
+ * ignored, which is not an error. The reply lists the facts selected. Only bad syntax is an
+ * error (501), and it leaves the selection as it was.
+ */
+function optsMlst(session: FtpSession, rest: string[]): Promise<void> {
+  if (rest.length > 1 || (rest.length === 1 && !/^([^;=\s]+;)+$/.test(rest[0]))) {
+    return session.rejectCommand('501 Syntax: OPTS MLST fact;fact;...');
+  }
+  const asked = new Set((rest[0] ?? '').toLowerCase().split(';'));
+  session.mlstSelection = new Set(MLST_FACTS.filter((f) => asked.has(f)));
+  const list = [...session.mlstSelection].map((f) => `${f};`).join('');
+  return session.reply(list ? `200 MLST OPTS ${list}` : '200 MLST OPTS');
+}
 
 const HELP_COMMANDS = [
   'ABOR ACCT ALLO APPE AUTH CCC CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT',

@@ -149,6 +149,7 @@ function listCommand(kind: 'LIST' | 'NLST' | 'MLSD'): CommandHandler {
     });
     if (!ok) return setup.close();
     const readOnly = session.user!.readOnly;
+    const selected = session.mlstSelection;
     const now = Date.now();
     let lines: string[];
     if (kind === 'LIST') lines = entries.map((e) => listLine(e.info, e.name, now));
@@ -156,8 +157,8 @@ function listCommand(kind: 'LIST' | 'NLST' | 'MLSD'): CommandHandler {
     else {
       const self = folder as ListingEntry | null;
       lines = [
-        ...(self ? [`${mlstFacts(self.info, { readOnly, role: 'cdir' })} .`] : []),
-        ...entries.map((e) => `${mlstFacts(e.info, { readOnly })} ${e.name}`),
+        ...(self ? [`${mlstFacts(self.info, { readOnly, selected, role: 'cdir' })} .`] : []),
+        ...entries.map((e) => `${mlstFacts(e.info, { readOnly, selected })} ${e.name}`),
       ];
     }
     session.startTransfer(kind, target || session.cwd, (transfer) =>
