@@ -116,6 +116,7 @@ describe('FTP data connections', () => {
     h.files.put(h.space, '/e.txt', 'extended');
     const c = await loggedIn();
     assert.equal((await c.cmd('EPSV 2')).code, 522);
+    assert.equal((await c.cmd('EPSV foo')).code, 501, 'neither a protocol number nor ALL');
     const port = await c.epsv();
     const socket = await connectData('127.0.0.1', port);
     const received = readAll(socket);

@@ -120,6 +120,9 @@ const epsv: CommandHandler = async (session, argument) => {
     session.epsvAll = true;
     return session.reply('200 EPSV ALL ok');
   }
+  // RFC 2428 section 3: "EPSV" [SP net-prt / SP "ALL"]; a protocol number other than the
+  // control connection's is 522, anything else is bad syntax.
+  if (arg !== '' && !/^\d{1,3}$/.test(arg)) return session.rejectCommand('501 Syntax: EPSV [protocol | ALL]');
   const family = net.isIPv6(session.conn.localAddress) ? '2' : '1';
   if (arg !== '' && arg !== family) return session.rejectCommand(`522 Network protocol not supported, use (${family})`);
   const endpoint = await openPassive(session);
