@@ -29,6 +29,23 @@ export function settableAttrs(attrs: RequestAttrs): { mode: number | null; modif
 }
 
 /**
+ * Bits a mode given at creation loses: group and other write, as OpenSSH's sftp-server loses
+ * them to sshd's usual umask. OpenSSH's `mkdir` asks for 0777 and `put` for the local file's
+ * mode, so without it a plain `mkdir` made a folder everyone may write to.
+ */
+export const CREATION_UMASK = 0o022;
+
+/**
+ * The mode a new file or folder gets from the attributes of OPEN or MKDIR: what the client
+ * asked less CREATION_UMASK (null: the store's default). SETSTAT and FSETSTAT (chmod,
+ * `put -p`) set exactly what they ask.
+ */
+export function creationMode(attrs: RequestAttrs): number | null {
+  const { mode } = settableAttrs(attrs);
+  return mode === null ? null : mode & ~CREATION_UMASK;
+}
+
+/**
  * SETSTAT/FSETSTAT on a file or folder that exists: permission bits and modification time.
  * Owners do not exist in a space and sizes change only by uploading, so asking to change
  * them alone is refused rather than answered OK for nothing (`chown` says it failed);
@@ -96,7 +113,7 @@ function folderIsNoFile(err: unknown): never {
 async function openForWriting(session: SftpSession, path: string, flags: number, attrs: RequestAttrs): Promise<WriteHandle> {
   const { files, space } = session.ctx;
   const maxBytes = await session.ctx.uploadAllowance();
-  const { mode } = settableAttrs(attrs);
+  const mode = creationMode(attrs);
   if ((flags & (OpenFlag.CREAT | OpenFlag.TRUNC | OpenFlag.APPEND | OpenFlag.EXCL)) === (OpenFlag.CREAT | OpenFlag.TRUNC)) {
     // What every client sends for a new upload: the store checks the name itself, so no STAT
     // first (one file at a time, that is a fair part of the time per file). The size of the

@@ -7,7 +7,7 @@ import { StoreError } from '../store/types.js';
 import { nameEntry, replyAttrs } from './attributes.js';
 import { emptyRoot, type RequestHandler, type SftpSession } from './engine.js';
 import { SftpError } from './errors.js';
-import { requestPath, setAttributes, settableAttrs } from './file-requests.js';
+import { creationMode, requestPath, setAttributes } from './file-requests.js';
 import { PacketType, Status } from './protocol.js';
 import type { NameEntry } from './wire.js';
 
@@ -73,7 +73,7 @@ const remove: RequestHandler = async (session, id, req) => {
 
 const mkdir: RequestHandler = async (session, id, req) => {
   const path = requestPath(req);
-  const { mode } = settableAttrs(req.attrs());
+  const mode = creationMode(req.attrs());
   if (path === '/') throw new SftpError(Status.FAILURE, 'the root directory exists');
   await session.ctx.files.makeDirectory(session.ctx.space, path);
   if (mode !== null) await session.ctx.files.setMode(session.ctx.space, path, mode);

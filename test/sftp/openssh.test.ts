@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
@@ -34,6 +34,9 @@ describe('SFTP with OpenSSH sftp and curl', () => {
     const local = path.join(dir, 'report.bin');
     const content = randomBytes(300_000);
     await writeFile(local, content);
+    const tool = path.join(dir, 'tool.sh');
+    await writeFile(tool, '#!/bin/sh\n');
+    await chmod(tool, 0o777);
     const back = path.join(dir, 'report-back.bin');
     const r = await sftpBatch(
       port,
@@ -41,6 +44,9 @@ describe('SFTP with OpenSSH sftp and curl', () => {
       [
         'pwd',
         'mkdir docs',
+        `put ${tool} docs/tool.sh`,
+        `put -p ${tool} docs/tool-p.sh`,
+        'ls -l',
         `put ${local} docs/report.bin`,
         'ls -l docs',
         `get docs/report.bin ${back}`,
@@ -56,6 +62,11 @@ describe('SFTP with OpenSSH sftp and curl', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Remote working directory: \/\n/);
     assert.match(r.stdout, /-rw-r--r-- .* 300000 .* report\.bin/);
+    // Modes given at creation lose group and other write, as under sshd's umask (mkdir asks
+    // for 0777, put for the local file's 0777); put -p sets the mode itself afterwards.
+    assert.match(r.stdout, /\ndrwxr-xr-x .* docs\n/);
+    assert.match(r.stdout, /\n-rwxr-xr-x .* tool\.sh\n/);
+    assert.match(r.stdout, /\n-rwxrwxrwx .* tool-p\.sh\n/);
     assert.match(r.stdout, /-rw-r----- .* 300000 .* final\.bin/);
     // df: a header line and one line of numbers (statvfs@openssh.com answered).
     assert.match(r.stdout, /Size\s+Used\s+Avail\s+\(root\)\s+%Capacity\n\s*\d+\s+\d+\s+\d+\s+\d+\s+\d+%/);
@@ -63,7 +74,7 @@ describe('SFTP with OpenSSH sftp and curl', () => {
     assert.match(r.stdout, /cd \.\.\nsftp> pwd\nRemote working directory: \/\n/);
     assert.ok((await readFile(back)).equals(content), 'the file came back unchanged');
 
-    const cleanup = await sftpBatch(port, dir, ['rm docs/final.bin', 'rmdir docs', 'ls -a'], password);
+    const cleanup = await sftpBatch(port, dir, ['rm docs/final.bin', 'rm docs/tool.sh', 'rm docs/tool-p.sh', 'rmdir docs', 'ls -a'], password);
     assert.equal(cleanup.code, 0, cleanup.stderr);
     assert.match(cleanup.stdout, /sftp> ls -a\n\.\s+\.\.\s*\n$/, 'only . and .. are left');
   });
