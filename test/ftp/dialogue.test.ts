@@ -76,7 +76,11 @@ describe('FTP dialogue', () => {
     assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
     assert.equal((await c.cmd('OPTS MLST type;size;')).code, 200);
     assert.equal((await c.cmd('OPTS NOPE')).code, 501);
-    assert.equal((await c.cmd('HELP')).code, 214);
+    const help = await c.cmd('HELP');
+    assert.equal(help.code, 214);
+    assert.ok(help.lines.some((l) => /\bRETR\b/.test(l)), help.lines.join('|'));
+    assert.equal((await c.cmd('HELP retr')).text, 'Syntax: RETR <sp> pathname');
+    assert.equal((await c.cmd('HELP XYZZY')).code, 502);
     assert.equal((await c.cmd('NOOP')).code, 200);
     assert.equal((await c.cmd('STAT')).code, 211);
     assert.equal((await c.cmd('TYPE A')).code, 200);

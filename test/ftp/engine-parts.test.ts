@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CrlfToLf, lfToCrlf } from '../../src/ftp/ascii.js';
 import { parseCommandLine, quotePath } from '../../src/ftp/command-line.js';
+import { COMMAND_SYNTAX } from '../../src/ftp/commands/help.js';
+import { commandTable } from '../../src/ftp/commands/index.js';
 import { listingTarget } from '../../src/ftp/commands/listings.js';
 import { ALL_MLST_FACTS, ftpTime, listLine, mlstFacts, parseFtpTime } from '../../src/ftp/listing.js';
 
@@ -89,5 +91,11 @@ describe('listings', () => {
     assert.equal(listingTarget('-la'), '');
     assert.equal(listingTarget('-l -a docs/x y'), 'docs/x y');
     assert.equal(listingTarget('docs'), 'docs');
+  });
+});
+
+describe('HELP', () => {
+  it('names exactly the commands the command table has', () => {
+    assert.deepEqual(Object.keys(COMMAND_SYNTAX).sort(), [...commandTable.keys()].sort());
   });
 });

@@ -1,10 +1,11 @@
 /**
- * Commands about the session and the server: SYST, FEAT, OPTS (RFC 2389), HELP, NOOP, STAT,
+ * Commands about the session and the server: SYST, FEAT, OPTS (RFC 2389), HELP (help.ts), NOOP, STAT,
  * TYPE, MODE, STRU, ALLO (RFC 959).
  */
 import { MLST_FACTS, listLine, type MlstFact } from '../listing.js';
 import type { CommandHandler, FtpSession } from '../session.js';
 import { withStore } from './files.js';
+import { help } from './help.js';
 import { listingTarget, readListing } from './listings.js';
 
 /**
@@ -67,16 +68,6 @@ function optsMlst(session: FtpSession, rest: string[]): Promise<void> {
   const list = [...session.mlstSelection].map((f) => `${f};`).join('');
   return session.reply(list ? `200 MLST OPTS ${list}` : '200 MLST OPTS');
 }
-
-const HELP_COMMANDS = [
-  'ABOR ACCT ALLO APPE AUTH CCC CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT',
-  'MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR',
-  'RMD RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD',
-];
-
-const help: CommandHandler = async (session) => {
-  await session.replyLines(214, 'The following commands are recognized:', HELP_COMMANDS, 'Help OK');
-};
 
 const noop: CommandHandler = async (session) => {
   await session.reply('200 NOOP ok');
