@@ -18,8 +18,9 @@
  *        [--only wharf|vsftpd|openssh (comma-separated)] [--keep]
  *
  * With --rounds N every server is measured N times, taking turns (Wharf, vsftpd, OpenSSH, then
- * again), and the report gives each round's figures and then the median of each figure, from
- * which the ratios are taken: on a shared machine one run can be 30% off either way.
+ * OpenSSH, vsftpd, Wharf, and so on), and the report gives each round's figures and then the
+ * median of each figure, from which the ratios are taken: on a shared machine one run can be
+ * 30% off either way.
  *
  * Runs as root: vsftpd and sshd are started privately (high ports, configuration in the work
  * directory) and log in a throwaway system account `wharfbench` (created when missing, given
@@ -105,7 +106,8 @@ runMain(async () => {
   const account = only.has('vsftpd') || only.has('openssh') ? await prepareAccount(join(work, 'home')) : null;
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) log(`round ${round} of ${rounds}`);
-    if (only.has('wharf')) await runSide(failures, 'wharf', async () => {
+    const sides: Array<() => Promise<void>> = [];
+    if (only.has('wharf')) sides.push(() => runSide(failures, 'wharf', async () => {
       const dir = join(work, `wharf-${round}`);
       await mkdir(dir);
       const ftpPort = await freePort();
@@ -126,9 +128,8 @@ runMain(async () => {
       results.push(await measure({ ...bench, round }, { server: 'wharf', protocol: 'ftp', base: `ftp://127.0.0.1:${ftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
       results.push(await measure({ ...bench, round }, { server: 'wharf', protocol: 'sftp', base: `sftp://127.0.0.1:${sftpPort}/`, user, password: WHARF_USER.password, pid: wharf.pid }));
       await wharf.stop();
-    });
-
-    if (account && only.has('vsftpd')) await runSide(failures, 'vsftpd', async () => {
+    }));
+    if (account && only.has('vsftpd')) sides.push(() => runSide(failures, 'vsftpd', async () => {
       const port = await freePort();
       const passiveMin = 40000 + Math.floor(Math.random() * 20000);
       const vsftpd = await startVsftpd({ dir: work, port, account, passiveMin, passiveMax: passiveMin + 100 });
@@ -137,8 +138,8 @@ runMain(async () => {
         await measure({ ...bench, round }, { server: 'vsftpd', protocol: 'ftp', base: `ftp://127.0.0.1:${port}/`, user: account.name, password: account.password, uploadDir: vsftpd.root }),
       );
       await vsftpd.stop();
-    });
-    if (account && only.has('openssh')) await runSide(failures, 'openssh', async () => {
+    }));
+    if (account && only.has('openssh')) sides.push(() => runSide(failures, 'openssh', async () => {
       const port = await freePort();
       const sshd = await startSshd({ dir: work, port, account });
       // curl's sftp:// paths are absolute: the account's directory.
@@ -146,7 +147,12 @@ runMain(async () => {
         await measure({ ...bench, round }, { server: 'openssh', protocol: 'sftp', base: `sftp://127.0.0.1:${port}${sshd.root}/`, user: account.name, password: account.password, uploadDir: sshd.root }),
       );
       await sshd.stop();
-    });
+    }));
+    // Every other round runs the servers in the opposite order, so that none is always the
+    // first to run after the inputs were made or always the one after another's large files
+    // (on a virtual machine, memory just freed can cost more to take again than memory in use).
+    if (round % 2 === 0) sides.reverse();
+    for (const side of sides) await side();
   }
 
   const floorMs = durableFileFloorMs(join(work, 'floor'), Math.min(fileCount, 500));
