@@ -3,6 +3,7 @@
  * REALPATH, and the symbolic-link requests, which are refused: a space has no links, and a
  * link is the classic way out of a chroot.
  */
+import { parentPath } from '../store/files/path.js';
 import { StoreError } from '../store/types.js';
 import { nameEntry, replyAttrs } from './attributes.js';
 import { emptyRoot, type RequestHandler, type SftpSession } from './engine.js';
@@ -46,13 +47,14 @@ const readdir: RequestHandler = async (session, id, req) => {
   if (handle.entries === null) {
     const { files, space, owner } = session.ctx;
     const self = await statPath(session, handle.path);
+    const parent = handle.path === '/' ? self : await statPath(session, parentPath(handle.path));
     const listed = await files.list(space, handle.path).catch((err: unknown) => {
       // A user who never uploaded may have no folder yet: the root is then empty.
       if (handle.path === '/' && err instanceof StoreError && err.code === 'not-found') return [];
       throw err;
     });
     // "." and ".." as a Unix server lists them; ".." of the root is the root.
-    handle.entries = [nameEntry(self, '.', owner), nameEntry(self, '..', owner), ...listed.map((f) => nameEntry(f, f.name, owner))];
+    handle.entries = [nameEntry(self, '.', owner), nameEntry(parent, '..', owner), ...listed.map((f) => nameEntry(f, f.name, owner))];
   }
   if (handle.entries.length === 0) {
     await session.status(id, Status.EOF, 'no more entries');

@@ -130,6 +130,8 @@ describe('FTP dialogue', () => {
     assert.equal((await c.cmd('RNTO b.txt')).code, 503, 'RNTO must follow RNFR at once');
     assert.equal((await c.cmd('RNFR a "quoted" name.txt')).code, 350);
     assert.equal((await c.cmd('RNTO b.txt')).code, 250);
+    assert.equal((await c.cmd('CWD b.txt')).text, 'Failed to change directory: not a folder');
+    assert.equal((await c.cmd('CWD nothing')).text, 'Failed to change directory: no such folder');
     assert.equal((await c.cmd('CDUP')).code, 250);
     assert.equal((await c.cmd('PWD')).text, '"/" is the current directory');
     assert.equal((await c.cmd('RMD docs')).code, 550, 'not empty');

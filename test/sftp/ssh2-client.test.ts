@@ -68,6 +68,17 @@ describe('SFTP with the ssh2 client', () => {
     assert.equal((await call<Buffer>((cb) => s.sftp.readFile('/etc/passwd', cb))).toString(), 'mine');
     const names = (await call<Array<{ filename: string }>>((cb) => s.sftp.readdir('/', cb))).map((e) => e.filename);
     assert.ok(names.includes('etc'));
+    // "." is the folder listed and ".." the one above it, each with its own mode.
+    await call((cb) => s.sftp.chmod('/etc', 0o750, cb));
+    // ssh2 drops "." and ".." unless asked for everything (an option its types leave out).
+    type ReaddirFull = (path: string, opts: { full: boolean }, cb: (err: Error | undefined, list: Array<{ filename: string; attrs: Stats }>) => void) => void;
+    const readdirFull = s.sftp.readdir.bind(s.sftp) as unknown as ReaddirFull;
+    const listed = await call<Array<{ filename: string; attrs: Stats }>>((cb) => readdirFull('/etc', { full: true }, cb));
+    const modeOf = (name: string) => listed.find((e) => e.filename === name)!.attrs.mode & 0o7777;
+    const rootMode = (await call<Stats>((cb) => s.sftp.stat('/', cb))).mode & 0o7777;
+    assert.equal(modeOf('.'), 0o750);
+    assert.equal(modeOf('..'), rootMode);
+    assert.notEqual(rootMode, 0o750);
     assert.equal((await failure(call((cb) => s.sftp.stat('/nul\u0000name', cb)))).code, STATUS.FAILURE);
   });
 

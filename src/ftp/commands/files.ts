@@ -45,7 +45,7 @@ async function changeFolder(session: FtpSession, target: string): Promise<void> 
     const path = session.resolvePath(target);
     const info = await session.files.stat(session.user!.space, path);
     if (!info || info.type !== 'directory') {
-      await session.reply('550 Failed to change directory: no such folder');
+      await session.reply(`550 Failed to change directory: ${info ? 'not a folder' : 'no such folder'}`);
       return;
     }
     session.cwd = path;
