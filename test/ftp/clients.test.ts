@@ -142,6 +142,14 @@ f.rename('data.bin', 'renamed.bin')
 f.delete('text.txt')
 out['after'] = f.nlst()
 out['mdtm'] = f.voidcmd('MDTM renamed.bin')[:3]
+# A "multiple get" from the folder above, as RFC 959 gives NLST for: the names NLST returns
+# are paths RETR takes as they are.
+f.cwd('/')
+out['nlst_folder'] = f.nlst('py')
+out['mget'] = {}
+for name in f.nlst('py/*.bin'):
+    got = io.BytesIO(); f.retrbinary('RETR ' + name, got.write); out['mget'][name] = len(got.getvalue())
+out['no_match'] = f.nlst('py/*.txt')
 f.quit()
 
 t = ReusingFTP_TLS(context=ctx)
@@ -202,6 +210,9 @@ print(json.dumps(out))
     assert.deepEqual(out.nlst, ['data.bin', 'text.txt']);
     assert.deepEqual(out.after, ['renamed.bin']);
     assert.equal(out.mdtm, '213');
+    assert.deepEqual(out.nlst_folder, ['py/renamed.bin']);
+    assert.deepEqual(out.mget, { 'py/renamed.bin': 102_400 });
+    assert.deepEqual(out.no_match, []);
     assert.equal(out.tls_ok, true);
     assert.equal(out.tls_active_ok, true);
     assert.deepEqual(out.tls_mlsd, ['.', 'renamed.bin', 'tls.bin']);

@@ -239,6 +239,34 @@ describe('FTP dialogue', () => {
     c.close();
   });
 
+  it('lists what "*" and "?" match with LIST, NLST and STAT, and names NLST entries by the path asked for', async () => {
+    const c = await loggedIn();
+    assert.equal((await c.cmd('MKD glob')).code, 257);
+    await upload(c, 'STOR glob/a.txt', 'a');
+    await upload(c, 'STOR glob/b.txt', 'bb');
+    await upload(c, 'STOR glob/c.log', 'ccc');
+    assert.equal((await download(c, 'NLST glob')).toString(), 'glob/a.txt\r\nglob/b.txt\r\nglob/c.log\r\n');
+    assert.equal((await download(c, 'NLST glob/')).toString(), 'glob/a.txt\r\nglob/b.txt\r\nglob/c.log\r\n');
+    assert.equal((await download(c, 'NLST glob/*.txt')).toString(), 'glob/a.txt\r\nglob/b.txt\r\n');
+    assert.equal((await download(c, 'NLST glob/c.log')).toString(), 'glob/c.log\r\n');
+    assert.equal((await download(c, 'NLST glob/nothing*')).toString(), '', 'no match is an empty listing');
+    const list = (await download(c, 'LIST glob/?.log')).toString();
+    assert.match(list, /^-rw-r--r-- .* 3 .* c\.log\r\n$/);
+    assert.equal((await c.cmd('CWD glob')).code, 250);
+    assert.equal((await download(c, 'NLST')).toString(), 'a.txt\r\nb.txt\r\nc.log\r\n');
+    assert.equal((await download(c, 'NLST .')).toString(), 'a.txt\r\nb.txt\r\nc.log\r\n');
+    assert.equal((await download(c, 'NLST *.log')).toString(), 'c.log\r\n');
+    const stat = await c.cmd('STAT *.txt');
+    assert.equal(stat.code, 213);
+    assert.equal(stat.lines.length, 4);
+    // MLSD never globs (RFC 3659 section 2.2.2); nor does anything in a folder that is not there.
+    assert.equal((await c.cmd('PASV')).code, 227);
+    assert.equal((await c.cmd('MLSD *')).code, 550);
+    assert.equal((await c.cmd('PASV')).code, 227);
+    assert.equal((await c.cmd('NLST nothing/*.txt')).code, 550);
+    c.close();
+  });
+
   it('shows only the MLSx facts OPTS MLST selected (RFC 3659 section 7.9), and says which in FEAT', async () => {
     const c = await loggedIn();
     assert.equal((await c.cmd('MKD facts')).code, 257);

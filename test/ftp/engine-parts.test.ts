@@ -5,7 +5,7 @@ import { CrlfToLf, lfToCrlf } from '../../src/ftp/ascii.js';
 import { parseCommandLine, quotePath } from '../../src/ftp/command-line.js';
 import { COMMAND_SYNTAX } from '../../src/ftp/commands/help.js';
 import { commandTable } from '../../src/ftp/commands/index.js';
-import { listingTarget } from '../../src/ftp/commands/listings.js';
+import { globMatches, listingTarget } from '../../src/ftp/commands/listings.js';
 import { ALL_MLST_FACTS, ftpTime, listLine, mlstFacts, parseFtpTime } from '../../src/ftp/listing.js';
 
 describe('FTP command lines', () => {
@@ -97,5 +97,27 @@ describe('listings', () => {
 describe('HELP', () => {
   it('names exactly the commands the command table has', () => {
     assert.deepEqual(Object.keys(COMMAND_SYNTAX).sort(), [...commandTable.keys()].sort());
+  });
+});
+
+describe('globMatches', () => {
+  it('matches "*" to any run of characters and "?" to one, by code point', () => {
+    assert.equal(globMatches('*.txt', 'a.txt'), true);
+    assert.equal(globMatches('*.txt', '.txt'), true);
+    assert.equal(globMatches('*.txt', 'a.txt.bak'), false);
+    assert.equal(globMatches('a?c', 'abc'), true);
+    assert.equal(globMatches('a?c', 'ac'), false);
+    assert.equal(globMatches('a?c', 'a😀c'), true);
+    assert.equal(globMatches('*', ''), true);
+    assert.equal(globMatches('a*b*c', 'axxbyyc'), true);
+    assert.equal(globMatches('a*b*c', 'axxbyy'), false);
+    assert.equal(globMatches('[ab].txt', 'a.txt'), false, 'brackets are plain characters');
+    assert.equal(globMatches('*.TXT', 'a.txt'), false, 'case counts');
+  });
+
+  it('answers a pattern built to make a backtracking matcher explode, at once', () => {
+    const started = Date.now();
+    assert.equal(globMatches('*a'.repeat(120) + 'b', 'a'.repeat(255)), false);
+    assert.ok(Date.now() - started < 1000);
   });
 });

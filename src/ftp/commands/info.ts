@@ -92,7 +92,7 @@ const stat: CommandHandler = async (session, argument) => {
   if (!session.user) return session.rejectCommand('530 Please login with USER and PASS');
   // STAT with a path: the LIST output, sent on the control connection (RFC 959 section 4.1.3).
   await withStore(session, 'read', async () => {
-    const entries = await readListing(session, listingTarget(argument));
+    const { entries } = await readListing(session, listingTarget(argument), { glob: true });
     const lines = entries.map((e) => listLine(e.info, e.name));
     await session.replyLines(213, 'Status follows:', lines, 'End of status');
   });

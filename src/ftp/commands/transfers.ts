@@ -27,7 +27,7 @@ import type { CommandHandler, FtpSession, Transfer } from '../session.js';
 import { isDiskFull, storeErrorReply } from '../store-errors.js';
 import { storeFailureKind } from '../../store/failure.js';
 import { refuseReadOnly, withStore } from './files.js';
-import { listingTarget, readListing, type ListingEntry } from './listings.js';
+import { listingTarget, readListing, type Listing, type ListingEntry } from './listings.js';
 import { UploadReader } from '../upload-reader.js';
 
 const TRANSFER_COMPLETE = '226 Transfer complete';
@@ -135,7 +135,7 @@ function listCommand(kind: 'LIST' | 'NLST' | 'MLSD'): CommandHandler {
     const target = kind === 'MLSD' ? argument : listingTarget(argument);
     const setup = await takeSetup(session);
     if (!setup) return;
-    let entries: ListingEntry[] = [];
+    let listing: Listing = { entries: [], prefix: '' };
     let folder: ListingEntry | null = null;
     const ok = await withStore(session, 'read', async () => {
       if (kind === 'MLSD') {
@@ -145,15 +145,16 @@ function listCommand(kind: 'LIST' | 'NLST' | 'MLSD'): CommandHandler {
         if (info.type !== 'directory') throw new StoreError('conflict', 'not a folder');
         folder = { info, name: '.' };
       }
-      entries = await readListing(session, target);
+      listing = await readListing(session, target, { glob: kind !== 'MLSD' });
     });
     if (!ok) return setup.close();
     const readOnly = session.user!.readOnly;
     const selected = session.mlstSelection;
     const now = Date.now();
+    const { entries, prefix } = listing;
     let lines: string[];
     if (kind === 'LIST') lines = entries.map((e) => listLine(e.info, e.name, now));
-    else if (kind === 'NLST') lines = entries.map((e) => e.name);
+    else if (kind === 'NLST') lines = entries.map((e) => prefix + e.name);
     else {
       const self = folder as ListingEntry | null;
       lines = [
