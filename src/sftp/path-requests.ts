@@ -46,15 +46,18 @@ const readdir: RequestHandler = async (session, id, req) => {
   if (handle.kind !== 'directory') throw new SftpError(Status.FAILURE, 'the handle is not a directory');
   if (handle.entries === null) {
     const { files, space, owner } = session.ctx;
-    const self = await statPath(session, handle.path);
-    const parent = handle.path === '/' ? self : await statPath(session, parentPath(handle.path));
-    const listed = await files.list(space, handle.path).catch((err: unknown) => {
-      // A user who never uploaded may have no folder yet: the root is then empty.
-      if (handle.path === '/' && err instanceof StoreError && err.code === 'not-found') return [];
-      throw err;
-    });
+    // The folder, the one above it and the entries, looked up at once.
+    const [self, parent, listed] = await Promise.all([
+      statPath(session, handle.path),
+      handle.path === '/' ? null : statPath(session, parentPath(handle.path)),
+      files.list(space, handle.path).catch((err: unknown) => {
+        // A user who never uploaded may have no folder yet: the root is then empty.
+        if (handle.path === '/' && err instanceof StoreError && err.code === 'not-found') return [];
+        throw err;
+      }),
+    ]);
     // "." and ".." as a Unix server lists them; ".." of the root is the root.
-    handle.entries = [nameEntry(self, '.', owner), nameEntry(parent, '..', owner), ...listed.map((f) => nameEntry(f, f.name, owner))];
+    handle.entries = [nameEntry(self, '.', owner), nameEntry(parent ?? self, '..', owner), ...listed.map((f) => nameEntry(f, f.name, owner))];
   }
   if (handle.entries.length === 0) {
     await session.status(id, Status.EOF, 'no more entries');
@@ -77,8 +80,9 @@ const mkdir: RequestHandler = async (session, id, req) => {
   const path = requestPath(req);
   const mode = creationMode(req.attrs());
   if (path === '/') throw new SftpError(Status.FAILURE, 'the root directory exists');
-  await session.ctx.files.makeDirectory(session.ctx.space, path);
-  if (mode !== null) await session.ctx.files.setMode(session.ctx.space, path, mode);
+  const made = await session.ctx.files.makeDirectory(session.ctx.space, path);
+  // OpenSSH's 0777 less the umask is the 0755 a new folder has already: no second step then.
+  if (mode !== null && mode !== made.mode) await session.ctx.files.setMode(session.ctx.space, path, mode);
   await session.ok(id);
 };
 
