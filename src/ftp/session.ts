@@ -1,10 +1,10 @@
 import type { SecureContext } from 'node:tls';
-import { destroyAfterGrace } from '../net/shutdown-deadline.js';
+import { LineCommandSession } from '../net/line-command-session.js';
 import type { Line } from '../net/line-reader.js';
 import { isLoopbackAddress, passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
-import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
-import type { Connection, ServiceContext, Session } from '../net/types.js';
+import { ConnectionClosedError } from '../net/transport.js';
+import type { Connection, ServiceContext } from '../net/types.js';
 import type { FileSpace, FileStore } from '../store/file-store.js';
 import { normalizeFilePath } from '../store/files/path.js';
 import { parseCommandLine } from './command-line.js';
@@ -71,10 +71,15 @@ export class Transfer {
 /** Commands answered at once while a transfer runs; every other command waits for its end. */
 const DURING_TRANSFER = new Set(['ABOR', 'STAT']);
 
-const GREETING = '220 Wharf FTP server ready';
 const SHUTDOWN_REPLY = '421 Server shutting down, closing control connection';
-const IDLE_REPLY = '421 Timeout: idle for too long, closing control connection';
-const LOGIN_TIMEOUT_REPLY = '421 Timeout: not logged in in time, closing control connection';
+const REPLIES = {
+  greeting: '220 Wharf FTP server ready',
+  shutdown: SHUTDOWN_REPLY,
+  idle: '421 Timeout: idle for too long, closing control connection',
+  loginTimeout: '421 Timeout: not logged in in time, closing control connection',
+  lineTooLong: '500 Command line too long, closing control connection',
+  tooManyErrors: '421 Too many bad commands, closing control connection',
+};
 
 /**
  * One FTP control connection: reads a command, runs it, replies, and repeats. Commands live
@@ -83,8 +88,7 @@ const LOGIN_TIMEOUT_REPLY = '421 Timeout: not logged in in time, closing control
  * state commands share and owns every way a session ends, so a pending upload is given up
  * and every data socket closed on all of them.
  */
-export class FtpSession implements Session {
-  readonly transport: WireTransport;
+export class FtpSession extends LineCommandSession {
   user: FtpUser | null = null;
   /** Name given by USER, waiting for PASS. */
   pendingUser: string | null = null;
@@ -108,40 +112,27 @@ export class FtpSession implements Session {
   mlstSelection: ReadonlySet<MlstFact> = ALL_MLST_FACTS;
   transfer: Transfer | null = null;
 
-  private badCommands = 0;
-  private busy = false;
-  private shuttingDown = false;
-  private closing = false;
-
   constructor(
-    readonly ctx: ServiceContext,
+    ctx: ServiceContext,
     readonly services: FtpServices,
-    readonly conn: Connection,
+    conn: Connection,
   ) {
-    this.transport = new WireTransport(conn.socket, {
+    super(ctx, conn, {
+      protocol: 'ftp',
       maxLineBytes: ctx.config.ftp.maxLineBytes,
-      secure: conn.secure,
-      stallTimeoutMs: ctx.config.ftp.idleTimeoutMs,
+      idleTimeoutMs: ctx.config.ftp.idleTimeoutMs,
+      maxErrors: ctx.config.ftp.maxErrors,
+      replies: REPLIES,
     });
-    // Until USER/PASS succeed, every read ends at the login deadline (however slowly it trickles).
-    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
-    void this.run();
+    this.start();
   }
 
-  get log() {
-    return this.conn.log;
+  protected get loggedInUser(): string | null {
+    return this.user?.address ?? null;
   }
 
   get files(): FileStore {
     return this.services.files;
-  }
-
-  get secure(): boolean {
-    return this.transport.secure;
-  }
-
-  get isClosing(): boolean {
-    return this.closing || this.transport.isClosing;
   }
 
   /**
@@ -172,11 +163,6 @@ export class FtpSession implements Session {
     return isLoopbackAddress(this.conn.remoteAddress);
   }
 
-  /** Writes one reply line (CRLF added); waits only when the client is not reading. */
-  async reply(text: string): Promise<void> {
-    await this.transport.write(text + '\r\n');
-  }
-
   /**
    * A multi-line reply (RFC 959 section 4.2): "code-first", the lines, "code last". Lines
    * are indented by a space so none can be mistaken for the end.
@@ -184,17 +170,6 @@ export class FtpSession implements Session {
   async replyLines(code: number, first: string, lines: string[], last: string): Promise<void> {
     const body = lines.map((l) => ` ${l}\r\n`).join('');
     await this.transport.write(`${code}-${first}\r\n${body}${code} ${last}\r\n`);
-  }
-
-  /** Replies to a bad command; too many of them end the session. */
-  async rejectCommand(text: string): Promise<void> {
-    this.badCommands++;
-    if (this.badCommands >= this.ctx.config.ftp.maxErrors) {
-      this.log.warn('too many bad commands', { count: this.badCommands });
-      this.close('421 Too many bad commands, closing control connection');
-      return;
-    }
-    await this.reply(text);
   }
 
   /** `input` resolved against the current folder; throws StoreError('invalid'). */
@@ -246,90 +221,36 @@ export class FtpSession implements Session {
   }
 
   login(user: FtpUser): void {
-    this.transport.deadlines.clear('login');
+    this.loggedIn();
     this.user = user;
     this.pendingUser = null;
     this.cwd = '/';
   }
 
-  /** Ends the session: a last reply, then the socket closes; a transfer in flight is aborted. */
-  close(lastReply?: string): void {
-    if (this.closing) return;
-    this.closing = true;
+  /** Closing aborts a transfer in flight and closes the data sockets. */
+  protected override onClose(): void {
     this.transfer?.abort();
     this.setDataSetup(null);
-    this.transport.close(lastReply === undefined ? undefined : lastReply + '\r\n');
   }
 
-  /** Listener shutdown: let a command or transfer in flight finish, then say goodbye. */
-  shutdown(): Promise<void> {
-    if (!this.shuttingDown) {
-      this.shuttingDown = true;
-      if (!this.busy) this.closeWhenIdle();
-      destroyAfterGrace(this.transport.closed, this.ctx.config.shutdownGraceMs, () => {
-        this.transfer?.abort();
-        this.transport.destroy();
-      });
-    }
-    return this.transport.closed;
+  /** A transfer that outlived the shutdown's grace period is aborted (its upload given up). */
+  protected override onForcedClose(): void {
+    this.transfer?.abort();
   }
 
   /** Shutdown: says goodbye now, or when the transfer in flight has finished. */
-  private closeWhenIdle(): void {
+  protected override closeForShutdown(): void {
     const transfer = this.transfer;
     if (transfer) void transfer.done.then(() => this.close(SHUTDOWN_REPLY));
     else this.close(SHUTDOWN_REPLY);
   }
 
-  /** The next line within the idle limit; waits on while a transfer keeps the session busy. */
-  async nextLine(): Promise<Line | null> {
-    for (;;) {
-      const line = await this.transport.readLine(this.ctx.config.ftp.idleTimeoutMs);
-      if (line !== TIMED_OUT) return this.closing ? null : line;
-      if (this.transport.expiredDeadline() === 'login') {
-        this.log.info('login timeout');
-        this.close(LOGIN_TIMEOUT_REPLY);
-        return null;
-      }
-      if (this.transfer) continue;
-      this.log.info('idle timeout', { user: this.user?.address });
-      this.close(IDLE_REPLY);
-      return null;
-    }
+  /** A transfer in flight keeps the control connection from idling out. */
+  protected override keepsWaitingWhenIdle(): boolean {
+    return this.transfer !== null;
   }
 
-  private async run(): Promise<void> {
-    try {
-      await this.reply(GREETING);
-      while (!this.closing) {
-        const line = await this.nextLine();
-        if (!line) break;
-        this.busy = true;
-        try {
-          await this.execute(line);
-        } finally {
-          this.busy = false;
-        }
-        if (this.shuttingDown) this.closeWhenIdle();
-        else if (this.transport.pendingInput === 0) this.transport.flush();
-      }
-    } catch (err) {
-      if (!(err instanceof ConnectionClosedError)) {
-        this.log.error('ftp session failed', { error: err as Error });
-      }
-      if (!this.closing) this.transport.destroy();
-    } finally {
-      await this.finish();
-    }
-  }
-
-  private async execute(line: Line): Promise<void> {
-    if (line.tooLong) {
-      // An over-long line is an attack or a broken client; either way the session ends.
-      this.log.warn('command line too long');
-      this.close('500 Command line too long, closing control connection');
-      return;
-    }
+  protected async execute(line: Line): Promise<void> {
     const parsed = parseCommandLine(line.bytes);
     if (!parsed.ok) return this.rejectCommand('500 Syntax error, command unrecognized');
     const { keyword, argument } = parsed.command;
@@ -351,12 +272,10 @@ export class FtpSession implements Session {
     }
   }
 
-  /** Every way out of `run` comes here: a transfer in flight is aborted, data sockets closed. */
-  private async finish(): Promise<void> {
-    this.closing = true;
+  /** Every way the session ends comes here: a transfer in flight is aborted, data sockets closed. */
+  protected async release(): Promise<void> {
     this.transfer?.abort();
     this.setDataSetup(null);
     await this.transfer?.done.catch(() => {});
-    this.transport.close();
   }
 }

@@ -1,9 +1,9 @@
-import { destroyAfterGrace } from '../net/shutdown-deadline.js';
+import { LineCommandSession } from '../net/line-command-session.js';
 import type { Line } from '../net/line-reader.js';
 import { passwordsAllowed } from '../net/password-policy.js';
 import { startTls } from '../net/starttls.js';
-import { ConnectionClosedError, TIMED_OUT, WireTransport } from '../net/transport.js';
-import type { Connection, ServiceContext, Session } from '../net/types.js';
+import { ConnectionClosedError } from '../net/transport.js';
+import type { Connection, ServiceContext } from '../net/types.js';
 import { authorizationCommands } from './authorization-commands.js';
 import { parseCommandLine } from './command-line.js';
 import type { Maildrop } from './maildrop.js';
@@ -26,9 +26,14 @@ export const MAX_LINE_BYTES = 1024;
 
 export const GREETING = '+OK Wharf POP3 server ready';
 export const SHUTDOWN_REPLY = '-ERR [SYS/TEMP] Server shutting down';
-const IDLE_REPLY = '-ERR Autologout; idle for too long';
-const LOGIN_TIMEOUT_REPLY = '-ERR Timeout: not logged in in time';
-const LINE_TOO_LONG_REPLY = '-ERR Line too long';
+const REPLIES = {
+  greeting: GREETING,
+  shutdown: SHUTDOWN_REPLY,
+  idle: '-ERR Autologout; idle for too long',
+  loginTimeout: '-ERR Timeout: not logged in in time',
+  lineTooLong: '-ERR Line too long',
+  tooManyErrors: '-ERR Too many bad commands, closing connection',
+};
 
 /**
  * One POP3 connection: reads a command, runs it, replies, and repeats (pipelined commands
@@ -36,10 +41,8 @@ const LINE_TOO_LONG_REPLY = '-ERR Line too long';
  * authorization-commands.ts and transaction-commands.ts; this class holds the state they
  * share and owns every way a session ends, so the maildrop lease is released on all of them.
  */
-export class Pop3Session implements Session {
+export class Pop3Session extends LineCommandSession {
   state: Pop3State = 'authorization';
-  /** Reading commands, writing replies (batched, with back-pressure), STLS. */
-  readonly transport: WireTransport;
   /** Name given by USER, waiting for PASS. */
   pendingUser: string | null = null;
   /** The locked maildrop, from login on. */
@@ -50,33 +53,19 @@ export class Pop3Session implements Session {
   /** Set by QUIT: the session ended the way RFC 1939 intends (and deleted what was marked). */
   loggedOut = false;
 
-  private badCommands = 0;
-  /** True while a command runs (shutdown lets it finish, e.g. a RETR in flight). */
-  private busy = false;
-  private shuttingDown = false;
-  private closing = false;
-
-  constructor(
-    readonly ctx: ServiceContext,
-    readonly conn: Connection,
-  ) {
-    this.transport = new WireTransport(conn.socket, {
+  constructor(ctx: ServiceContext, conn: Connection) {
+    super(ctx, conn, {
+      protocol: 'pop3',
       maxLineBytes: MAX_LINE_BYTES,
-      secure: conn.secure,
-      stallTimeoutMs: ctx.config.pop3.idleTimeoutMs,
+      idleTimeoutMs: ctx.config.pop3.idleTimeoutMs,
+      maxErrors: ctx.config.pop3.maxErrors,
+      replies: REPLIES,
     });
-    // Until TRANSACTION, every read ends at the login deadline (however slowly it trickles).
-    this.transport.deadlines.set('login', ctx.config.limits.loginTimeoutMs);
-    void this.run();
+    this.start();
   }
 
-  get log() {
-    return this.conn.log;
-  }
-
-  /** TLS from the first byte, or after STLS. */
-  get secure(): boolean {
-    return this.transport.secure;
+  protected get loggedInUser(): string | null {
+    return this.userAddress;
   }
 
   /**
@@ -85,47 +74,6 @@ export class Pop3Session implements Session {
    */
   get plaintextAllowed(): boolean {
     return passwordsAllowed({ secure: this.secure, remoteAddress: this.conn.remoteAddress }, this.ctx.config.auth);
-  }
-
-  /** Writes one reply line (CRLF added); waits only when the client is not reading. */
-  async reply(text: string): Promise<void> {
-    await this.transport.write(text + '\r\n');
-  }
-
-  /** Replies -ERR to a bad command; too many of them end the session. */
-  async rejectCommand(text: string): Promise<void> {
-    this.badCommands++;
-    if (this.badCommands >= this.ctx.config.pop3.maxErrors) {
-      this.log.warn('too many bad commands', { count: this.badCommands });
-      this.close('-ERR Too many bad commands, closing connection');
-      return;
-    }
-    await this.reply(text);
-  }
-
-  /**
-   * The next line from the client, within the idle time limit (also used for the AUTH
-   * continuation). Null when the client is gone, the session is closing or it idled too long.
-   */
-  async nextLine(): Promise<Line | null> {
-    const wasBusy = this.busy;
-    this.busy = false;
-    try {
-      const line = await this.transport.readLine(this.ctx.config.pop3.idleTimeoutMs);
-      if (line === TIMED_OUT) {
-        if (this.transport.expiredDeadline() === 'login') {
-          this.log.info('login timeout');
-          this.close(LOGIN_TIMEOUT_REPLY);
-        } else {
-          this.log.info('idle timeout', { user: this.userAddress });
-          this.close(IDLE_REPLY);
-        }
-        return null;
-      }
-      return this.closing ? null : line;
-    } finally {
-      this.busy = wasBusy;
-    }
   }
 
   /**
@@ -146,68 +94,27 @@ export class Pop3Session implements Session {
     this.userAddress = address;
     this.pendingUser = null;
     this.state = 'transaction';
-    this.transport.deadlines.clear('login');
+    this.loggedIn();
   }
 
   /**
-   * Ends the session: sends a last reply and closes the socket. Deletes nothing; the lease is
-   * released at once so a reconnecting client is not told the maildrop is in use.
+   * Closing deletes nothing; the lease is released at once so a reconnecting client is not
+   * told the maildrop is in use.
    */
-  close(lastReply?: string): void {
-    if (this.closing) return;
-    this.closing = true;
+  protected override onClose(): void {
     this.state = 'closed';
-    this.transport.close(lastReply === undefined ? undefined : lastReply + '\r\n');
     void this.maildrop?.close();
   }
 
-  /** Listener shutdown: let a command in flight finish, then say goodbye, close and release the lease. */
-  shutdown(): Promise<void> {
-    if (!this.shuttingDown) {
-      this.shuttingDown = true;
-      if (!this.busy) this.close(SHUTDOWN_REPLY);
-      destroyAfterGrace(this.transport.closed, this.ctx.config.shutdownGraceMs, () => this.transport.destroy());
-    }
-    // Done once the lease is released too, so a process that exits after shutdown leaves no
-    // maildrop locked behind it (close() releases it without waiting).
+  /**
+   * Shutdown is done once the lease is released too, so a process that exits after shutdown
+   * leaves no maildrop locked behind it (close() releases it without waiting).
+   */
+  protected override closedAndReleased(): Promise<void> {
     return this.transport.closed.then(() => this.maildrop?.close());
   }
 
-  private async run(): Promise<void> {
-    try {
-      await this.reply(GREETING);
-      while (!this.closing) {
-        const line = await this.nextLine();
-        if (!line) break;
-        this.busy = true;
-        try {
-          await this.execute(line);
-        } finally {
-          this.busy = false;
-        }
-        // An over-long line (a command, or an AUTH response read by one) ends the session.
-        if (this.transport.overlongLines > 0) this.close(LINE_TOO_LONG_REPLY);
-        else if (this.shuttingDown) this.close(SHUTDOWN_REPLY);
-        // Nothing more pipelined: send the reply now rather than at the end of the turn.
-        else if (this.transport.pendingInput === 0) this.transport.flush();
-      }
-    } catch (err) {
-      if (!(err instanceof ConnectionClosedError)) {
-        this.log.error('pop3 session failed', { error: err as Error });
-      }
-      // A goodbye line already queued by close() must not be cut off.
-      if (!this.closing) this.transport.destroy();
-    } finally {
-      await this.finish();
-    }
-  }
-
-  private async execute(line: Line): Promise<void> {
-    if (line.tooLong) {
-      // Answered as soon as the limit is passed, not when (if ever) the line ends; then closed.
-      this.log.warn('command line too long');
-      return this.close(LINE_TOO_LONG_REPLY);
-    }
+  protected async execute(line: Line): Promise<void> {
     const parsed = parseCommandLine(line.bytes);
     if (!parsed.ok) {
       return this.rejectCommand(parsed.reason === 'invalid-bytes' ? '-ERR Invalid characters in command' : '-ERR Unknown command');
@@ -236,15 +143,13 @@ export class Pop3Session implements Session {
     }
   }
 
-  /** Every way out of `run` comes here: the lease is released and the connection closed. */
-  private async finish(): Promise<void> {
+  /** Every way the session ends comes here: the lease is released. */
+  protected async release(): Promise<void> {
     if (this.maildrop && !this.loggedOut) {
       // RFC 1939 section 6: without QUIT there is no UPDATE state, so nothing is deleted.
       this.log.info('session ended without QUIT; no messages deleted', { user: this.userAddress });
     }
-    this.closing = true;
     this.state = 'closed';
     await this.maildrop?.close();
-    this.transport.close();
   }
 }
