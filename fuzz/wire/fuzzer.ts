@@ -11,6 +11,7 @@ import { goodSession, type GoodResult, type GoodService } from './good-clients.j
 import { mutate } from './mutate.js';
 import { replay, type ReplayTarget } from './replay.js';
 import { Rng } from '../engine/rng.js';
+import { WORKER_IDLE_MS } from '../../src/store/sqlite/background.js';
 import { FUZZ_ACCOUNT, GOOD_ACCOUNT, prepareData, processFigures, startServer, type ProcessFigures, type ServerUnderFuzz } from './server.js';
 import { describeSession, loadSessions, protocolOf, sessionsDir, type WireSession } from './session.js';
 import { loadSftpSessions, mutateSftp, replaySftp, type SftpSession } from './sftp.js';
@@ -231,8 +232,11 @@ export async function fuzzWire(opts: FuzzOptions): Promise<FuzzSummary> {
       }
       opts.log(`round ${round}: ${batch.length + sftpBatch.length} mutated sessions, ${summary.sessionsSent} in all, restarts ${summary.restarts}`);
     }
-    // Every fuzz connection is closed on this side; the server's must follow.
-    summary.end = await settleFigures(server.pid, summary.baseline, FD_SLACK, 20_000);
+    // Every fuzz connection is closed on this side; the server's must follow. Mail stored by
+    // the fuzz starts the store's background worker (its own database connection and event
+    // loop: six descriptors), which stops after WORKER_IDLE_MS without work, so the wait
+    // outlasts that.
+    summary.end = await settleFigures(server.pid, summary.baseline, FD_SLACK, WORKER_IDLE_MS + 10_000);
   } finally {
     await server.stop();
     collectErrors(server);
