@@ -156,6 +156,11 @@ export class SftpSession {
     return this.busy;
   }
 
+  /** True once the session is ending: a request that may run long (copy-data) stops early. */
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
   // ---- handles -------------------------------------------------------------------------
 
   addHandle(handle: OpenHandle): Buffer {

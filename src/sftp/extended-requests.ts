@@ -1,12 +1,15 @@
 /**
- * SSH_FXP_EXTENDED requests: the OpenSSH extensions announced in VERSION. statvfs@openssh.com
- * answers `df` from the store's capacity and the user's quota; posix-rename@openssh.com is
- * rename replacing an existing file, as rename(2) does (OpenSSH's `rename` uses it).
+ * SSH_FXP_EXTENDED requests: the extensions announced in VERSION, as OpenSSH's server has
+ * them. statvfs@openssh.com answers `df` from the store's capacity and the user's quota;
+ * posix-rename@openssh.com is rename replacing an existing file, as rename(2) does (OpenSSH's
+ * `rename` uses it); copy-data copies between two open files on the server (OpenSSH's `cp`).
  */
 import type { RequestHandler } from './engine.js';
-import { requestPath } from './file-requests.js';
+import { SftpError } from './errors.js';
+import { requestPath, writeAt } from './file-requests.js';
 import { renamePath, statPath } from './path-requests.js';
-import { PacketType, Status } from './protocol.js';
+import { MAX_READ_BYTES, PacketType, Status } from './protocol.js';
+import { readAt } from './read-ahead.js';
 
 /** Block size reported by statvfs; sizes are rounded down to whole blocks. */
 const BLOCK_BYTES = 4096;
@@ -43,9 +46,43 @@ const posixRename: RequestHandler = async (session, id, req) => {
   await session.ok(id);
 };
 
+/**
+ * copy-data (draft-ietf-secsh-filexfer-extensions-00 section 7): `length` bytes (0: up to the
+ * end of the file) from `readOffset` of a file open for reading, to `writeOffset` of one open
+ * for writing, exactly as the READs and WRITEs a client would send, without the bytes
+ * crossing the network. The written file is committed by its CLOSE, as after WRITEs.
+ */
+const copyData: RequestHandler = async (session, id, req) => {
+  const from = session.handle(req.bytes());
+  const readOffset = req.uint64();
+  const length = req.uint64();
+  const to = session.handle(req.bytes());
+  const writeOffset = req.uint64();
+  if (from.kind !== 'read') throw new SftpError(Status.FAILURE, 'the handle to copy from is not open for reading');
+  if (to.kind !== 'write') throw new SftpError(Status.FAILURE, 'the handle to copy to is not open for writing');
+  let copied = 0;
+  while (length === 0 || copied < length) {
+    // The client went away or the server is shutting down: nothing is committed before the
+    // written file's CLOSE, so stopping here loses nothing, and a large copy holds up no one.
+    if (session.isStopping) throw new SftpError(Status.FAILURE, 'the session is ending');
+    const want = length === 0 ? MAX_READ_BYTES : Math.min(MAX_READ_BYTES, length - copied);
+    const { pieces, length: got } = await readAt(session, from, readOffset + copied, want);
+    if (got === 0) break;
+    for (const piece of pieces) {
+      const at = writeOffset + copied;
+      // The pieces are the read-ahead's blocks, reused once the next read starts. In order,
+      // write-behind copies them at once; bytes ahead of a gap are kept, so they get a copy.
+      await writeAt(session, to, at, to.nextOffset === at ? piece : Buffer.from(piece));
+      copied += piece.length;
+    }
+  }
+  await session.ok(id);
+};
+
 const EXTENSIONS = new Map<string, RequestHandler>([
   ['statvfs@openssh.com', statvfs],
   ['posix-rename@openssh.com', posixRename],
+  ['copy-data', copyData],
 ]);
 
 const extended: RequestHandler = async (session, id, req) => {

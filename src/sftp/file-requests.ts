@@ -8,7 +8,7 @@ import { normalizeFilePath } from '../store/files/path.js';
 import type { FileInfo, FileUpload } from '../store/file-store.js';
 import { StoreError } from '../store/types.js';
 import { replyAttrs } from './attributes.js';
-import type { RequestHandler, SftpSession, WriteHandle } from './engine.js';
+import type { OpenHandle, RequestHandler, SftpSession, WriteHandle } from './engine.js';
 import { SftpError } from './errors.js';
 import { MAX_READ_BYTES, OpenFlag, PacketType, S_IFREG, Status } from './protocol.js';
 import { endReadAhead, newReadAhead, readAt } from './read-ahead.js';
@@ -253,11 +253,18 @@ const write: RequestHandler = async (session, id, req) => {
   const handle = session.handle(req.bytes());
   const offset = req.uint64();
   const data = req.bytes();
+  await writeAt(session, handle, offset, data);
+  await session.ok(id);
+};
+
+/**
+ * What a WRITE does, also for copy-data: the bytes at `offset` of the upload on `handle`,
+ * accepted now and written behind (write-behind.ts); a failure gives the whole upload up.
+ * `data` is kept (not copied) when it arrives ahead of the bytes before it.
+ */
+export async function writeAt(session: SftpSession, handle: OpenHandle, offset: number, data: Buffer): Promise<void> {
   if (handle.kind !== 'write') throw new SftpError(Status.FAILURE, 'the handle is not open for writing');
-  if (handle.failure) {
-    await session.status(id, handle.failure.status, handle.failure.message);
-    return;
-  }
+  if (handle.failure) throw new SftpError(handle.failure.status, handle.failure.message);
   if (!handle.upload) {
     // The first WRITE of a rewrite: the old bytes before its offset stay.
     const { maxBytes } = handle;
@@ -274,10 +281,8 @@ const write: RequestHandler = async (session, id, req) => {
     // Accepted now, written once the gap before it is filled; CLOSE fails if it never is.
     handle.early.set(offset, data);
     handle.earlyBytes += data.length;
-    await session.ok(id);
     return;
   }
-  // Accepted now and written behind (write-behind.ts); a failure gives the whole upload up.
   await acceptWrite(session, handle, data);
   while (handle.nextOffset !== null && handle.early.has(handle.nextOffset)) {
     const next = handle.early.get(handle.nextOffset)!;
@@ -286,8 +291,7 @@ const write: RequestHandler = async (session, id, req) => {
     await acceptWrite(session, handle, next);
   }
   writeSmallUploadNow(session, handle);
-  await session.ok(id);
-};
+}
 
 const fstat: RequestHandler = async (session, id, req) => {
   const handle = session.handle(req.bytes());

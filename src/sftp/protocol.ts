@@ -82,4 +82,5 @@ export const MAX_READ_BYTES = 64 * 1024;
 export const EXTENSIONS: ReadonlyArray<[string, string]> = [
   ['posix-rename@openssh.com', '1'],
   ['statvfs@openssh.com', '2'],
+  ['copy-data', '1'],
 ];

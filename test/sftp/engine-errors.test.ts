@@ -37,7 +37,7 @@ describe('SFTP engine with malformed requests', () => {
     await removeDir(dataDir);
   });
 
-  it('announces version 3 with the statvfs and posix-rename extensions', async () => {
+  it('announces version 3 with the statvfs, posix-rename and copy-data extensions', async () => {
     const { channel, session } = start();
     const version = await init(channel);
     assert.equal(version[4], PacketType.VERSION);
@@ -45,6 +45,7 @@ describe('SFTP engine with malformed requests', () => {
     const text = version.subarray(9).toString('latin1');
     assert.match(text, /statvfs@openssh\.com/);
     assert.match(text, /posix-rename@openssh\.com/);
+    assert.match(text, /copy-data/);
     channel.push(null);
     await session.finished;
   });
@@ -59,7 +60,7 @@ describe('SFTP engine with malformed requests', () => {
     assert.equal(unknown.code, Status.OP_UNSUPPORTED);
     const handle = parseStatus(await channel.request(9, new PacketWriter(PacketType.READ).uint32(9).text('nope').uint64(0).uint32(10).finish()));
     assert.deepEqual(handle, { code: Status.FAILURE, message: 'invalid handle' });
-    const ext = parseStatus(await channel.request(10, new PacketWriter(PacketType.EXTENDED).uint32(10).text('copy-data').finish()));
+    const ext = parseStatus(await channel.request(10, new PacketWriter(PacketType.EXTENDED).uint32(10).text('hardlink@openssh.com').finish()));
     assert.equal(ext.code, Status.OP_UNSUPPORTED);
     const huge = parseStatus(
       await channel.request(11, new PacketWriter(PacketType.READ).uint32(11).text('1').uint64(Number.MAX_SAFE_INTEGER).uint32(1).finish()),

@@ -107,6 +107,26 @@ describe('SFTP with OpenSSH sftp and curl', () => {
     assert.ok((await readFile(partial)).equals(full), 'reput then reget give the original bytes');
   });
 
+  it('copies a file on the server with cp (copy-data), and says why a copy fails', async () => {
+    const content = randomBytes(700_000);
+    const local = path.join(dir, 'original.bin');
+    await writeFile(local, content);
+    const back = path.join(dir, 'copy-back.bin');
+    const r = await sftpBatch(
+      port,
+      dir,
+      [`put ${local} original.bin`, 'cp original.bin copy.bin', 'ls -l copy.bin', `get copy.bin ${back}`, '-cp missing.bin x.bin', '-cp original.bin no-folder/x.bin'],
+      password,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /does not support/);
+    assert.match(r.stdout, / 700000 .* copy\.bin/);
+    assert.match(r.stderr, /No such file or directory/);
+    assert.ok((await readFile(back)).equals(content), 'the copy has the original bytes');
+    const cleanup = await sftpBatch(port, dir, ['rm original.bin', 'rm copy.bin'], password);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+  });
+
   it('refuses a wrong password', async () => {
     const r = await sftpBatch(port, dir, ['ls'], { password: 'not-the-password' });
     assert.notEqual(r.code, 0);

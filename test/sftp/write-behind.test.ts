@@ -38,7 +38,7 @@ function failingStore(files: FileStore, failAfter: number): FileStore {
   });
 }
 
-describe('SFTP write-behind and read-ahead', () => {
+describe('SFTP write-behind, read-ahead and copy-data', () => {
   let dataDir: string;
   let files: LocalFileStore;
   let nextUser = 1;
@@ -53,7 +53,9 @@ describe('SFTP write-behind and read-ahead', () => {
   });
 
   /** A session of a fresh user, with the INIT exchange done. */
-  async function start(opts: { store?: (files: FileStore) => FileStore; allowance?: number | null; space?: FileSpace } = {}) {
+  async function start(
+    opts: { store?: (files: FileStore) => FileStore; allowance?: number | null; space?: FileSpace; channelCopiesWrites?: boolean } = {},
+  ) {
     const space: FileSpace = opts.space ?? { kind: 'user', userId: nextUser, address: `user${nextUser}@hamburger.edu` };
     nextUser++;
     const channel = new FakeChannel();
@@ -67,6 +69,9 @@ describe('SFTP write-behind and read-ahead', () => {
         log: createLogger({ level: 'error' }),
       },
       channel,
+      () => {},
+      // As ssh2's channels do (see SftpSession): the read-ahead then reuses its blocks.
+      opts.channelCopiesWrites ?? false,
     );
     await channel.request(0, new PacketWriter(PacketType.INIT).uint32(3).finish());
     let id = 1;
@@ -82,6 +87,8 @@ describe('SFTP write-behind and read-ahead', () => {
       write: (h: Buffer, offset: number, data: Buffer) => c.request((w) => w.bytes(h).uint64(offset).bytes(data), PacketType.WRITE),
       read: (h: Buffer, offset: number, length: number) => c.request((w) => w.bytes(h).uint64(offset).uint32(length), PacketType.READ),
       close: (h: Buffer) => c.request((w) => w.bytes(h), PacketType.CLOSE),
+      copy: (from: Buffer, readOffset: number, length: number, to: Buffer, writeOffset: number) =>
+        c.request((w) => w.text('copy-data').bytes(from).uint64(readOffset).uint64(length).bytes(to).uint64(writeOffset), PacketType.EXTENDED),
       end: async () => {
         channel.push(null);
         await session.finished;
@@ -204,5 +211,86 @@ describe('SFTP write-behind and read-ahead', () => {
     assert.equal(await readBack(size + 5000, 100), 'eof');
     assert.equal(parseStatus(await c.close(r)).code, Status.OK);
     await c.end();
+  });
+
+  it('copies with copy-data: the whole file, a part of it after bytes written, and refuses handles the wrong way round', async () => {
+    const c = await start({ channelCopiesWrites: true });
+    const content = randomBytes(WRITE_BEHIND_BYTES * 2 + 12_345);
+    const src = await c.open('/source.bin', newFile);
+    for (let offset = 0; offset < content.length; offset += CHUNK) {
+      assert.equal(parseStatus(await c.write(src, offset, content.subarray(offset, offset + CHUNK))).code, Status.OK);
+    }
+    assert.equal(parseStatus(await c.close(src)).code, Status.OK);
+
+    // OpenSSH's cp: from 0, length 0 (to the end), into a new file.
+    const r = await c.open('/source.bin', OpenFlag.READ);
+    const whole = await c.open('/whole.bin', newFile);
+    assert.deepEqual(parseStatus(await c.copy(r, 0, 0, whole, 0)), { code: Status.OK, message: 'Success' });
+    assert.equal(parseStatus(await c.close(whole)).code, Status.OK);
+    const w = await c.open('/whole.bin', OpenFlag.READ);
+    assert.ok((await files.stat(c.space, '/whole.bin'))?.size === content.length);
+
+    // A part, after bytes the client wrote itself: both land where they were sent.
+    const part = await c.open('/part.bin', newFile);
+    assert.equal(parseStatus(await c.write(part, 0, Buffer.from('head:'))).code, Status.OK);
+    assert.equal(parseStatus(await c.copy(r, 1000, 70_000, part, 5)).code, Status.OK);
+    assert.equal(parseStatus(await c.close(part)).code, Status.OK);
+
+    // Copied ahead of a gap (held back until the client's WRITE fills it), more than the
+    // read-ahead's blocks hold: the bytes held back must not change as those blocks are reused.
+    const gap = await c.open('/gap.bin', newFile);
+    assert.equal(parseStatus(await c.copy(r, 0, 600_000, gap, 100)).code, Status.OK);
+    assert.equal(parseStatus(await c.write(gap, 0, Buffer.alloc(100, 0x2a))).code, Status.OK);
+    assert.equal(parseStatus(await c.close(gap)).code, Status.OK);
+
+    // Reading handle and writing handle the wrong way round, and an unknown handle.
+    const other = await c.open('/other.bin', newFile);
+    assert.deepEqual(parseStatus(await c.copy(other, 0, 0, r, 0)), { code: Status.FAILURE, message: 'the handle to copy from is not open for reading' });
+    assert.deepEqual(parseStatus(await c.copy(r, 0, 0, w, 0)), { code: Status.FAILURE, message: 'the handle to copy to is not open for writing' });
+    assert.deepEqual(parseStatus(await c.copy(r, 0, 0, Buffer.from('nope'), 0)), { code: Status.FAILURE, message: 'invalid handle' });
+    for (const h of [r, w, other]) assert.equal(parseStatus(await c.close(h)).code, Status.OK);
+    await c.end();
+
+    const read = async (name: string) => {
+      const reader = await files.openRead(c.space, name);
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of reader.stream()) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      } finally {
+        await reader.close();
+      }
+    };
+    assert.ok((await read('/whole.bin')).equals(content), 'the copy has every byte');
+    assert.ok((await read('/part.bin')).equals(Buffer.concat([Buffer.from('head:'), content.subarray(1000, 71_000)])), 'the part is where it was sent');
+    assert.ok((await read('/gap.bin')).equals(Buffer.concat([Buffer.alloc(100, 0x2a), content.subarray(0, 600_000)])), 'the bytes held back are intact');
+  });
+
+  it('stops a copy-data when the session ends, and commits nothing of it', async () => {
+    // Bytes the store was given for each upload, in the order the uploads were made.
+    const written: number[] = [];
+    const c = await start({
+      channelCopiesWrites: true,
+      store: (f) =>
+        watchUploads(f, () => {
+          const n = written.push(0) - 1;
+          return (chunk) => {
+            written[n]! += chunk.length;
+          };
+        }),
+    });
+    const size = 32 * 1024 * 1024;
+    const src = await c.open('/long-source.bin', newFile);
+    for (let offset = 0; offset < size; offset += CHUNK) await c.write(src, offset, Buffer.alloc(CHUNK, offset % 251));
+    assert.equal(parseStatus(await c.close(src)).code, Status.OK);
+    const r = await c.open('/long-source.bin', OpenFlag.READ);
+    const dest = await c.open('/long-copy.bin', newFile);
+    // Not awaited: the session ends before it is answered.
+    void c.copy(r, 0, 0, dest, 0);
+    while ((written[1] ?? 0) === 0) await new Promise((resolve) => setImmediate(resolve));
+    await c.session.stop();
+    assert.ok(written[1]! < size / 2, `the copy went on after the session ended: ${written[1]} of ${size} bytes written`);
+    assert.equal(await files.stat(c.space, '/long-copy.bin'), null);
+    assert.deepEqual(await leftovers(), []);
   });
 });
