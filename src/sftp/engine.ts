@@ -114,6 +114,23 @@ const PACKET_NAMES: Record<number, string> = {
   [PacketType.WRITE]: 'write',
 };
 
+export interface SftpSessionOptions {
+  /** Called on every request, for the connection's idle timer. */
+  onActivity?: () => void;
+  /**
+   * The channel copies what it is given before write() returns whenever nothing is queued in
+   * it (ssh2's channels: each write becomes SSH packets at once while the window allows), so
+   * a reply's memory may be reused as soon as writableLength is 0 again.
+   */
+  channelCopiesWrites?: boolean;
+  /**
+   * Called once, when every handle is released and just before the session ends the channel:
+   * `clientEnded` is true when the client closed its side (a normal end), false when the
+   * session was stopped or the stream broke.
+   */
+  onEnd?: (clientEnded: boolean) => void;
+}
+
 export class SftpSession {
   private readonly handles = new Map<string, OpenHandle>();
   private nextHandle = 1;
@@ -131,18 +148,18 @@ export class SftpSession {
   /** Resolves when the session has ended and every handle is released. */
   readonly finished: Promise<void>;
 
+  private readonly onActivity: () => void;
+  private readonly channelCopiesWrites: boolean;
+  private readonly onEnd: (clientEnded: boolean) => void;
+
   constructor(
     readonly ctx: SftpContext,
     private readonly channel: Duplex,
-    /** Called on every request, for the connection's idle timer. */
-    private readonly onActivity: () => void = () => {},
-    /**
-     * The channel copies what it is given before write() returns whenever nothing is queued in
-     * it (ssh2's channels: each write becomes SSH packets at once while the window allows), so
-     * a reply's memory may be reused as soon as writableLength is 0 again.
-     */
-    private readonly channelCopiesWrites = false,
+    options: SftpSessionOptions = {},
   ) {
+    this.onActivity = options.onActivity ?? (() => {});
+    this.channelCopiesWrites = options.channelCopiesWrites ?? false;
+    this.onEnd = options.onEnd ?? (() => {});
     channel.on('error', (err: Error) => this.log.debug('sftp channel error', { error: err.message }));
     this.finished = this.run();
   }
@@ -260,7 +277,10 @@ export class SftpSession {
   }
 
   private async run(): Promise<void> {
-    const packets = readPackets(this.channel);
+    // Not destroyed when its data ends (what iterating a stream does by default): the client's
+    // EOF is not the end of the session, whose replies and exit status are still to be sent.
+    const packets = readPackets(this.channel.iterator({ destroyOnReturn: false }));
+    let clientEnded = false;
     try {
       while (!this.stopping) {
         // stop() must end the wait for the next request even when the client sends nothing.
@@ -268,7 +288,11 @@ export class SftpSession {
         // with it every packet ever received, alive until the session ends.
         const stopped = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
         const next = await Promise.race([packets.next(), stopped]);
-        if (next === 'stopped' || next.done) break;
+        if (next === 'stopped') break;
+        if (next.done) {
+          clientEnded = !this.stopping;
+          break;
+        }
         this.onActivity();
         this.busy = true;
         try {
@@ -283,7 +307,10 @@ export class SftpSession {
       else if (!this.stopping && !this.channel.destroyed) this.log.error('sftp session failed', { error: err as Error });
     } finally {
       await this.release();
-      if (!this.channel.destroyed) this.channel.end();
+      if (!this.channel.destroyed) {
+        this.onEnd(clientEnded);
+        this.channel.end();
+      }
     }
   }
 

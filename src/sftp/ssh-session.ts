@@ -138,8 +138,13 @@ export class SshSession implements Session {
         log: this.log.child({ user: user.address }),
       },
       channel,
-      () => this.touch(),
-      true,
+      {
+        onActivity: () => this.touch(),
+        channelCopiesWrites: true,
+        // An exit status, as OpenSSH's sshd sends when its sftp-server exits: scp (which speaks
+        // SFTP since OpenSSH 9.0) reports a transfer failed when the channel closes without one.
+        onEnd: (clientEnded) => channel.exit(clientEnded ? 0 : 1),
+      },
     );
     this.sftpSessions.add(session);
     this.log.info('sftp started');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/net/log.js';
-import { SftpSession } from '../../src/sftp/engine.js';
+import { SftpSession, type SftpSessionOptions } from '../../src/sftp/engine.js';
 import { PacketType, Status } from '../../src/sftp/protocol.js';
 import { PacketWriter } from '../../src/sftp/wire.js';
 import type { FileSpace } from '../../src/store/file-store.js';
@@ -18,11 +18,12 @@ describe('SFTP engine with malformed requests', () => {
   let files: LocalFileStore;
   const space: FileSpace = { kind: 'user', userId: 1, address: 'bob@hamburger.edu' };
 
-  const start = () => {
+  const start = (options: SftpSessionOptions = {}) => {
     const channel = new FakeChannel();
     const session = new SftpSession(
       { files, space, owner: 'bob', uploadAllowance: async () => null, keepPartial: false, log: createLogger({ level: 'error' }) },
       channel,
+      options,
     );
     return { channel, session };
   };
@@ -48,6 +49,27 @@ describe('SFTP engine with malformed requests', () => {
     assert.match(text, /copy-data/);
     channel.push(null);
     await session.finished;
+  });
+
+  it('says at its end whether the client ended it (the exit status sent is 0 only then)', async () => {
+    const ends: boolean[] = [];
+    const onEnd = (clientEnded: boolean) => void ends.push(clientEnded);
+    // The client closes its side: a normal end, told once the last reply went out.
+    const normal = start({ onEnd });
+    await init(normal.channel);
+    normal.channel.push(null);
+    await normal.session.finished;
+    // The server stops the session (shutdown, or the connection went away).
+    const stopped = start({ onEnd });
+    await init(stopped.channel);
+    await stopped.session.stop();
+    // A broken packet stream.
+    const broken = start({ onEnd });
+    await init(broken.channel);
+    broken.channel.push(Buffer.from([0x7f, 0xff, 0xff, 0xff, PacketType.OPEN]));
+    await broken.session.finished;
+    assert.deepEqual(ends, [true, false, false]);
+    for (const c of [normal, stopped, broken]) assert.ok(c.channel.writableEnded, 'the session ended the channel');
   });
 
   it('answers a truncated request with BAD_MESSAGE and goes on serving', async () => {

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { runProgram } from '../helpers/process.js';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
-import { addUser, PASSWORD, sftpBatch, USER } from './sftp-harness.js';
+import { addUser, PASSWORD, scp, sftpBatch, USER } from './sftp-harness.js';
 
 describe('SFTP with OpenSSH sftp and curl', () => {
   let wharf: WharfProcess;
@@ -124,6 +124,31 @@ describe('SFTP with OpenSSH sftp and curl', () => {
     assert.match(r.stderr, /No such file or directory/);
     assert.ok((await readFile(back)).equals(content), 'the copy has the original bytes');
     const cleanup = await sftpBatch(port, dir, ['rm original.bin', 'rm copy.bin'], password);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+  });
+
+  it('copies files and a folder tree with scp, which exits 0 only when the copy worked', async () => {
+    // scp (SFTP since OpenSSH 9.0) takes a channel closed without an exit status for a failure,
+    // however well the transfer went: the server sends one, as sshd does.
+    const tree = path.join(dir, 'tree');
+    await mkdir(path.join(tree, 'inner'), { recursive: true });
+    const content = randomBytes(400_000);
+    await writeFile(path.join(tree, 'inner', 'data.bin'), content);
+    await writeFile(path.join(tree, 'note.txt'), 'ketchup\n');
+    const up = await scp(port, [path.join(tree, 'note.txt'), 'REMOTE:note.txt']);
+    assert.equal(up.code, 0, up.stderr);
+    const down = await scp(port, ['REMOTE:~/note.txt', path.join(dir, 'note-back.txt')]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(await readFile(path.join(dir, 'note-back.txt'), 'utf8'), 'ketchup\n');
+    const treeUp = await scp(port, ['-r', tree, 'REMOTE:']);
+    assert.equal(treeUp.code, 0, treeUp.stderr);
+    const treeDown = await scp(port, ['-r', 'REMOTE:tree', path.join(dir, 'tree-back')]);
+    assert.equal(treeDown.code, 0, treeDown.stderr);
+    assert.ok((await readFile(path.join(dir, 'tree-back', 'inner', 'data.bin'))).equals(content), 'the tree came back unchanged');
+    const missing = await scp(port, ['REMOTE:no-such-file.bin', path.join(dir, 'nothing.bin')]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /No such file or directory/);
+    const cleanup = await sftpBatch(port, dir, ['rm note.txt', 'rm tree/inner/data.bin', 'rmdir tree/inner', 'rm tree/note.txt', 'rmdir tree'], password);
     assert.equal(cleanup.code, 0, cleanup.stderr);
   });
 

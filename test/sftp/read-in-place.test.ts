@@ -93,7 +93,7 @@ describe('SFTP replies without copying, and small uploads written at once', () =
     nextUser++;
     const channel = opts.channel ?? new CopyingChannel();
     const ctx = { files: opts.store ?? files, space, owner: 'bob', uploadAllowance: async () => null, keepPartial: false, log: createLogger({ level: 'error' }) };
-    const session = new SftpSession(ctx, channel, () => {}, true);
+    const session = new SftpSession(ctx, channel, { channelCopiesWrites: true });
     await channel.request(0, new PacketWriter(PacketType.INIT).uint32(3).finish());
     let id = 1;
     const request = (build: (w: PacketWriter) => PacketWriter, type: PacketType) => {

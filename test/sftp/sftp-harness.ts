@@ -51,6 +51,19 @@ export async function sftpBatch(
   );
 }
 
+/**
+ * Runs OpenSSH's scp with a password (`args` are its sources and target, `-r` and the like;
+ * `REMOTE:` stands for the user at the server). Since OpenSSH 9.0 scp speaks SFTP.
+ */
+export function scp(port: number, args: string[], password = PASSWORD, user = USER): Promise<ProgramResult> {
+  const remote = `${user}@127.0.0.1:`;
+  return runProgram(
+    'sshpass',
+    ['-p', password, 'scp', '-o', 'BatchMode=no', '-o', 'PreferredAuthentications=password', '-o', 'PubkeyAuthentication=no', '-P', String(port), ...SSH_OPTIONS, ...args.map((a) => a.replace(/^REMOTE:/, remote))],
+    { timeoutMs: 120_000 },
+  );
+}
+
 /** An ssh2 client connection and its SFTP channel, with promise-returning operations. */
 export interface Ssh2Sftp {
   client: ssh2.Client;

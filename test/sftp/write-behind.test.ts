@@ -69,9 +69,8 @@ describe('SFTP write-behind, read-ahead and copy-data', () => {
         log: createLogger({ level: 'error' }),
       },
       channel,
-      () => {},
-      // As ssh2's channels do (see SftpSession): the read-ahead then reuses its blocks.
-      opts.channelCopiesWrites ?? false,
+      // As ssh2's channels do (see SftpSessionOptions): the read-ahead then reuses its blocks.
+      { channelCopiesWrites: opts.channelCopiesWrites ?? false },
     );
     await channel.request(0, new PacketWriter(PacketType.INIT).uint32(3).finish());
     let id = 1;
