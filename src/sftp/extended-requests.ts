@@ -70,9 +70,10 @@ const copyData: RequestHandler = async (session, id, req) => {
     if (got === 0) break;
     for (const piece of pieces) {
       const at = writeOffset + copied;
-      // The pieces are the read-ahead's blocks, reused once the next read starts. In order,
-      // write-behind copies them at once; bytes ahead of a gap are kept, so they get a copy.
-      await writeAt(session, to, at, to.nextOffset === at ? piece : Buffer.from(piece));
+      // The pieces are the read-ahead's blocks, reused once the next read starts. Write-behind
+      // copies bytes it takes at once; only bytes held back ahead of a gap need a copy of their own.
+      const heldBack = to.nextOffset !== null && to.nextOffset !== at;
+      await writeAt(session, to, at, heldBack ? Buffer.from(piece) : piece);
       copied += piece.length;
     }
   }
