@@ -35,7 +35,11 @@ export class DkimSigningObserver implements MessageObserver {
       this.log.error('dkim signing failed', { domain: key.signingDomain, selector: key.selector, error: describe(error) });
       return null;
     };
-    this.signing = loadDkimSigner().then((dkimSign) => dkimSign(input, { ...signature, signatureData: [signature] })).then((result) => {
+    // The signing time is fixed here: without it mailauth reads the clock twice, rounded, once
+    // for the t= tag it signs and once for the one it writes, and about one signature in 400
+    // (those that straddle a half second) carried a t= other than the signed one: a bad signature.
+    const signTime = new Date();
+    this.signing = loadDkimSigner().then((dkimSign) => dkimSign(input, { ...signature, signTime, signatureData: [signature] })).then((result) => {
       if (result.errors.length > 0) return failed(result.errors[0]);
       const lines = result.signatures.trim();
       return lines ? Buffer.from(`${lines}\r\n`) : null;
