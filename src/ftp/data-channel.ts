@@ -6,9 +6,10 @@
  * thousand transfers must not leave a thousand descriptors behind.
  */
 import net from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import tls, { type TLSSocket, type TLSSocketOptions } from 'node:tls';
 import { normalizeAddress } from '../net/listener.js';
 import type { Logger } from '../net/types.js';
+import { closureWatchedTransport } from './tls-closure.js';
 import type { UploadReader } from './upload-reader.js';
 
 /** Why a data connection could not be used; `reply` is what the client is told. */
@@ -176,9 +177,19 @@ export type DataSetup = PassiveEndpoint | ActiveTarget;
  * connected (RFC 4217 section 7). The client must resume the control connection's TLS
  * session: only the client that did AUTH TLS holds it, so a third party that connected to
  * the data port first gets nothing (what vsftpd's require_ssl_reuse enforces).
+ * `watchClosure` (uploads) reads the TCP connection so that a close_notify is told from a
+ * bare TCP close (tls-closure.ts).
  */
-export async function secureDataConnection(socket: net.Socket, secureContext: SecureContext, timeoutMs: number, signal: AbortSignal): Promise<TLSSocket> {
-  const secured = new tls.TLSSocket(socket, { isServer: true, secureContext });
+export async function secureDataConnection(
+  socket: net.Socket,
+  tlsOptions: TLSSocketOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+  watchClosure = false,
+): Promise<TLSSocket> {
+  const watched = watchClosure ? closureWatchedTransport(socket) : null;
+  const secured = new tls.TLSSocket(watched ? watched.transport : socket, { ...tlsOptions, isServer: true });
+  watched?.watch(secured);
   secured.on('error', () => {});
   const ok = await new Promise<boolean>((resolve) => {
     const done = (result: boolean) => {

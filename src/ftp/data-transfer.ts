@@ -48,7 +48,8 @@ export async function openDataConnection(
     }
     await session.reply(preliminary);
     if (session.protectData) {
-      socket = await secureDataConnection(socket, session.services.dataSecureContext(session.conn), ftp.dataConnectTimeoutMs, transfer.signal);
+      const upload = reader !== undefined;
+      socket = await secureDataConnection(socket, session.services.dataTlsOptions(session.conn), ftp.dataConnectTimeoutMs, transfer.signal, upload);
     }
     if (transfer.aborted) throw new DataConnectionError(ABORTED);
     const open = socket;

@@ -2,7 +2,7 @@
  * The FTP service (RFC 959 with RFC 2389 FEAT, RFC 2428 EPRT/EPSV, RFC 3659 SIZE/MDTM/MLSx/
  * REST STREAM, RFC 2640 UTF-8, RFC 4217 FTPS) over the file store.
  */
-import type { SecureContext } from 'node:tls';
+import type { TLSSocketOptions } from 'node:tls';
 import type { Connection, ServiceContext, SessionHandler } from '../net/types.js';
 import type { FileSpace, FileStore } from '../store/file-store.js';
 import { uploadAllowance } from '../store/files/quota.js';
@@ -20,7 +20,7 @@ export function createFtpHandler(
   files: FileStore,
   allowance: (space: FileSpace) => Promise<number | null> = (space) => uploadAllowance(ctx.config.files, ctx.store, files, space),
 ): SessionHandler {
-  const services: FtpServices = { files, uploadAllowance: allowance, dataSecureContext: dataContextFinder(ctx) };
+  const services: FtpServices = { files, uploadAllowance: allowance, dataTlsOptions: dataTlsOptionsFinder(ctx) };
   return {
     open: (conn) => new FtpSession(ctx, services, conn),
     // RFC 959: 421 is how an FTP server says it cannot serve now.
@@ -30,12 +30,12 @@ export function createFtpHandler(
 }
 
 /**
- * The TLS context a data connection must use so the client can resume its control
- * connection's session: every context of the server's TLS material (the implicit port's, the
- * AUTH TLS one, those chosen by SNI, and those after a certificate reload) shares one set of
- * session ticket keys and one session id context, so the current default context accepts
- * the tickets of any of them.
+ * The TLS options of a data connection, so the client can resume its control connection's
+ * session: every context of the server's TLS material (the implicit port's, the AUTH TLS one,
+ * those chosen by SNI, and those after a certificate reload) shares one set of session ticket
+ * keys, one session id context and one cache of sessions by id, so the current ones accept the
+ * sessions of any of them.
  */
-function dataContextFinder(ctx: ServiceContext): (conn: Connection) => SecureContext {
-  return () => ctx.tls.secureContext;
+function dataTlsOptionsFinder(ctx: ServiceContext): (conn: Connection) => TLSSocketOptions {
+  return () => ctx.tls.upgradeOptions();
 }

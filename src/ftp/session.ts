@@ -1,4 +1,4 @@
-import type { SecureContext } from 'node:tls';
+import type { TLSSocketOptions } from 'node:tls';
 import { LineCommandSession } from '../net/line-command-session.js';
 import type { Line } from '../net/line-reader.js';
 import { isLoopbackAddress, passwordsAllowed } from '../net/password-policy.js';
@@ -18,10 +18,10 @@ export interface FtpServices {
   /** Bytes an upload to `space` may still add (quota left), null for no limit. */
   uploadAllowance(space: FileSpace): Promise<number | null>;
   /**
-   * The TLS context for data connections of this control connection: the one its session
-   * was made with, so the client can resume that session (see secureDataConnection).
+   * The TLS options for data connections of this control connection: its session's context
+   * and session cache, so the client can resume that session (see secureDataConnection).
    */
-  dataSecureContext(conn: Connection): SecureContext;
+  dataTlsOptions(conn: Connection): TLSSocketOptions;
 }
 
 /** Who is logged in. */

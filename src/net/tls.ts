@@ -5,6 +5,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { TlsConfig } from '../config/types.js';
 import type { Logger, TlsMaterial } from './types.js';
+import { TlsSessionCache } from './tls-sessions.js';
 
 /**
  * Mozilla's "intermediate" server profile (v5.7) without the DHE suites (they need DH
@@ -73,15 +74,17 @@ function normalizeHostname(name: string): string {
 /**
  * The certificates every TLS listener and STARTTLS upgrade uses, swappable while running
  * (`replace`, `reload` on SIGHUP): each new handshake takes the current ones, sessions already
- * up keep theirs. Every context shares one set of session ticket keys and one session id
- * context, so a session made on one (an FTP control connection) resumes on another (its data
- * connections), also across a reload.
+ * up keep theirs. Every context shares one set of session ticket keys, one session id
+ * context and one cache of sessions by id, so a session made on one (an FTP control
+ * connection) resumes on another (its data connections), also across a reload.
  */
 export class ReloadableTlsMaterial implements TlsMaterial {
   private readonly ticketKeys = randomBytes(48);
   private readonly sessionIdContext = randomBytes(16).toString('hex');
   private contexts: Contexts;
   private readonly servers = new Set<tls.Server>();
+  /** TLS 1.2 sessions by id, for every listener and upgrade (tls-sessions.ts). */
+  readonly sessions = new TlsSessionCache();
 
   constructor(
     set: CertificateSet,
@@ -121,7 +124,7 @@ export class ReloadableTlsMaterial implements TlsMaterial {
   };
 
   upgradeOptions(): tls.TLSSocketOptions {
-    return { isServer: true, secureContext: this.secureContext, SNICallback: this.SNICallback };
+    return { isServer: true, secureContext: this.secureContext, SNICallback: this.SNICallback, server: this.sessions.socketServer };
   }
 
   createServer(options: { handshakeTimeout: number }): tls.Server {
@@ -130,6 +133,7 @@ export class ReloadableTlsMaterial implements TlsMaterial {
       SNICallback: this.SNICallback,
       handshakeTimeout: options.handshakeTimeout,
     });
+    this.sessions.attach(server);
     this.servers.add(server);
     server.once('close', () => this.servers.delete(server));
     return server;

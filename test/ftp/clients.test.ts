@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'basic-ftp';
 import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { runProgram } from '../helpers/process.js';
+import { PY_FTPLIB_PRELUDE } from './python-ftplib.js';
 import { FTP_PASSWORD, FTP_USER, startFtpWharf, type FtpWharf } from './wharf-ftp.js';
 
 let server: FtpWharf;
@@ -100,26 +101,8 @@ describe('FTP with real clients', () => {
   });
 
   it("Python ftplib: FTP and FTP_TLS (with session reuse), MLSD, REST, rename, delete; FTP_TLS without reuse is refused", async () => {
-    const script = String.raw`
-import ftplib, io, json, ssl, sys
-port, user = int(sys.argv[1]), sys.argv[2]
-password = sys.stdin.readline().rstrip('\n')
+    const script = `${PY_FTPLIB_PRELUDE}${String.raw`
 out = {}
-
-# ftplib's FTP_TLS opens each data connection with a new TLS session. A server that requires
-# the control connection's session on data connections (as this one does, against stolen data
-# ports) refuses that; the well-known fix is this subclass, which resumes the session.
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
-
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-
 f = ftplib.FTP()
 f.connect('127.0.0.1', port)
 f.login(user, password)
@@ -194,7 +177,7 @@ except Exception:
     out['still_usable'] = False
 plain_tls.close()
 print(json.dumps(out))
-`;
+`}`;
     const r = await runProgram('python3', ['-c', script, String(server.ftp), FTP_USER], { stdin: `${FTP_PASSWORD}\n`, timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;

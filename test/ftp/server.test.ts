@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LineClient } from '../helpers/line-client.js';
 import { runProgram } from '../helpers/process.js';
+import { PY_FTPLIB_PRELUDE } from './python-ftplib.js';
 import { FtpTestClient, connectData, readAll, writeAndEnd } from './ftp-client.js';
 import { FTP_PASSWORD, FTP_USER, startFtpWharf, type FtpWharf } from './wharf-ftp.js';
 
@@ -142,22 +143,12 @@ describe('FTP server under load and attack', () => {
   });
 
   it('leaves no file when the client is killed in the middle of STOR', async () => {
-    const script = String.raw`
-import ftplib, os, signal, sys
-port, user = int(sys.argv[1]), sys.argv[2]
-password = sys.stdin.readline().rstrip('\n')
-class Dying:
-    def __init__(self): self.calls = 0
-    def read(self, n):
-        self.calls += 1
-        if self.calls == 20:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return b'x' * n
+    const script = `${PY_FTPLIB_PRELUDE}${String.raw`
 f = ftplib.FTP()
 f.connect('127.0.0.1', port)
 f.login(user, password)
 f.storbinary('STOR killed.bin', Dying(), blocksize=8192)
-`;
+`}`;
     const r = await runProgram('python3', ['-c', script, String(server.ftp), FTP_USER], { stdin: `${FTP_PASSWORD}\n`, timeoutMs: 30_000 });
     assert.equal(r.code, 128, `python should have been killed: ${r.stderr}`);
     const c = await loggedIn();

@@ -5,8 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { makeTempDir, removeDir } from '../helpers/cli.js';
 import { runProgram } from '../helpers/process.js';
+import { PY_FTPLIB_PRELUDE } from './python-ftplib.js';
 import { FtpTestClient, connectData, readAll, secureData } from './ftp-client.js';
 import { FTP_PASSWORD, FTP_USER, startFtpWharf, type FtpWharf } from './wharf-ftp.js';
 
@@ -104,4 +108,109 @@ describe('FTPS with requireTls "always"', () => {
       c.close();
     });
   }
+});
+
+describe('FTPS uploads: how the data ends, and TLS 1.2 sessions resumed by id', () => {
+  // Long enough that an upload that waited for it cannot be mistaken for one that did not.
+  const GRACE_MS = 3000;
+  let server: FtpWharf;
+  let work: string;
+
+  before(async () => {
+    server = await startFtpWharf({ settings: { ftp: { uploadCloseGraceMs: GRACE_MS } } });
+    work = await makeTempDir('wharf-ftps-ends-');
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(work);
+  });
+
+  it('curl over TLS 1.2 (session ids, no tickets) uploads, lists and downloads in one run', async () => {
+    const a = randomBytes(50_000);
+    const b = randomBytes(3_000);
+    await writeFile(path.join(work, 'a.bin'), a);
+    await writeFile(path.join(work, 'b.bin'), b);
+    const base = `ftp://127.0.0.1:${server.ftp}/tls12/`;
+    const common = ['-sS', '-k', '--ssl-reqd', '--tls-max', '1.2', '--user', `${FTP_USER}:${FTP_PASSWORD}`];
+    // Every data connection of the run must resume the control connection's session: curl
+    // resumes TLS 1.2 sessions by id only, so without the server's session cache all are 522.
+    const started = Date.now();
+    const up = await runProgram(
+      'curl',
+      [...common, '--ftp-create-dirs', '-T', path.join(work, 'a.bin'), `${base}a.bin`, '-T', path.join(work, 'b.bin'), `${base}b.bin`],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(up.code, 0, up.stderr);
+    // curl ends each upload's TLS with close_notify (and its FIN): neither waits for the grace.
+    const upMs = Date.now() - started;
+    assert.ok(upMs < GRACE_MS, `curl's uploads were not committed at once: ${upMs} ms`);
+    const down = await runProgram(
+      'curl',
+      [...common, base, '-o', path.join(work, 'list.txt'), `${base}a.bin`, '-o', path.join(work, 'a.out'), `${base}b.bin`, '-o', path.join(work, 'b.out')],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(down.code, 0, down.stderr);
+    const names = (await readFile(path.join(work, 'list.txt'), 'utf8')).split(/\r?\n/).filter(Boolean).map((line) => line.split(' ').pop());
+    assert.deepEqual(names.sort(), ['a.bin', 'b.bin']);
+    assert.ok((await readFile(path.join(work, 'a.out'))).equals(a));
+    assert.ok((await readFile(path.join(work, 'b.out'))).equals(b));
+  });
+
+  it('commits at once an upload ended by close_notify, and after the wait one ended by a bare TCP close', async () => {
+    const script = `${PY_FTPLIB_PRELUDE}${String.raw`
+out = {}
+data = b'y' * 100000
+t = ReusingFTP_TLS(context=ctx)
+t.connect('127.0.0.1', port)
+t.auth()
+t.login(user, password)
+t.prot_p()
+# storbinary ends the data with close_notify (unwrap) before it reads the 226.
+start = time.monotonic()
+t.storbinary('STOR notify.bin', io.BytesIO(data))
+out['close_notify_ms'] = (time.monotonic() - start) * 1000
+# A client whose TLS data ends with its TCP FIN alone, as a killed one's does.
+conn = t.transfercmd('STOR bare.bin')
+conn.sendall(data)
+start = time.monotonic()
+socket.socket.shutdown(conn, socket.SHUT_WR)
+out['bare_reply'] = t.voidresp()[:3]
+out['bare_ms'] = (time.monotonic() - start) * 1000
+conn.close()
+t.voidcmd('TYPE I')
+out['sizes'] = [t.size('notify.bin'), t.size('bare.bin')]
+t.quit()
+print(json.dumps(out))
+`}`;
+    const r = await runProgram('python3', ['-c', script, String(server.ftp), FTP_USER], { stdin: `${FTP_PASSWORD}\n`, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { close_notify_ms: number; bare_reply: string; bare_ms: number; sizes: number[] };
+    assert.deepEqual(out.sizes, [100_000, 100_000]);
+    assert.equal(out.bare_reply, '226');
+    assert.ok(out.bare_ms >= GRACE_MS - 50, `a bare TCP close is given the wait: ${out.bare_ms} ms`);
+    assert.ok(out.close_notify_ms < GRACE_MS - 1000, `close_notify needs no wait: ${out.close_notify_ms} ms`);
+  });
+
+  it('leaves no file when a TLS client is killed in the middle of STOR', async () => {
+    const script = `${PY_FTPLIB_PRELUDE}${String.raw`
+t = ReusingFTP_TLS(context=ctx)
+t.connect('127.0.0.1', port)
+t.auth()
+t.login(user, password)
+t.prot_p()
+t.storbinary('STOR killed-tls.bin', Dying(), blocksize=8192)
+`}`;
+    const r = await runProgram('python3', ['-c', script, String(server.ftp), FTP_USER], { stdin: `${FTP_PASSWORD}\n`, timeoutMs: 30_000 });
+    assert.equal(r.code, 128, `python should have been killed: ${r.stderr}`);
+    const c = await FtpTestClient.connect(server.ftp);
+    await c.login(FTP_USER, FTP_PASSWORD);
+    // Past the wait: an upload taken for whole would be committed by then.
+    const until = Date.now() + GRACE_MS + 1000;
+    while (Date.now() < until) {
+      const size = await c.cmd('SIZE killed-tls.bin');
+      assert.equal(size.code, 550, `the upload was committed: ${size.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    c.close();
+  });
 });

@@ -28,6 +28,7 @@ import { isDiskFull, storeErrorReply } from '../store-errors.js';
 import { storeFailureKind } from '../../store/failure.js';
 import { refuseReadOnly, withStore } from './files.js';
 import { listingTarget, readListing, type Listing, type ListingEntry } from './listings.js';
+import { endedWithCloseNotify } from '../tls-closure.js';
 import { UploadReader } from '../upload-reader.js';
 
 const TRANSFER_COMPLETE = '226 Transfer complete';
@@ -193,7 +194,9 @@ async function receiveOnData(session: FtpSession, transfer: Transfer, setup: Dat
     }
     const tail = ascii?.end();
     if (tail && tail.length > 0) await upload.write(tail);
-    await letControlCatchUp(transfer, upload.sync(), session.ctx.config.ftp.uploadCloseGraceMs);
+    // A client that ended its TLS data with close_notify sent the whole file: no wait for it.
+    const graceMs = endedWithCloseNotify(socket) ? 0 : session.ctx.config.ftp.uploadCloseGraceMs;
+    await letControlCatchUp(transfer, upload.sync(), graceMs);
     if (transfer.aborted) throw new DataInterruptedError('426 Connection closed; transfer aborted');
     await upload.commit();
   } catch (err) {
