@@ -4,6 +4,7 @@
  * as curl does on FTPS data connections.
  */
 import assert from 'node:assert/strict';
+import { constants } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -63,8 +64,8 @@ describe('TlsSessionCache', () => {
     await once(server, 'listening');
     const port = (server.address() as net.AddressInfo).port;
     const connect = async (session?: Buffer): Promise<Buffer | undefined> => {
-      // SSL_OP_NO_TICKET: the client asks for no ticket, so only the id can resume (curl's way).
-      const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2', secureOptions: 0x4000, session });
+      // The client asks for no ticket, so only the id can resume (curl's way).
+      const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET, session });
       client.on('data', () => {});
       let kept: Buffer | undefined;
       client.on('session', (s: Buffer) => (kept = s));
