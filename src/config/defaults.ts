@@ -154,7 +154,7 @@ export function defaultConfig(): WharfConfig {
       maxDelayMs: 15_000,
       windowMs: 15 * MINUTE,
     },
-    tls: {},
+    tls: { renewTickets: false },
     shutdownGraceMs: 10_000,
     logLevel: 'info',
   };

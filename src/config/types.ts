@@ -269,6 +269,12 @@ export interface TlsConfig {
   keyFile?: string;
   /** Certificates chosen by the name the client asks for (SNI), e.g. one per mail domain. */
   certificates?: SniCertificateConfig[];
+  /**
+   * Give a client that resumes a session a new ticket (src/net/tls-tickets.ts). Off by
+   * default: Python's ssl then fails to close an FTPS download's data connection over TLS 1.3
+   * (as against vsftpd); on, curl can make several FTPS transfers over TLS 1.3 in one run.
+   */
+  renewTickets?: boolean;
 }
 
 export interface StoreConfig {

@@ -140,6 +140,7 @@ const SCHEMA = obj({
   tls: obj({
     certFile: optionalText,
     keyFile: optionalText,
+    renewTickets: { kind: 'boolean' },
     certificates: {
       kind: 'list',
       optional: true,

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import type { TlsConfig } from '../config/types.js';
 import type { Logger, TlsMaterial } from './types.js';
 import { TlsSessionCache } from './tls-sessions.js';
+import { renewListenerTickets, renewTicketsOnResumption } from './tls-tickets.js';
 
 /**
  * Mozilla's "intermediate" server profile (v5.7) without the DHE suites (they need DH
@@ -76,7 +77,9 @@ function normalizeHostname(name: string): string {
  * (`replace`, `reload` on SIGHUP): each new handshake takes the current ones, sessions already
  * up keep theirs. Every context shares one set of session ticket keys, one session id
  * context and one cache of sessions by id, so a session made on one (an FTP control
- * connection) resumes on another (its data connections), also across a reload.
+ * connection) resumes on another (its data connections), also across a reload. With
+ * `renewTickets` each renews a ticket it accepts, so a client using each ticket once never
+ * runs out (tls-tickets.ts).
  */
 export class ReloadableTlsMaterial implements TlsMaterial {
   private readonly ticketKeys = randomBytes(48);
@@ -89,6 +92,8 @@ export class ReloadableTlsMaterial implements TlsMaterial {
   constructor(
     set: CertificateSet,
     private readonly loader?: () => Promise<CertificateSet>,
+    /** Renew each ticket a client resumes with (TlsConfig.renewTickets, tls-tickets.ts). */
+    private readonly renewTickets = false,
   ) {
     this.contexts = this.build(set);
   }
@@ -134,6 +139,7 @@ export class ReloadableTlsMaterial implements TlsMaterial {
       handshakeTimeout: options.handshakeTimeout,
     });
     this.sessions.attach(server);
+    if (this.renewTickets) renewListenerTickets(server, this.ticketKeys);
     this.servers.add(server);
     server.once('close', () => this.servers.delete(server));
     return server;
@@ -147,7 +153,10 @@ export class ReloadableTlsMaterial implements TlsMaterial {
     const next = this.build(set);
     this.contexts = next;
     // A client sending no SNI name gets the server's own context: renew it too.
-    for (const server of this.servers) server.setSecureContext(this.contextOptions(next.fallback));
+    for (const server of this.servers) {
+      server.setSecureContext(this.contextOptions(next.fallback));
+      if (this.renewTickets) renewListenerTickets(server, this.ticketKeys);
+    }
     return describeCertificates(set);
   }
 
@@ -167,18 +176,25 @@ export class ReloadableTlsMaterial implements TlsMaterial {
     };
   }
 
+  /** A context for these certificates, renewing the tickets it accepts if so configured. */
+  private createContext(pair: CertificatePair): tls.SecureContext {
+    const context = tls.createSecureContext(this.contextOptions(pair));
+    if (this.renewTickets) renewTicketsOnResumption(context, this.ticketKeys);
+    return context;
+  }
+
   private build(set: CertificateSet): Contexts {
     const exact = new Map<string, tls.SecureContext>();
     const wildcard = new Map<string, tls.SecureContext>();
     for (const entry of set.byHostname) {
-      const context = tls.createSecureContext(this.contextOptions(entry));
+      const context = this.createContext(entry);
       for (const raw of entry.hostnames) {
         const name = normalizeHostname(raw);
         if (name.startsWith('*.')) wildcard.set(name.slice(2), context);
         else exact.set(name, context);
       }
     }
-    const fallback = { ...set.fallback, context: tls.createSecureContext(this.contextOptions(set.fallback)) };
+    const fallback = { ...set.fallback, context: this.createContext(set.fallback) };
     return { fallback, exact, wildcard };
   }
 }
@@ -193,8 +209,8 @@ export function describeCertificates(set: CertificateSet): LoadedCertificate[] {
 }
 
 /** Material with one certificate for every name and no files behind it (tests, tools). */
-export function tlsMaterialFromPem(certPem: string, keyPem: string): ReloadableTlsMaterial {
-  return new ReloadableTlsMaterial({ fallback: { certPem, keyPem }, byHostname: [] });
+export function tlsMaterialFromPem(certPem: string, keyPem: string, options: { renewTickets?: boolean } = {}): ReloadableTlsMaterial {
+  return new ReloadableTlsMaterial({ fallback: { certPem, keyPem }, byHostname: [] }, undefined, options.renewTickets);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -242,7 +258,7 @@ export async function readCertificateSet(config: TlsConfig, dataDir: string, hos
 export async function loadTlsMaterial(config: TlsConfig, dataDir: string, hostname: string, log: Logger): Promise<ReloadableTlsMaterial> {
   const read = () => readCertificateSet(config, dataDir, hostname, log);
   const set = await read();
-  const material = new ReloadableTlsMaterial(set, read);
+  const material = new ReloadableTlsMaterial(set, read, config.renewTickets === true);
   log.info('tls certificates loaded', { certificates: describeCertificates(set) });
   return material;
 }

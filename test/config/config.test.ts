@@ -71,7 +71,7 @@ describe('configuration', () => {
       assert.deepEqual(c.mailAuth, { verifyInbound: true, signOutbound: true, dnsbl: [] });
       assert.deepEqual(c.authThrottle, { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 15_000, windowMs: 900_000 });
       assert.deepEqual(c.auth, { allowInsecure: false });
-      assert.deepEqual(c.tls, {});
+      assert.deepEqual(c.tls, { renewTickets: false });
       assert.deepEqual(c.store, { kind: 'sqlite' });
       assert.equal(c.shutdownGraceMs, 10_000);
       assert.equal(c.logLevel, 'info');
@@ -118,7 +118,7 @@ describe('configuration', () => {
       assert.equal(c.nodeId, 'mx-2.fra');
       assert.equal(c.dataDir, path.join(dir, 'var/wharf'));
       assert.equal(c.logLevel, 'debug');
-      assert.deepEqual(c.tls, { certFile: '/etc/wharf/cert.pem', keyFile: '/etc/wharf/key.pem' });
+      assert.deepEqual(c.tls, { certFile: '/etc/wharf/cert.pem', keyFile: '/etc/wharf/key.pem', renewTickets: false });
       const ports = Object.values(c.ports).sort();
       assert.equal(ports.length, 11);
       assert.equal(new Set(ports).size, 11, 'every port variable maps to its own port');
