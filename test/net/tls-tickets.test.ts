@@ -44,6 +44,15 @@ async function connectUsingEachTicketOnce(port: number, count: number): Promise<
   return made;
 }
 
+/** A listener of `material` answering "ok" to every connection, and its port. */
+async function listenSayingOk(material: ReloadableTlsMaterial): Promise<{ server: tls.Server; port: number }> {
+  const server = material.createServer({ handshakeTimeout: 5_000 });
+  server.on('secureConnection', (socket) => socket.end('ok'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
 describe('TLS session tickets renewed on resumption', () => {
   let material: ReloadableTlsMaterial;
   before(async () => {
@@ -52,12 +61,9 @@ describe('TLS session tickets renewed on resumption', () => {
   });
 
   it('a listener gives every resumed connection a new ticket', async () => {
-    const server = material.createServer({ handshakeTimeout: 5_000 });
-    server.on('secureConnection', (socket) => socket.end('ok'));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const { server, port } = await listenSayingOk(material);
     try {
-      const made = await connectUsingEachTicketOnce((server.address() as net.AddressInfo).port, 6);
+      const made = await connectUsingEachTicketOnce(port, 6);
       assert.equal(made[0].resumed, false);
       assert.deepEqual(made.slice(1).map((c) => c.resumed), [true, true, true, true, true], JSON.stringify(made));
       for (const c of made.slice(1)) assert.ok(c.tickets >= 1, 'a resumed connection brought a ticket');
@@ -85,15 +91,10 @@ describe('TLS session tickets renewed on resumption', () => {
   it('a ticket made under other keys gets a full handshake, not an error', async () => {
     const pair = await generateSelfSigned('localhost');
     const other = tlsMaterialFromPem(pair.certPem, pair.keyPem, { renewTickets: true });
-    const servers = [material, other].map((m) => {
-      const s = m.createServer({ handshakeTimeout: 5_000 });
-      s.on('secureConnection', (socket) => socket.end('ok'));
-      s.listen(0, '127.0.0.1');
-      return s;
-    });
-    await Promise.all(servers.map((s) => once(s, 'listening')));
+    const listening = await Promise.all([material, other].map((m) => listenSayingOk(m)));
+    const servers = listening.map((l) => l.server);
     try {
-      const [port, otherPort] = servers.map((s) => (s.address() as net.AddressInfo).port);
+      const [port, otherPort] = listening.map((l) => l.port);
       let ticket: Buffer | undefined;
       const first = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
       first.on('session', (s: Buffer) => (ticket ??= s));
@@ -116,12 +117,9 @@ describe('TLS session tickets renewed on resumption', () => {
   it('is off unless configured: a resumed connection then brings no ticket (Node\'s way)', async () => {
     const pair = await generateSelfSigned('localhost');
     const plain = tlsMaterialFromPem(pair.certPem, pair.keyPem);
-    const server = plain.createServer({ handshakeTimeout: 5_000 });
-    server.on('secureConnection', (socket) => socket.end('ok'));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const { server, port } = await listenSayingOk(plain);
     try {
-      const made = await connectUsingEachTicketOnce((server.address() as net.AddressInfo).port, 4);
+      const made = await connectUsingEachTicketOnce(port, 4);
       // The first connection's two tickets last two resumptions; the fourth starts afresh.
       assert.deepEqual(made.map((c) => c.resumed), [false, true, true, false], JSON.stringify(made));
       assert.deepEqual(made.map((c) => c.tickets), [2, 0, 0, 2], JSON.stringify(made));
