@@ -86,6 +86,8 @@ export class ReloadableTlsMaterial implements TlsMaterial {
   private readonly sessionIdContext = randomBytes(16).toString('hex');
   private contexts: Contexts;
   private readonly servers = new Set<tls.Server>();
+  /** Whether renewal was asked for and this Node could turn it on (tls-tickets.ts). */
+  renewsTickets = false;
   /** TLS 1.2 sessions by id, for every listener and upgrade (tls-sessions.ts). */
   readonly sessions = new TlsSessionCache();
 
@@ -179,7 +181,7 @@ export class ReloadableTlsMaterial implements TlsMaterial {
   /** A context for these certificates, renewing the tickets it accepts if so configured. */
   private createContext(pair: CertificatePair): tls.SecureContext {
     const context = tls.createSecureContext(this.contextOptions(pair));
-    if (this.renewTickets) renewTicketsOnResumption(context, this.ticketKeys);
+    if (this.renewTickets) this.renewsTickets = renewTicketsOnResumption(context, this.ticketKeys);
     return context;
   }
 
@@ -260,6 +262,9 @@ export async function loadTlsMaterial(config: TlsConfig, dataDir: string, hostna
   const set = await read();
   const material = new ReloadableTlsMaterial(set, read, config.renewTickets === true);
   log.info('tls certificates loaded', { certificates: describeCertificates(set) });
+  if (config.renewTickets === true && !material.renewsTickets) {
+    log.warn('tls ticket renewal unavailable', { setting: 'tls.renewTickets', reason: 'this Node has no ticket key callback' });
+  }
   return material;
 }
 

@@ -58,6 +58,7 @@ describe('TLS session tickets renewed on resumption', () => {
   before(async () => {
     const pair = await generateSelfSigned('localhost');
     material = tlsMaterialFromPem(pair.certPem, pair.keyPem, { renewTickets: true });
+    assert.equal(material.renewsTickets, true, 'this Node has the ticket key callback');
   });
 
   it('a listener gives every resumed connection a new ticket', async () => {
