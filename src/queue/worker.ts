@@ -24,7 +24,7 @@ import type { Logger } from '../net/types.js';
 import type { MailboxWatch, QueuedMessage, QueuedRecipient, Store } from '../store/types.js';
 import { withoutReturnPath } from './return-path.js';
 import { settleAttempt, type Attempted } from './settle.js';
-import { Slots } from './slots.js';
+import { Slots } from '../net/slots.js';
 import type { RecipientOutcome, Transport } from './transport.js';
 
 export interface QueueWorkerOptions {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { DEFAULT_PARAMS, hashPassword, needsRehash, parsePasswordHash, verifyPassword } from '../../src/auth/password.js';
+import { DEFAULT_PARAMS, hashConcurrency, hashPassword, needsRehash, parsePasswordHash, verifyPassword } from '../../src/auth/password.js';
 
 /** Cheap parameters so the tests that only check the format stay fast. */
 const FAST = { ln: 4, r: 8, p: 1 };
@@ -75,4 +76,30 @@ describe('password hashing', () => {
     await assert.rejects(hashPassword('pw', { ln: 0, r: 8, p: 1 }), /unsupported scrypt parameters/);
     await assert.rejects(hashPassword('pw', { ln: 31, r: 8, p: 1 }), /unsupported scrypt parameters/);
   });
+
+  it('runs at most half as many hashes at once as the thread pool has threads', () => {
+    // libuv's pool: 4 threads by default, UV_THREADPOOL_SIZE otherwise (at most 1024).
+    assert.equal(hashConcurrency({}), 2);
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: '8' }), 4);
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: '3' }), 1);
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: '1' }), 1);
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: '5000' }), 512);
+    // What libuv makes of other values: atoi, 0 taken as 1, negative wrapping past the cap.
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: 'many' }), 1);
+    assert.equal(hashConcurrency({ UV_THREADPOOL_SIZE: '-2' }), 512);
+  });
+
+  it('leaves threads of the pool free for files while many hashes are waiting', async () => {
+    // Twice as many hashes as libuv's pool has threads (4 by default): without the limit the
+    // pool's queue holds the ones that do not fit, and a file's stat would wait behind them.
+    const order: string[] = [];
+    const hashes = Array.from({ length: 8 }, () => hashPassword('burst').then(() => order.push('hash')));
+    // Past the microtasks that hand the first hashes to the pool.
+    await new Promise((resolve) => setImmediate(resolve));
+    await stat(import.meta.filename ?? new URL(import.meta.url).pathname);
+    order.push('stat');
+    await Promise.all(hashes);
+    assert.equal(order[0], 'stat', order.join(' '));
+  });
 });
+
