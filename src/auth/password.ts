@@ -63,8 +63,9 @@ function threadPoolSize(value: string | undefined): number {
 
 const hashSlots = new Slots(hashConcurrency());
 
-async function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
-  await hashSlots.acquire();
+/** One hash, once a slot is free; rejects without hashing when `signal` aborts while it waits. */
+async function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams, signal?: AbortSignal): Promise<Buffer> {
+  await hashSlots.acquire(signal);
   try {
     return await scryptOnce(password, salt, keylen, params);
   } finally {
@@ -144,12 +145,13 @@ export function parsePasswordHash(stored: string): ParsedHash | null {
 
 /**
  * True when `password` matches the stored hash. A malformed stored hash never matches (and
- * is not an exception: a login must just fail). The comparison takes constant time.
+ * is not an exception: a login must just fail). The comparison takes constant time. Rejects
+ * with `signal`'s reason when it aborts before the hash has started (the client has gone).
  */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, signal?: AbortSignal): Promise<boolean> {
   const parsed = parsePasswordHash(stored);
   if (!parsed) return false;
-  const candidate = await scryptAsync(password, parsed.salt, parsed.hash.length, parsed.params);
+  const candidate = await scryptAsync(password, parsed.salt, parsed.hash.length, parsed.params, signal);
   return timingSafeEqual(candidate, parsed.hash);
 }
 

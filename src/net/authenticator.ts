@@ -21,7 +21,7 @@ export interface AuthenticatorOptions {
   /** Clock for the cache; injectable for tests. */
   now?: () => number;
   /** The password check (scrypt); injectable so tests can count what the cache saves. */
-  checkPassword?: (password: string, stored: string) => Promise<boolean>;
+  checkPassword?: (password: string, stored: string, clientGone?: AbortSignal) => Promise<boolean>;
 }
 
 /** Accounts remembered at most, so the cache's memory is bounded whatever the traffic. */
@@ -118,13 +118,21 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   };
 
   /** `pending`: the delay owed, when the caller has just asked; else it is asked here. */
-  const attempt = async (address: string | null, account: string | null, password: string, client: string, pending?: number) => {
+  const attempt = async (address: string | null, account: string | null, password: string, client: string, clientGone?: AbortSignal, pending?: number) => {
     pending ??= await ask('pending', () => opts.throttle.pendingDelay(client, account), 0);
     if (pending > 0) await wait(pending);
 
     const stored = address ? await opts.store.getPasswordHash(address) : null;
     const cached = address !== null && stored !== null && verified.matches(address, stored, password);
-    const ok = cached || (await checkPassword(password, stored ?? (await getDummyHash())));
+    let ok: boolean;
+    try {
+      ok = cached || (await checkPassword(password, stored ?? (await getDummyHash()), clientGone));
+    } catch (err) {
+      // The client went away while its check waited for a turn: nothing was checked, so
+      // nothing is counted, and nobody is there to answer.
+      if (clientGone?.aborted) return null;
+      throw err;
+    }
     if (ok && address && stored) {
       if (!cached) verified.remember(address, stored, password);
       const user = await opts.store.getUser(address);
@@ -151,18 +159,18 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   };
 
   return {
-    async verify(username, password, clientAddress) {
+    async verify(username, password, clientAddress, clientGone) {
       const address = await resolveLoginName(username, opts.auth, opts.store);
       // Failures count against the account tried, whether or not it exists.
       const account = address ?? (username.trim().toLowerCase() || null);
       if (!queues.has(clientAddress)) {
         const pending = await ask('pending', () => opts.throttle.pendingDelay(clientAddress, account), 0);
-        if (pending === 0 && !queues.has(clientAddress)) return attempt(address, account, password, clientAddress, 0);
+        if (pending === 0 && !queues.has(clientAddress)) return attempt(address, account, password, clientAddress, clientGone, 0);
       }
       const queued = queues.get(clientAddress) ?? Promise.resolve();
       const run = queued.then(
-        () => attempt(address, account, password, clientAddress),
-        () => attempt(address, account, password, clientAddress),
+        () => attempt(address, account, password, clientAddress, clientGone),
+        () => attempt(address, account, password, clientAddress, clientGone),
       );
       queues.set(clientAddress, run);
       const forget = () => {

@@ -54,9 +54,10 @@ export interface AuthThrottle {
 export interface Authenticator {
   /**
    * Resolves to the user's address on success, null on failure. Applies the throttle delay
-   * itself, so the caller just awaits and replies.
+   * itself, so the caller just awaits and replies. `clientGone` (connectionClosed of the
+   * client's socket) drops a check still waiting for its turn: null, and no failure counted.
    */
-  verify(username: string, password: string, clientAddress: string): Promise<{ userId: number; address: string } | null>;
+  verify(username: string, password: string, clientAddress: string, clientGone?: AbortSignal): Promise<{ userId: number; address: string } | null>;
 }
 
 /** Everything a protocol service needs, handed to it by `wharf serve`. */

@@ -9,6 +9,7 @@
 import ssh2 from 'ssh2';
 import type { AuthContext, KeyboardAuthContext, PasswordAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { resolveLoginName } from '../net/authenticator.js';
+import { connectionClosed } from '../net/connection-closed.js';
 import type { Connection, ServiceContext } from '../net/types.js';
 import type { SshKey } from '../store/types.js';
 
@@ -62,7 +63,7 @@ export class LoginGate {
   }
 
   private async password(auth: PasswordAuthContext | KeyboardAuthContext, password: string): Promise<void> {
-    const user = await this.ctx.auth.verify(auth.username, password, this.conn.remoteAddress);
+    const user = await this.ctx.auth.verify(auth.username, password, this.conn.remoteAddress, connectionClosed(this.conn.socket));
     if (user) {
       this.onLogin({ ...user, method: auth.method as 'password' | 'keyboard-interactive' });
       auth.accept();

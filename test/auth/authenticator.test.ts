@@ -47,6 +47,16 @@ describe('authenticator', () => {
     return { authenticator, throttle, waits, lines };
   }
 
+  it('drops a check whose client has gone before its turn: null, and no failure counted', async () => {
+    const { authenticator, waits } = make();
+    const gone = AbortSignal.abort(new Error('client gone'));
+    // Past the free failures (2): counted, these would make the next attempts wait.
+    for (let i = 0; i < 4; i++) assert.equal(await authenticator.verify('bob@hamburger.edu', 'wrong', '192.0.2.20', gone), null);
+    assert.deepEqual(waits, []);
+    assert.ok(await authenticator.verify('bob@hamburger.edu', 'hungry', '192.0.2.20', new AbortController().signal));
+    assert.deepEqual(waits, []);
+  });
+
   it('accepts the right password, by full address or by bare name in the only domain', async () => {
     const { authenticator } = make();
     const byAddress = await authenticator.verify('bob@hamburger.edu', 'hungry', '127.0.0.1');

@@ -101,5 +101,21 @@ describe('password hashing', () => {
     await Promise.all(hashes);
     assert.equal(order[0], 'stat', order.join(' '));
   });
+
+  it('drops a check still waiting for its turn when its client has gone', async () => {
+    const stored = await hashPassword('pw', FAST);
+    // Every slot taken: a hash holds its slot at least until the pool has run it, long after
+    // the lines below, which run at once.
+    const running = Array.from({ length: hashConcurrency() }, () => hashPassword('busy', FAST));
+    const gone = new AbortController();
+    const waiting = verifyPassword('pw', stored, gone.signal);
+    gone.abort(new Error('client gone'));
+    await assert.rejects(waiting, /client gone/);
+    // Already gone: not even queued.
+    await assert.rejects(verifyPassword('pw', stored, AbortSignal.abort(new Error('long gone'))), /long gone/);
+    await Promise.all(running);
+    // The slots were given back: the next check runs.
+    assert.equal(await verifyPassword('pw', stored, new AbortController().signal), true);
+  });
 });
 

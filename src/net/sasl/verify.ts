@@ -21,9 +21,10 @@ export async function verifyCredentials(
   auth: Authenticator,
   credentials: SaslCredentials,
   clientAddress: string,
+  clientGone?: AbortSignal,
 ): Promise<{ userId: number; address: string } | null> {
   if (credentials.password.length === 0) return null;
-  const user = await auth.verify(credentials.authcid, credentials.password, clientAddress);
+  const user = await auth.verify(credentials.authcid, credentials.password, clientAddress, clientGone);
   if (!user || !authzidAllowed(credentials.authzid, credentials.authcid, user.address)) return null;
   return user;
 }
