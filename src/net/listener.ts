@@ -127,6 +127,7 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
 
   const start = (socket: net.Socket | tls.TLSSocket, remoteAddress: string) => {
     const id = newSessionId();
+    const closed = new AbortController();
     const conn: Connection = {
       id,
       socket,
@@ -135,12 +136,14 @@ export async function listen(handler: SessionHandler, opts: ListenOptions): Prom
       localAddress: normalizeAddress(socket.localAddress),
       localPort: socket.localPort ?? 0,
       secure: socket instanceof tls.TLSSocket,
+      closed: closed.signal,
       log: opts.log.child({ service: opts.name, session: id }),
     };
     socket.setNoDelay(true);
     socket.on('error', (err) => conn.log.debug('socket error', { error: err.message }));
     socket.once('close', () => {
       sessions.delete(socket);
+      closed.abort();
       conn.log.info('disconnected');
     });
     conn.log.info('connected', { client: remoteAddress, port: conn.remotePort, tls: conn.secure });

@@ -3,7 +3,6 @@
  * (RFC 5034, RFC 4616), STLS (RFC 2595), plus CAPA and QUIT.
  */
 import { createSaslMechanism, runSaslExchange, verifyCredentials, type SaslCredentials } from '../net/sasl/index.js';
-import { connectionClosed } from '../net/connection-closed.js';
 import { capa, POP3_SASL_MECHANISMS } from './capabilities.js';
 import { Maildrop } from './maildrop.js';
 import type { CommandHandler, Pop3Session } from './session.js';
@@ -19,7 +18,7 @@ const MAX_LOGGED_NAME = 100;
  */
 async function login(session: Pop3Session, credentials: SaslCredentials, method: string): Promise<void> {
   const { ctx, conn } = session;
-  const user = await verifyCredentials(ctx.auth, credentials, conn.remoteAddress, connectionClosed(conn.socket));
+  const user = await verifyCredentials(ctx.auth, credentials, conn.remoteAddress, conn.closed);
   if (!user) {
     session.log.warn('login failed', { user: credentials.authcid.slice(0, MAX_LOGGED_NAME), method });
     return session.rejectCommand(AUTH_FAILED);

@@ -9,7 +9,6 @@
 import ssh2 from 'ssh2';
 import type { AuthContext, KeyboardAuthContext, PasswordAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { resolveLoginName } from '../net/authenticator.js';
-import { connectionClosed } from '../net/connection-closed.js';
 import type { Connection, ServiceContext } from '../net/types.js';
 import type { SshKey } from '../store/types.js';
 
@@ -63,7 +62,7 @@ export class LoginGate {
   }
 
   private async password(auth: PasswordAuthContext | KeyboardAuthContext, password: string): Promise<void> {
-    const user = await this.ctx.auth.verify(auth.username, password, this.conn.remoteAddress, connectionClosed(this.conn.socket));
+    const user = await this.ctx.auth.verify(auth.username, password, this.conn.remoteAddress, this.conn.closed);
     if (user) {
       this.onLogin({ ...user, method: auth.method as 'password' | 'keyboard-interactive' });
       auth.accept();

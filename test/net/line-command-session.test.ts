@@ -74,6 +74,7 @@ describe('LineCommandSession', () => {
         localAddress: '127.0.0.1',
         localPort: socket.localPort ?? 0,
         secure: false,
+        closed: new AbortController().signal,
         log: silentLogger,
       };
       sessions.push(new TestSession(ctx, conn));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -93,6 +94,18 @@ describe('listen', () => {
     assert.match(conn.id, /^[A-Za-z0-9_-]{8}$/);
     assert.notEqual(conn.id, opened[0].id);
     a.destroy();
+  });
+
+  it('aborts the closed signal of a connection when the client goes away', async () => {
+    const before = opened.length;
+    const a = net.connect(plain.port, '127.0.0.1');
+    await readUntil(a, /hello/);
+    const conn = opened[before];
+    assert.equal(conn.closed.aborted, false);
+    const aborted = once(conn.closed, 'abort');
+    a.destroy();
+    await aborted;
+    assert.equal(conn.closed.aborted, true);
   });
 
   it('shuts sessions down through the protocol and stops accepting', async () => {

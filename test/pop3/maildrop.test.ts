@@ -34,6 +34,8 @@ async function serveAs(ctx: ServiceContext, remoteAddress: string): Promise<{ po
   const handler = createPop3Handler(ctx);
   let n = 0;
   const server = net.createServer((socket) => {
+    const closed = new AbortController();
+    socket.once('close', () => closed.abort());
     handler.open({
       id: `fake${n++}`,
       socket,
@@ -42,6 +44,7 @@ async function serveAs(ctx: ServiceContext, remoteAddress: string): Promise<{ po
       localAddress: '127.0.0.1',
       localPort: 0,
       secure: false,
+      closed: closed.signal,
       log: ctx.log,
     });
   });

@@ -3,7 +3,6 @@
  * CCC (RFC 4217), QUIT, REIN.
  */
 import type { CommandHandler } from '../session.js';
-import { connectionClosed } from '../../net/connection-closed.js';
 
 /** Login names are logged; a hostile client must not be able to write a novel into the log. */
 const MAX_LOGGED_NAME = 100;
@@ -38,7 +37,7 @@ const pass: CommandHandler = async (session, argument) => {
     return session.reply('230 Anonymous access granted, read-only');
   }
   if (!session.passwordsAllowed) return session.rejectCommand(TLS_REQUIRED);
-  const account = await ctx.auth.verify(name, argument, conn.remoteAddress, connectionClosed(conn.socket));
+  const account = await ctx.auth.verify(name, argument, conn.remoteAddress, conn.closed);
   if (!account) {
     session.log.warn('login failed', { user: name.slice(0, MAX_LOGGED_NAME) });
     return session.rejectCommand('530 Login incorrect');

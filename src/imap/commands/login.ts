@@ -3,11 +3,10 @@ import { ArgCursor } from '../protocol/args.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import type { ImapSession } from '../session.js';
 import { createSaslMechanism, runSaslExchange, verifyCredentials } from '../../net/sasl/index.js';
-import { connectionClosed } from '../../net/connection-closed.js';
 import { NOT_AUTHENTICATED, argsOf, type CommandSpec, type Done } from './types.js';
 
 async function finishLogin(s: ImapSession, username: string, password: string): Promise<Done> {
-  const user = await s.ctx.auth.verify(username, password, s.conn.remoteAddress, connectionClosed(s.conn.socket));
+  const user = await s.ctx.auth.verify(username, password, s.conn.remoteAddress, s.conn.closed);
   if (!user) throw new ImapNo('Authentication failed', 'AUTHENTICATIONFAILED');
   s.login(user);
   return { code: `CAPABILITY ${s.capabilityList().join(' ')}`, text: 'Logged in' };
@@ -50,7 +49,7 @@ export const authenticate: CommandSpec = {
       if (outcome.reason === 'cancelled') throw new ImapBad('Authentication cancelled');
       throw new ImapNo('Authentication failed', 'AUTHENTICATIONFAILED');
     }
-    const user = await verifyCredentials(s.ctx.auth, outcome.credentials, s.conn.remoteAddress, connectionClosed(s.conn.socket));
+    const user = await verifyCredentials(s.ctx.auth, outcome.credentials, s.conn.remoteAddress, s.conn.closed);
     if (!user) throw new ImapNo('Authentication failed', 'AUTHENTICATIONFAILED');
     s.login(user);
     return { code: `CAPABILITY ${s.capabilityList().join(' ')}`, text: 'Logged in' };

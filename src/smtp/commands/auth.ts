@@ -4,7 +4,6 @@
  * spelling of the exchange. Credentials never reach a log line.
  */
 import { createSaslMechanism, runSaslExchange, verifyCredentials, type SaslChannel } from '../../net/sasl/index.js';
-import { connectionClosed } from '../../net/connection-closed.js';
 import { Replies, formatReply } from '../reply.js';
 import type { SmtpSession } from '../session.js';
 
@@ -50,7 +49,7 @@ export async function auth(s: SmtpSession, argument: string): Promise<void> {
     }
   }
   const { authcid } = outcome.credentials;
-  const user = await verifyCredentials(s.ctx.auth, outcome.credentials, s.conn.remoteAddress, connectionClosed(s.conn.socket));
+  const user = await verifyCredentials(s.ctx.auth, outcome.credentials, s.conn.remoteAddress, s.conn.closed);
   if (!user) {
     s.log.info('auth failed', { user: authcid.slice(0, 100), mechanism: mechanism.name });
     return s.error(FAILED);
